@@ -1,0 +1,31 @@
+# ci/deps.sh: the packages each OS needs, in one place; sourced by the ci scripts.
+# Debian/Ubuntu: apt-get (as root, or through sudo); macOS: Homebrew; Windows: see README.
+
+spill_install_deps() {
+    local need=()
+    if command -v apt-get >/dev/null 2>&1; then
+        command -v cmake >/dev/null || need+=(cmake)
+        command -v pkg-config >/dev/null || need+=(pkg-config)
+        command -v cc >/dev/null || need+=(gcc)
+        command -v c++ >/dev/null || need+=(g++)
+        dpkg -s libapr1-dev >/dev/null 2>&1 || need+=(libapr1-dev)
+        dpkg -s libcunit1-dev >/dev/null 2>&1 || need+=(libcunit1-dev)
+        if [ ${#need[@]} -gt 0 ]; then
+            echo "installing: ${need[*]}"
+            local sudo=""
+            [ "$(id -u)" = 0 ] || sudo=sudo
+            export DEBIAN_FRONTEND=noninteractive
+            $sudo apt-get update -qq
+            $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+        fi
+    elif command -v brew >/dev/null 2>&1; then
+        brew list apr >/dev/null 2>&1 || brew install apr
+        brew list cunit >/dev/null 2>&1 || brew install cunit
+        command -v cmake >/dev/null || brew install cmake
+        command -v pkg-config >/dev/null || brew install pkg-config
+        # Homebrew's apr is keg-only: pkg-config finds it only through its own prefix
+        export PKG_CONFIG_PATH="$(brew --prefix apr)/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    else
+        echo "ci/deps.sh: no apt-get or brew here; install cmake, pkg-config, APR and CUnit" >&2
+    fi
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# ci/test.sh: installs what the build needs (if missing), configures with warnings as errors,
+# builds and runs the whole test suite. The same command on a developer's machine and in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+build=${SPILL_BUILD_DIR:-$root/build-ci}
+
+. ci/deps.sh
+spill_install_deps
+
+jobs=$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
+
+# one build tree per leg; each runs the whole suite
+run_leg() {
+    local name=$1; shift
+    echo "== leg: $name"
+    rm -rf "$build/$name"
+    cmake -S "$root" -B "$build/$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_WERROR=ON \
+        -DSPILL_TEST_HOOKS=ON "$@" >"$build/$name.configure.log" 2>&1 ||
+        { cat "$build/$name.configure.log"; return 1; }
+    cmake --build "$build/$name" -j "$jobs"
+    (cd "$build/$name" && ctest --output-on-failure -j "$jobs")
+}
+
+mkdir -p "$build"
+run_leg flock -DSPILL_LOCK_BACKEND=auto
+echo "ci/test.sh: all legs passed"

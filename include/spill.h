@@ -1,0 +1,151 @@
+/* spill.h: the public API of spill, a private spill directory that cleans up after its owner
+ * even when the owner dies hard. Plain C99 (stddef/stdint only), usable from C++. */
+#ifndef SPILL_H
+#define SPILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPILL_VERSION_MAJOR 0
+#define SPILL_VERSION_MINOR 1
+#define SPILL_VERSION_PATCH 0
+
+/* SPILL_EXTERN marks the API. Shared builds define SPILL_BUILDING (exporting) or nothing
+ * (importing on Windows); static builds and their consumers define SPILL_STATIC. */
+#if defined(SPILL_STATIC)
+#define SPILL_EXTERN
+#elif defined(_WIN32)
+#if defined(SPILL_BUILDING)
+#define SPILL_EXTERN __declspec(dllexport)
+#else
+#define SPILL_EXTERN __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define SPILL_EXTERN __attribute__((visibility("default")))
+#else
+#define SPILL_EXTERN
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SPILL_ADDR_LEN 32
+
+/* One live spill directory, owned by the process that opened it. */
+typedef struct spill spill_t;
+
+/* Errors are negative; 0 is success. The enum may grow: treat any other negative value as an
+ * error too. */
+typedef enum spill_err {
+    SPILL_OK = 0,
+    SPILL_EINVAL = -1,    /* bad argument (includes an opts struct not set up by spill_opts_init) */
+    SPILL_ENOMEM = -2,
+    SPILL_EIO = -3,       /* the OS refused an operation; see spill_error_last */
+    SPILL_ENOSPC = -4,    /* not enough free space or quota */
+    SPILL_ENOTFOUND = -5, /* no chunk under that address; index past the end */
+    SPILL_EBUSY = -6,     /* held by a live owner */
+    SPILL_EUNSAFE = -7,   /* refused: link, reparse point, foreign owner, unsafe root */
+    SPILL_ENOLCK = -8,    /* the filesystem cannot lock */
+    SPILL_EACCES = -9,    /* permission denied */
+    SPILL_ELOST = -10,    /* this spill's directory or lock was taken away from under it */
+    SPILL_EFORKED = -11,  /* handle used in a process other than the one that opened it */
+    SPILL_ERANGE = -12    /* caller's buffer too small */
+} spill_err;
+
+/* A short, static English description of a spill_err ("unknown error" for other values). */
+SPILL_EXTERN const char *spill_strerror(int err);
+
+/* Details of this thread's last failure. */
+typedef struct spill_error {
+    int code;            /* a spill_err */
+    int os_error;        /* errno, or GetLastError() on Windows; 0 if none */
+    const char *op;      /* the operation that failed, e.g. "openat", "LockFileEx"; "" if none */
+    const char *path;    /* the path involved, or "" */
+    const char *message; /* one line a person can act on */
+} spill_error;
+
+/* The calling thread's last failure; never NULL (code 0 if nothing failed yet). The strings stay
+ * valid until this thread's next failing call into the library. */
+SPILL_EXTERN const spill_error *spill_error_last(void);
+
+#define SPILL_OPTS_VERSION 1
+
+/* Options for spill_open, spill_reap and spill_scan. Always set up with spill_opts_init first,
+ * so that fields added later get their defaults. */
+typedef struct spill_opts {
+    unsigned version;         /* set by spill_opts_init; any other value: SPILL_EINVAL */
+    uint32_t grace_seconds;   /* default 30: age before a lockless or foreign directory is reaped */
+    int reap_on_open;         /* default 1: spill_open reaps orphans first */
+    uint32_t reap_budget_ms;  /* default 0 (no limit): the reap in spill_open stops after this */
+    uint64_t expected_bytes;  /* default 0; else spill_open needs expected + 10% free, after
+                                 reaping, and fails with SPILL_ENOSPC otherwise */
+    unsigned threads;         /* reaper workers; default 1; 0 = one per core */
+    const char *tag;          /* optional label kept in the owner record, shown by ls */
+    void (*log)(void *ctx, int level, const char *msg); /* 0 error .. 3 debug; only ever called
+                                                            on the thread that called in */
+    void *log_ctx;
+} spill_opts;
+
+/* Fills *opts with the defaults of this version. */
+SPILL_EXTERN void spill_opts_init(spill_opts *opts);
+
+/* Creates a private spill directory under root (created 0700 with its parents if missing) and
+ * holds its lock until spill_close. With opts->reap_on_open it first reaps orphans under root; a
+ * failure of that reap is logged and never fails the open. opts may be NULL (defaults).
+ * On success *out is a new handle; on failure *out is NULL and an error is returned:
+ * SPILL_EINVAL, SPILL_ENOSPC (expected_bytes), SPILL_EACCES, SPILL_ENOLCK, SPILL_EIO, ... */
+SPILL_EXTERN int spill_open(const char *root, const spill_opts *opts, spill_t **out);
+
+/* Stores len bytes under addr. An address already stored writes nothing and returns SPILL_OK.
+ * A failed write leaves no partial chunk behind and the spill usable (SPILL_ENOSPC, SPILL_EIO);
+ * SPILL_ELOST if the spill's directory was taken away. */
+SPILL_EXTERN int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data,
+                           size_t len);
+
+/* Reads back the chunk stored under addr into a new buffer *data (release it with spill_free) of
+ * *len bytes. SPILL_ENOTFOUND for an unknown address; SPILL_ELOST if its file has vanished. */
+SPILL_EXTERN int spill_get(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], void **data,
+                           size_t *len);
+
+/* Frees a stored chunk: count and total drop, the address is forgotten and the order of the
+ * others kept. SPILL_ENOTFOUND for an unknown address; SPILL_ELOST if its file had vanished (the
+ * address is forgotten all the same). */
+SPILL_EXTERN int spill_remove(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN]);
+
+/* Releases a buffer returned by spill_get. NULL is fine. */
+SPILL_EXTERN void spill_free(void *p);
+
+/* Chunks stored now, and their bytes (0 for NULL or a handle from another process). */
+SPILL_EXTERN size_t spill_count(const spill_t *s);
+SPILL_EXTERN uint64_t spill_total_bytes(const spill_t *s);
+
+/* Copies the i-th stored address, in insertion order, to out. SPILL_ENOTFOUND past the end. */
+SPILL_EXTERN int spill_addr(const spill_t *s, size_t i, uint8_t out[SPILL_ADDR_LEN]);
+
+/* The spill directory's path: the root as given (made absolute, symlinks not resolved) joined
+ * with the spill's name; UTF-8; owned by s and valid until spill_close. NULL in another process. */
+SPILL_EXTERN const char *spill_path(const spill_t *s);
+
+/* Removes the spill directory and everything in it, releases the lock and frees s (invalid
+ * afterwards, whatever is returned). In a forked child it only frees the child's copy and
+ * returns SPILL_EFORKED: the parent's spill is left intact. SPILL_ELOST if the directory or its
+ * lock had been taken away. NULL is SPILL_EINVAL. */
+SPILL_EXTERN int spill_close(spill_t *s);
+
+/* The default root for an application: the per-OS data directory of app joined with "spill".
+ * Writes a NUL-terminated UTF-8 path to buf; SPILL_ERANGE if size is too small. */
+SPILL_EXTERN int spill_default_root(const char *app, char *buf, size_t size);
+
+/* SPILL_OK if the filesystem holding path (or its nearest existing parent) has at least bytes
+ * free for this user; SPILL_ENOSPC otherwise. */
+SPILL_EXTERN int spill_check_space(const char *root, uint64_t bytes);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+SPILL_EXTERN const char *spill_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SPILL_H */

@@ -1,0 +1,134 @@
+/* platform.h: the one seam between the OS-neutral core (src/) and each OS (platform/<os>/).
+ * The core reaches the OS only through the operations table spill__sys and the helpers below. */
+#ifndef SPILL_PLATFORM_H
+#define SPILL_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "spill.h"
+
+/* A descriptor of an open file or directory: an fd on POSIX, a HANDLE on Windows. */
+typedef intptr_t spill__fd;
+#define SPILL__NOFD ((spill__fd)-1)
+
+/* Thread-local storage for the core's per-thread error. */
+#if defined(_MSC_VER)
+#define SPILL__THREAD_LOCAL __declspec(thread)
+#else
+#define SPILL__THREAD_LOCAL __thread
+#endif
+
+enum spill__ftype { SPILL__F_OTHER = 0, SPILL__F_REG, SPILL__F_DIR, SPILL__F_LINK };
+
+/* What the core needs to know of a file, never following a link. */
+typedef struct spill__stat {
+    int type;          /* spill__ftype */
+    uint64_t size;     /* bytes, for regular files */
+    uint64_t nlink;
+    uint64_t dev, ino; /* identity: same dev+ino means the same file */
+    uint64_t mount_id; /* the mount it sits on; equals dev where the OS has no mount ids */
+    int64_t mtime;     /* last modification, unix seconds */
+    int own;           /* 1 if owned by this process's user */
+} spill__stat;
+
+/* Filesystem kinds that matter to the reaper (rule 8). */
+enum spill__fskind { SPILL__FS_LOCAL = 0, SPILL__FS_NETWORK = 1 };
+
+typedef struct spill__dir spill__dir; /* an open directory listing */
+
+/* Every OS call the core makes. Each entry returns SPILL_OK or a spill_err and, on failure,
+ * records the OS error and the operation with spill__error_os (the path is the name given).
+ * Tests may swap an entry to pause at a step or to inject a failure; restore it afterwards.
+ * `at` is a directory descriptor; with SPILL__NOFD, `name` is a path. No entry follows a link
+ * in the last component of `name`. */
+typedef struct spill__sys_ops {
+    /* open a directory (read-only, close-on-exec, not a link) */
+    int (*open_dir)(spill__fd at, const char *name, spill__fd *out);
+    /* create one directory with the given POSIX mode; SPILL_EBUSY if the name exists */
+    int (*mkdir)(spill__fd at, const char *name, unsigned mode);
+    /* create a new regular file for writing (exclusive); SPILL_EBUSY if the name exists */
+    int (*create)(spill__fd at, const char *name, unsigned mode, spill__fd *out);
+    /* open an existing regular file for reading; SPILL_ENOTFOUND if it does not exist */
+    int (*open_read)(spill__fd at, const char *name, spill__fd *out);
+    /* write all len bytes at the current offset */
+    int (*write)(spill__fd fd, const void *buf, size_t len);
+    /* read up to len bytes; *got 0 at end of file */
+    int (*read)(spill__fd fd, void *buf, size_t len, size_t *got);
+    int (*close)(spill__fd fd);
+    /* stat name under at, not following links; name NULL: the descriptor at itself */
+    int (*stat)(spill__fd at, const char *name, spill__stat *st);
+    /* remove a non-directory (is_dir 0) or an empty directory (is_dir 1);
+     * SPILL_ENOTFOUND if it is already gone */
+    int (*unlink)(spill__fd at, const char *name, int is_dir);
+    /* rename without ever replacing an existing name: SPILL_EBUSY if `to` exists */
+    int (*rename)(spill__fd from_at, const char *from, spill__fd to_at, const char *to);
+    /* create the lock file `name` (exclusive, read-write, mode 0600, one link) and take its
+     * lock; the lock lives until unlock(*out) */
+    int (*lock_create)(spill__fd at, const char *name, spill__fd *out);
+    /* open the existing lock file `name` read-write without blocking and try its lock:
+     * SPILL_OK (held, *out set), SPILL_EBUSY (someone holds it, also in this process),
+     * SPILL_ENOTFOUND, SPILL_EUNSAFE (not a regular file with one link), or an error */
+    int (*lock_probe)(spill__fd at, const char *name, spill__fd *out);
+    /* release a lock taken by lock_create/lock_probe and close its descriptor */
+    int (*unlock)(spill__fd fd);
+    /* list the directory open as fd (the listing has its own descriptor) */
+    int (*dir_open)(spill__fd fd, spill__dir **out);
+    /* next entry name ("." and ".." skipped); *name NULL at the end */
+    int (*dir_next)(spill__dir *d, const char **name);
+    void (*dir_rewind)(spill__dir *d);
+    void (*dir_close)(spill__dir *d);
+    /* bytes available to this user on the filesystem holding path */
+    int (*space)(const char *path, uint64_t *avail);
+    /* the kind of filesystem the directory fd sits on */
+    int (*fs_kind)(spill__fd fd, int *kind);
+} spill__sys_ops;
+
+extern spill__sys_ops spill__sys;
+
+/* The defaults, so a test can restore an entry it swapped. */
+extern const spill__sys_ops spill__sys_default;
+
+/* Removes every entry of the directory open as dirfd except one named `keep` (may be NULL),
+ * depth first, never following links (a link is removed as a link), never leaving the
+ * directory's mount, at most SPILL__MAX_DEPTH levels deep (its entries are level 1). Counts
+ * what it removed. Returns SPILL_OK, or the first error met; it goes on past errors. */
+#define SPILL__MAX_DEPTH 64
+typedef struct spill__tree_stats {
+    uint64_t files;    /* non-directory entries removed (or counted) */
+    uint64_t bytes;    /* sizes of regular files removed (or counted) */
+    uint64_t dirs;     /* directories removed (or counted) */
+    uint32_t errors;   /* entries that could not be removed or were too deep */
+} spill__tree_stats;
+int spill__tree_empty(spill__fd dirfd, const char *keep, spill__tree_stats *st);
+/* The same walk, read-only: counts files and bytes (the `keep` entry included). */
+int spill__tree_measure(spill__fd dirfd, spill__tree_stats *st);
+
+/* Whether `path` is absolute. Writes the current directory to buf. */
+int spill__path_is_absolute(const char *path);
+int spill__getcwd(char *buf, size_t size);
+#define SPILL__PATH_SEP "/"
+
+/* Creates path and its missing parents, each new one with mode 0700. */
+int spill__mkdir_parents(const char *path);
+
+/* The per-OS data directory for app (without the trailing "/spill"). */
+int spill__data_dir(const char *app, char *buf, size_t size);
+
+/* This process's id and the host's name (escaped by the core). */
+int64_t spill__getpid(void);
+void spill__hostname(char *buf, size_t size);
+
+/* Runs fn exactly once in the process, thread-safely. */
+void spill__once(void (*fn)(void));
+
+/* Records this thread's last error (defined by the core, in src/error.c). */
+int spill__error_set_os(int code, int os_error, const char *op, const char *path,
+                        const char *reason);
+
+/* Maps an OS error to a spill_err and records it as this thread's last error. */
+int spill__error_os(const char *op, const char *path, int os_error);
+/* Records an OS error under a given spill_err (e.g. EWOULDBLOCK from a lock as SPILL_EBUSY). */
+int spill__error_os_as(int code, const char *op, const char *path, int os_error);
+
+#endif /* SPILL_PLATFORM_H */

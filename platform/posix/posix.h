@@ -1,0 +1,27 @@
+/* posix.h: what the POSIX platform files share. */
+#ifndef SPILL_POSIX_H
+#define SPILL_POSIX_H
+
+#include "platform.h"
+
+/* stat of name under dirfd without following a link (name NULL: dirfd itself); -1 + errno. */
+int spill__posix_statat(int dirfd, const char *name, spill__stat *st);
+/* rename that never replaces an existing name; -1 + errno (EEXIST if `to` exists). */
+int spill__posix_rename_noreplace(int from_at, const char *from, int to_at, const char *to);
+
+/* The lock backend: lock_flock.c or lock_fcntl.c, chosen by SPILL_LOCK_BACKEND. */
+int spill__posix_lock_create(spill__fd at, const char *name, spill__fd *out);
+int spill__posix_lock_probe(spill__fd at, const char *name, spill__fd *out);
+int spill__posix_unlock(spill__fd fd);
+
+/* lockfile.c: what both lock backends do around the lock call itself. */
+/* opens an existing .lock read-write, never blocking, never through a link; -1 + errno */
+int spill__posix_open_lock(int at, const char *name);
+/* the spill_err for a failed open of .lock: links and special files are unsafe */
+int spill__posix_open_lock_error(const char *name, int err);
+/* SPILL_EUNSAFE unless fd is a regular file with exactly one link */
+int spill__posix_check_lock_shape(int fd, const char *name);
+
+int spill__posix_fs_kind(spill__fd fd, int *kind);
+
+#endif

@@ -1,0 +1,198 @@
+/* sys.c (POSIX): the operations table: every OS call the core makes, relative to directory
+ * descriptors, never following a link, close-on-exec, EINTR retried. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "posix.h"
+
+#define AT(fd) ((fd) == SPILL__NOFD ? AT_FDCWD : (int)(fd))
+
+static int p_open_dir(spill__fd at, const char *name, spill__fd *out)
+{
+    int fd;
+    /* a root path may pass through links (macOS's /tmp); children of it may not */
+    int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (at == SPILL__NOFD ? 0 : O_NOFOLLOW);
+    do
+        fd = openat(AT(at), name, flags);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return spill__error_os("openat", name, errno);
+    *out = fd;
+    return SPILL_OK;
+}
+
+static int p_mkdir(spill__fd at, const char *name, unsigned mode)
+{
+    if (mkdirat(AT(at), name, (mode_t)mode) < 0)
+        return spill__error_os("mkdirat", name, errno);
+    return SPILL_OK;
+}
+
+static int p_create(spill__fd at, const char *name, unsigned mode, spill__fd *out)
+{
+    int fd;
+    do
+        fd = openat(AT(at), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    (mode_t)mode);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return spill__error_os("openat", name, errno);
+    *out = fd;
+    return SPILL_OK;
+}
+
+static int p_open_read(spill__fd at, const char *name, spill__fd *out)
+{
+    int fd;
+    do
+        fd = openat(AT(at), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return spill__error_os("openat", name, errno);
+    *out = fd;
+    return SPILL_OK;
+}
+
+static int p_write(spill__fd fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write((int)fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return spill__error_os("write", "", errno);
+        if (n == 0)
+            return spill__error_os("write", "", ENOSPC);
+        p += n;
+        len -= (size_t)n;
+    }
+    return SPILL_OK;
+}
+
+static int p_read(spill__fd fd, void *buf, size_t len, size_t *got)
+{
+    ssize_t n;
+    do
+        n = read((int)fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return spill__error_os("read", "", errno);
+    *got = (size_t)n;
+    return SPILL_OK;
+}
+
+static int p_close(spill__fd fd)
+{
+    /* close() is not retried on EINTR: the descriptor is gone either way on Linux */
+    if (close((int)fd) < 0 && errno != EINTR)
+        return spill__error_os("close", "", errno);
+    return SPILL_OK;
+}
+
+static int p_stat(spill__fd at, const char *name, spill__stat *st)
+{
+    int rc = name ? spill__posix_statat((int)AT(at), name, st)
+                  : spill__posix_statat((int)at, NULL, st);
+    if (rc < 0)
+        return spill__error_os(name ? "fstatat" : "fstat", name ? name : "", errno);
+    return SPILL_OK;
+}
+
+static int p_unlink(spill__fd at, const char *name, int is_dir)
+{
+    if (unlinkat(AT(at), name, is_dir ? AT_REMOVEDIR : 0) < 0)
+        return spill__error_os(is_dir ? "rmdir" : "unlinkat", name, errno);
+    return SPILL_OK;
+}
+
+static int p_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to)
+{
+    if (spill__posix_rename_noreplace((int)AT(from_at), from, (int)AT(to_at), to) < 0)
+        return spill__error_os("renameat", to, errno);
+    return SPILL_OK;
+}
+
+static int p_space(const char *path, uint64_t *avail)
+{
+    struct statvfs sv;
+    if (statvfs(path, &sv) < 0)
+        return spill__error_os("statvfs", path, errno);
+    *avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+    return SPILL_OK;
+}
+
+struct spill__dir {
+    DIR *d;
+};
+
+static int p_dir_open(spill__fd fd, spill__dir **out)
+{
+    spill__dir *sd;
+    /* fdopendir owns its descriptor: give it a fresh one on the same directory */
+    int dup_fd = openat((int)fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dup_fd < 0)
+        return spill__error_os("openat", ".", errno);
+    if (!(sd = malloc(sizeof *sd))) {
+        close(dup_fd);
+        return spill__error_os("malloc", "", ENOMEM);
+    }
+    if (!(sd->d = fdopendir(dup_fd))) {
+        int e = errno;
+        close(dup_fd);
+        free(sd);
+        return spill__error_os("fdopendir", "", e);
+    }
+    *out = sd;
+    return SPILL_OK;
+}
+
+static int p_dir_next(spill__dir *d, const char **name)
+{
+    struct dirent *e;
+    for (;;) {
+        errno = 0;
+        e = readdir(d->d);
+        if (!e) {
+            *name = NULL;
+            if (errno)
+                return spill__error_os("readdir", "", errno);
+            return SPILL_OK;
+        }
+        if (e->d_name[0] == '.' &&
+            (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0')))
+            continue;
+        *name = e->d_name;
+        return SPILL_OK;
+    }
+}
+
+static void p_dir_rewind(spill__dir *d)
+{
+    rewinddir(d->d);
+}
+
+static void p_dir_close(spill__dir *d)
+{
+    if (d) {
+        closedir(d->d);
+        free(d);
+    }
+}
+
+#define POSIX_OPS                                                                          \
+    {                                                                                      \
+        p_open_dir, p_mkdir, p_create, p_open_read, p_write, p_read, p_close, p_stat,      \
+            p_unlink, p_rename, spill__posix_lock_create, spill__posix_lock_probe,         \
+            spill__posix_unlock, p_dir_open, p_dir_next, p_dir_rewind, p_dir_close,        \
+            p_space, spill__posix_fs_kind                                                  \
+    }
+
+const spill__sys_ops spill__sys_default = POSIX_OPS;
+spill__sys_ops spill__sys = POSIX_OPS;

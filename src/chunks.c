@@ -1,0 +1,216 @@
+/* chunks.c: the chunk store: one file per chunk, named by the lowercase hex of its address,
+ * created relative to the spill's directory descriptor. No fsync: spill data is scratch. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "spill_int.h"
+
+/* 1 if s may be used here; otherwise records why (NULL or a forked child) and returns 0. */
+static int usable(const spill_t *s, int *rc)
+{
+    if (!s) {
+        *rc = spill__error(SPILL_EINVAL, "", "", "NULL spill handle");
+        return 0;
+    }
+    if (s->pid != spill__getpid()) {
+        *rc = spill__error(SPILL_EFORKED, "", s->path,
+                           "spill handle used in a forked child; only its opener may use it");
+        return 0;
+    }
+    return 1;
+}
+
+static spill__chunk *find(const spill_t *s, const uint8_t *addr)
+{
+    return apr_hash_get(s->index, addr, SPILL_ADDR_LEN);
+}
+
+static spill__chunk *new_chunk(spill_t *s)
+{
+    spill__chunk *c = s->free_list;
+    if (c)
+        s->free_list = c->next_free;
+    else
+        c = apr_palloc(s->pool, sizeof *c);
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+/* Writes the chunk file; on any failure removes what was written. */
+static int write_file(spill_t *s, const char *hex, const void *data, size_t len)
+{
+    spill__fd fd;
+    int rc = spill__sys.create(s->dir_fd, hex, 0600, &fd);
+    if (rc == SPILL_EBUSY) {
+        /* a file we do not know of under a chunk's name (a put whose cleanup failed):
+         * replace it, as the address is not stored */
+        spill__sys.unlink(s->dir_fd, hex, 0);
+        rc = spill__sys.create(s->dir_fd, hex, 0600, &fd);
+    }
+    if (rc == SPILL_ENOTFOUND)
+        return spill__error(SPILL_ELOST, "create", s->path,
+                            "the spill directory was taken away while it was open");
+    if (rc != SPILL_OK)
+        return spill__error_in(rc, s->path);
+    rc = spill__sys.write(fd, data, len);
+    if (rc == SPILL_OK) {
+        rc = spill__sys.close(fd);
+    } else {
+        spill__error_stash();
+        spill__sys.close(fd);
+        spill__error_unstash();
+    }
+    if (rc != SPILL_OK) {
+        spill__error_in(rc, s->path);
+        spill__error_stash();
+        spill__sys.unlink(s->dir_fd, hex, 0);
+        spill__error_unstash();
+    }
+    return rc;
+}
+
+int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, size_t len)
+{
+    char hex[SPILL__HEX_LEN + 1];
+    spill__chunk *c;
+    int rc;
+    if (!usable(s, &rc))
+        return rc;
+    if (!addr || (!data && len))
+        return spill__error(SPILL_EINVAL, "spill_put", "", "addr and data must be given");
+    if (find(s, addr))
+        return SPILL_OK;
+    spill__hex(addr, hex);
+    if ((rc = write_file(s, hex, data, len)) != SPILL_OK)
+        return rc;
+    c = new_chunk(s);
+    memcpy(c->addr, addr, SPILL_ADDR_LEN);
+    c->len = len;
+    APR_ARRAY_PUSH(s->order, spill__chunk *) = c;
+    apr_hash_set(s->index, c->addr, SPILL_ADDR_LEN, c);
+    s->total += len;
+    return SPILL_OK;
+}
+
+static int read_all(spill__fd fd, uint8_t *buf, size_t len, const char *path, const char *hex)
+{
+    size_t done = 0, got;
+    int rc;
+    while (done < len) {
+        if ((rc = spill__sys.read(fd, buf + done, len - done, &got)) != SPILL_OK)
+            return spill__error_in(rc, path);
+        if (got == 0)
+            return spill__error(SPILL_ELOST, "read", path, "chunk %s is shorter than stored",
+                                hex);
+        done += got;
+    }
+    return SPILL_OK;
+}
+
+int spill_get(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], void **data, size_t *len)
+{
+    char hex[SPILL__HEX_LEN + 1];
+    spill__chunk *c;
+    spill__fd fd;
+    uint8_t *buf;
+    int rc;
+    if (data)
+        *data = NULL;
+    if (len)
+        *len = 0;
+    if (!usable(s, &rc))
+        return rc;
+    if (!addr || !data || !len)
+        return spill__error(SPILL_EINVAL, "spill_get", "", "addr, data and len must be given");
+    if (!(c = find(s, addr)))
+        return spill__error(SPILL_ENOTFOUND, "spill_get", s->path, "no chunk at that address");
+    spill__hex(addr, hex);
+    rc = spill__sys.open_read(s->dir_fd, hex, &fd);
+    if (rc == SPILL_ENOTFOUND)
+        return spill__error(SPILL_ELOST, "open", s->path, "chunk %s vanished", hex);
+    if (rc != SPILL_OK)
+        return spill__error_in(rc, s->path);
+    if (!(buf = malloc(c->len ? (size_t)c->len : 1))) {
+        spill__sys.close(fd);
+        return spill__error(SPILL_ENOMEM, "malloc", "", "out of memory");
+    }
+    rc = read_all(fd, buf, (size_t)c->len, s->path, hex);
+    spill__sys.close(fd);
+    if (rc != SPILL_OK) {
+        free(buf);
+        return rc;
+    }
+    *data = buf;
+    *len = (size_t)c->len;
+    return SPILL_OK;
+}
+
+static void forget(spill_t *s, spill__chunk *c)
+{
+    spill__chunk **v = (spill__chunk **)s->order->elts;
+    int i, n = s->order->nelts;
+    for (i = n - 1; i >= 0 && v[i] != c; i--)
+        ;
+    if (i >= 0) {
+        memmove(&v[i], &v[i + 1], (size_t)(n - i - 1) * sizeof *v);
+        s->order->nelts--;
+    }
+    apr_hash_set(s->index, c->addr, SPILL_ADDR_LEN, NULL);
+    s->total -= c->len;
+    c->next_free = s->free_list;
+    s->free_list = c;
+}
+
+int spill_remove(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN])
+{
+    char hex[SPILL__HEX_LEN + 1];
+    spill__chunk *c;
+    int rc;
+    if (!usable(s, &rc))
+        return rc;
+    if (!addr)
+        return spill__error(SPILL_EINVAL, "spill_remove", "", "addr must be given");
+    if (!(c = find(s, addr)))
+        return spill__error(SPILL_ENOTFOUND, "spill_remove", s->path, "no chunk at that address");
+    spill__hex(addr, hex);
+    rc = spill__sys.unlink(s->dir_fd, hex, 0);
+    if (rc != SPILL_OK && rc != SPILL_ENOTFOUND)
+        return spill__error_in(rc, s->path);
+    forget(s, c);
+    if (rc == SPILL_ENOTFOUND)
+        return spill__error(SPILL_ELOST, "unlink", s->path, "chunk %s had vanished", hex);
+    return SPILL_OK;
+}
+
+void spill_free(void *p)
+{
+    free(p);
+}
+
+size_t spill_count(const spill_t *s)
+{
+    if (!s || s->pid != spill__getpid())
+        return 0;
+    return (size_t)s->order->nelts;
+}
+
+uint64_t spill_total_bytes(const spill_t *s)
+{
+    if (!s || s->pid != spill__getpid())
+        return 0;
+    return s->total;
+}
+
+int spill_addr(const spill_t *s, size_t i, uint8_t out[SPILL_ADDR_LEN])
+{
+    int rc;
+    if (!usable(s, &rc))
+        return rc;
+    if (!out)
+        return spill__error(SPILL_EINVAL, "spill_addr", "", "out must be given");
+    if (i >= (size_t)s->order->nelts)
+        return spill__error(SPILL_ENOTFOUND, "spill_addr", s->path, "index %lu past the end",
+                            (unsigned long)i);
+    memcpy(out, APR_ARRAY_IDX(s->order, (int)i, spill__chunk *)->addr, SPILL_ADDR_LEN);
+    return SPILL_OK;
+}

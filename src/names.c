@@ -1,0 +1,59 @@
+/* names.c: the strict names of spill and staging directories, and chunk file names. */
+#include <string.h>
+
+#include "spill_int.h"
+
+/* Parses decimal digits (at least one, no sign, fits in 64 bits) up to stop; 0 on failure. */
+static int parse_u64(const char **p, char stop, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    if (*s < '0' || *s > '9')
+        return 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    if (*s != stop)
+        return 0;
+    *p = s;
+    *out = v;
+    return 1;
+}
+
+/* 1 if name is exactly spill_<digits>_<digits> (staging 0) or the staging form (staging 1). */
+int spill__parse_name(const char *name, int *staging, uint64_t *secs, uint64_t *rnd)
+{
+    const char *p;
+    int st;
+    if (strncmp(name, SPILL__NAME_PREFIX, strlen(SPILL__NAME_PREFIX)) == 0) {
+        p = name + strlen(SPILL__NAME_PREFIX);
+        st = 0;
+    } else if (strncmp(name, SPILL__STAGE_PREFIX, strlen(SPILL__STAGE_PREFIX)) == 0) {
+        p = name + strlen(SPILL__STAGE_PREFIX);
+        st = 1;
+    } else {
+        return 0;
+    }
+    if (!parse_u64(&p, '_', secs))
+        return 0;
+    p++;
+    if (!parse_u64(&p, '\0', rnd))
+        return 0;
+    if (staging)
+        *staging = st;
+    return 1;
+}
+
+void spill__hex(const uint8_t addr[SPILL_ADDR_LEN], char out[SPILL__HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < SPILL_ADDR_LEN; i++) {
+        out[2 * i] = digits[addr[i] >> 4];
+        out[2 * i + 1] = digits[addr[i] & 15];
+    }
+    out[SPILL__HEX_LEN] = '\0';
+}

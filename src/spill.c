@@ -1,0 +1,214 @@
+/* spill.c: a spill's life: open (root, reap, space, creation), path, and close. */
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "spill_int.h"
+
+/* The root as given, made absolute against the current directory (symlinks not resolved). */
+static int absolute_root(apr_pool_t *pool, const char *root, char **out)
+{
+    char cwd[4096];
+    if (spill__path_is_absolute(root)) {
+        *out = apr_pstrdup(pool, root);
+        return SPILL_OK;
+    }
+    if (spill__getcwd(cwd, sizeof cwd) != SPILL_OK)
+        return SPILL_EIO;
+    *out = apr_pstrcat(pool, cwd, SPILL__PATH_SEP, root, NULL);
+    return SPILL_OK;
+}
+
+static void close_fds(spill_t *s)
+{
+    if (s->lock_fd != SPILL__NOFD)
+        spill__sys.close(s->lock_fd);
+    if (s->dir_fd != SPILL__NOFD)
+        spill__sys.close(s->dir_fd);
+    if (s->root_fd != SPILL__NOFD)
+        spill__sys.close(s->root_fd);
+}
+
+static void destroy(spill_t *s)
+{
+    apr_pool_destroy(s->pool);
+}
+
+static int new_handle(const spill_opts *opts, spill_t **out)
+{
+    apr_pool_t *pool;
+    spill_t *s;
+    /* A NULL parent makes a child of APR's global pool, whose allocator is thread-safe. */
+    if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
+        return spill__error(SPILL_ENOMEM, "apr_pool_create", "", "out of memory");
+    s = apr_pcalloc(pool, sizeof *s);
+    s->pool = pool;
+    s->pid = spill__getpid();
+    s->root_fd = s->dir_fd = s->lock_fd = SPILL__NOFD;
+    s->opts = *opts;
+    if (opts->tag)
+        s->opts.tag = apr_pstrdup(pool, opts->tag);
+    s->opts.log = NULL; /* the log callback is only called during spill_open */
+    s->index = apr_hash_make(pool);
+    s->order = apr_array_make(pool, 64, sizeof(spill__chunk *));
+    *out = s;
+    return SPILL_OK;
+}
+
+static int open_root(spill_t *s, const char *root, char **abs)
+{
+    int rc = absolute_root(s->pool, root, abs);
+    if (rc != SPILL_OK)
+        return rc;
+    if ((rc = spill__mkdir_parents(*abs)) != SPILL_OK)
+        return rc;
+    rc = spill__sys.open_dir(SPILL__NOFD, *abs, &s->root_fd);
+    return rc;
+}
+
+static int check_expected(const spill_opts *o, const char *root)
+{
+    uint64_t need;
+    if (!o->expected_bytes)
+        return SPILL_OK;
+    need = o->expected_bytes + o->expected_bytes / 10;
+    if (need < o->expected_bytes)
+        need = UINT64_MAX;
+    return spill_check_space(root, need);
+}
+
+int spill_open(const char *root, const spill_opts *opts, spill_t **out)
+{
+    spill_opts o;
+    spill_t *s = NULL;
+    char *abs = NULL;
+    int rc;
+    if (out)
+        *out = NULL;
+    if (!root || !*root || !out)
+        return spill__error(SPILL_EINVAL, "spill_open", "", "root and out must be given");
+    if ((rc = spill__init()) != SPILL_OK || (rc = spill__opts_check(opts, &o)) != SPILL_OK)
+        return rc;
+    if ((rc = new_handle(&o, &s)) != SPILL_OK)
+        return rc;
+    rc = open_root(s, root, &abs);
+    if (rc == SPILL_OK && o.reap_on_open)
+        spill__reap_on_open(abs, &o);
+    if (rc == SPILL_OK)
+        rc = check_expected(&o, abs);
+    if (rc == SPILL_OK)
+        rc = spill__create(s, abs);
+    if (rc != SPILL_OK) {
+        close_fds(s);
+        destroy(s);
+        return rc;
+    }
+    s->path = apr_pstrcat(s->pool, abs, SPILL__PATH_SEP, s->name, NULL);
+    spill__log(&o, 3, "spill_open: created %s", s->path);
+    *out = s;
+    return SPILL_OK;
+}
+
+const char *spill_path(const spill_t *s)
+{
+    if (!s || s->pid != spill__getpid())
+        return NULL;
+    return s->path;
+}
+
+/* 1 if the directory under its name and its .lock are still the ones this handle made. */
+static int still_ours(spill_t *s, int *dir_ok, int *lock_ok)
+{
+    spill__stat named, lk, here;
+    *dir_ok = spill__sys.stat(s->root_fd, s->name, &named) == SPILL_OK &&
+              named.dev == s->dev && named.ino == s->ino;
+    *lock_ok = spill__sys.stat(s->lock_fd, NULL, &lk) == SPILL_OK &&
+               spill__sys.stat(s->dir_fd, SPILL__LOCK_NAME, &here) == SPILL_OK &&
+               lk.dev == here.dev && lk.ino == here.ino;
+    return *dir_ok && *lock_ok;
+}
+
+/* SPEC rule 6's order: everything else, then .lock while still locked, then the directory,
+ * then the lock is released. What is no longer ours is left and reported as SPILL_ELOST. */
+static int remove_all(spill_t *s)
+{
+    spill__tree_stats ts;
+    int dir_ok, lock_ok, rc;
+    still_ours(s, &dir_ok, &lock_ok);
+    memset(&ts, 0, sizeof ts);
+    rc = spill__tree_empty(s->dir_fd, SPILL__LOCK_NAME, &ts);
+    if (rc != SPILL_OK)
+        return spill__error_in(rc, s->path);
+    if (lock_ok && (rc = spill__sys.unlink(s->dir_fd, SPILL__LOCK_NAME, 0)) != SPILL_OK &&
+        rc != SPILL_ENOTFOUND)
+        return spill__error_in(rc, s->path);
+    if (dir_ok && (rc = spill__sys.unlink(s->root_fd, s->name, 1)) != SPILL_OK &&
+        rc != SPILL_ENOTFOUND)
+        return spill__error_in(rc, s->path);
+    if (!dir_ok || !lock_ok)
+        return spill__error(SPILL_ELOST, "spill_close", s->path,
+                            "the spill's %s was taken away while it was open",
+                            dir_ok ? "lock file" : "directory");
+    return SPILL_OK;
+}
+
+int spill_close(spill_t *s)
+{
+    int rc;
+    if (!s)
+        return spill__error(SPILL_EINVAL, "spill_close", "", "NULL handle");
+    if (s->pid != spill__getpid()) {
+        /* A forked child only drops its copies: closing a copy of the lock descriptor does not
+         * release the parent's flock (the open file description is shared) and a child holds
+         * no fcntl locks; the unlock call would release the parent's, so it is not made. */
+        close_fds(s);
+        destroy(s);
+        return spill__error(SPILL_EFORKED, "spill_close", "",
+                            "handle closed in a forked child: the parent's spill is left intact");
+    }
+    rc = remove_all(s);
+    spill__sys.unlock(s->lock_fd);
+    s->lock_fd = SPILL__NOFD;
+    spill__registry_remove(s->dev, s->ino);
+    close_fds(s);
+    destroy(s);
+    return rc;
+}
+
+const char *spill_version(void)
+{
+#define STR2(x) #x
+#define STR(x) STR2(x)
+    return STR(SPILL_VERSION_MAJOR) "." STR(SPILL_VERSION_MINOR) "." STR(SPILL_VERSION_PATCH);
+}
+
+int spill_default_root(const char *app, char *buf, size_t size)
+{
+    char dir[4096];
+    int rc;
+    if (!app || !*app || !buf || !size)
+        return spill__error(SPILL_EINVAL, "spill_default_root", "", "app and buf must be given");
+    if ((rc = spill__data_dir(app, dir, sizeof dir)) != SPILL_OK)
+        return rc;
+    if (strlen(dir) + strlen(SPILL__PATH_SEP "spill") + 1 > size)
+        return spill__error(SPILL_ERANGE, "spill_default_root", dir, "buffer of %lu bytes too small",
+                            (unsigned long)size);
+    strcpy(buf, dir);
+    strcat(buf, SPILL__PATH_SEP "spill");
+    return SPILL_OK;
+}
+
+int spill_check_space(const char *root, uint64_t bytes)
+{
+    uint64_t avail;
+    int rc;
+    if (!root || !*root)
+        return spill__error(SPILL_EINVAL, "spill_check_space", "", "root must be given");
+    if ((rc = spill__sys.space(root, &avail)) != SPILL_OK)
+        return rc;
+    if (avail < bytes)
+        return spill__error(SPILL_ENOSPC, "statvfs", root,
+                            "%llu bytes free, %llu needed", (unsigned long long)avail,
+                            (unsigned long long)bytes);
+    return SPILL_OK;
+}

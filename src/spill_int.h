@@ -1,0 +1,95 @@
+/* spill_int.h: what the core's files share: the spill handle, errors, records, the registry. */
+#ifndef SPILL_INT_H
+#define SPILL_INT_H
+
+#include <apr_pools.h>
+#include <apr_hash.h>
+#include <apr_tables.h>
+
+#include "spill.h"
+#include "platform.h"
+
+#define SPILL__NAME_PREFIX "spill_"
+#define SPILL__STAGE_PREFIX ".spill-new_"
+#define SPILL__LOCK_NAME ".lock"
+#define SPILL__RECORD_MAX 4096
+#define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)
+
+/* One stored chunk. Entries are recycled through a free list so that put/remove churn does not
+ * grow the handle's pool. */
+typedef struct spill__chunk {
+    uint8_t addr[SPILL_ADDR_LEN];
+    uint64_t len;
+    struct spill__chunk *next_free;
+} spill__chunk;
+
+struct spill {
+    apr_pool_t *pool;
+    int64_t pid;            /* the creating process: any other gets SPILL_EFORKED */
+    char *path;             /* absolute root + "/" + name */
+    const char *name;       /* spill_<secs>_<u64> */
+    spill__fd root_fd;      /* the root, to remove the directory by name on close */
+    spill__fd dir_fd;       /* the spill directory: chunks are made relative to it */
+    spill__fd lock_fd;      /* .lock, locked for the handle's whole life */
+    uint64_t dev, ino;      /* the directory's identity, for the registry */
+    apr_hash_t *index;      /* addr -> spill__chunk */
+    apr_array_header_t *order; /* spill__chunk *, in insertion order */
+    spill__chunk *free_list;
+    uint64_t total;
+    spill_opts opts;
+};
+
+/* init.c: APR initialised once, invisibly; a process-wide pool for global state. */
+int spill__init(void);
+apr_pool_t *spill__global_pool(void);
+
+/* error.c: the per-thread last error. Each returns code. */
+int spill__error(int code, const char *op, const char *path, const char *fmt, ...);
+int spill__error_set_os(int code, int os_error, const char *op, const char *path,
+                        const char *reason);
+/* Prefixes the last error's path with dir ("dir/path") and returns code. */
+int spill__error_in(int code, const char *dir);
+void spill__error_clear(void);
+/* Keeps the last error aside while cleanup runs, then puts it back. */
+void spill__error_stash(void);
+void spill__error_unstash(void);
+
+/* opts.c */
+int spill__opts_check(const spill_opts *opts, spill_opts *out);
+void spill__log(const spill_opts *o, int level, const char *fmt, ...);
+
+/* names.c: strict names of spill and staging directories. */
+int spill__parse_name(const char *name, int *staging, uint64_t *secs, uint64_t *rnd);
+void spill__hex(const uint8_t addr[SPILL_ADDR_LEN], char out[SPILL__HEX_LEN + 1]);
+
+/* record.c: the owner record written at the start of .lock. */
+typedef struct spill__record {
+    uint64_t nonce;
+    int64_t pid;
+    int64_t started;
+    char host[256];
+    char tag[256];
+} spill__record;
+/* Formats the record line (with its newline) into buf; returns its length. */
+size_t spill__record_format(char *buf, size_t size, uint64_t nonce, int64_t pid,
+                            const char *host, int64_t started, const char *tag);
+/* 1 if buf[0..len) holds a version-1 record (filled into *r), 0 if foreign. */
+int spill__record_parse(const char *buf, size_t len, spill__record *r);
+
+/* registry.c: the spill directories this process is creating or owns, by dev+ino. A forked
+ * child starts with an empty registry: it owns nothing its parent made. */
+int spill__registry_add(uint64_t dev, uint64_t ino);
+void spill__registry_remove(uint64_t dev, uint64_t ino);
+int spill__registry_has(uint64_t dev, uint64_t ino);
+
+/* create.c: makes the spill directory under root_fd, locked and recorded, and published. */
+int spill__create(spill_t *s, const char *root);
+
+/* reap.c: the reap spill_open runs first; its failures are logged, never returned. */
+void spill__reap_on_open(const char *root, const spill_opts *opts);
+
+/* random.c */
+uint64_t spill__random_u64(void);
+int64_t spill__now(void);
+
+#endif /* SPILL_INT_H */

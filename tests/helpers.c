@@ -1,0 +1,67 @@
+/* helpers.c: the helper modes of the test binary, run as separate processes by the tests.
+ * Each reports through its stdout, one line, and never sleeps to synchronise. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* probe DIR: tries DIR/.lock as a reaper would; prints busy, free, or "error CODE". */
+static int h_probe(int argc, const char *const *argv)
+{
+    spill__fd dir, lk;
+    int rc;
+    if (argc < 1)
+        return 2;
+    spill__init();
+    if ((rc = spill__sys.open_dir(SPILL__NOFD, argv[0], &dir)) == SPILL_OK) {
+        rc = spill__sys.lock_probe(dir, SPILL__LOCK_NAME, &lk);
+        if (rc == SPILL_OK)
+            spill__sys.unlock(lk);
+    }
+    if (rc == SPILL_OK)
+        printf("free\n");
+    else if (rc == SPILL_EBUSY)
+        printf("busy\n");
+    else
+        printf("error %d\n", rc);
+    fflush(stdout);
+    return 0;
+}
+
+/* hold ROOT N: opens a spill, puts N chunks, prints its path, then waits for stdin to close
+ * (or to be killed); closes the spill gracefully at EOF. */
+static int h_hold(int argc, const char *const *argv)
+{
+    spill_t *s;
+    spill_opts o;
+    int i, n = argc > 1 ? atoi(argv[1]) : 1;
+    char buf[4096];
+    if (argc < 1)
+        return 2;
+    spill_opts_init(&o);
+    if (spill_open(argv[0], &o, &s) != SPILL_OK) {
+        printf("error %s\n", spill_error_last()->message);
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        uint8_t a[SPILL_ADDR_LEN];
+        memset(buf, 'a' + i % 26, sizeof buf);
+        tu_addr(a, (unsigned)i);
+        if (spill_put(s, a, buf, sizeof buf) != SPILL_OK) {
+            printf("error %s\n", spill_error_last()->message);
+            return 1;
+        }
+    }
+    printf("%s\n", spill_path(s));
+    fflush(stdout);
+    while (fgets(buf, sizeof buf, stdin))
+        ;
+    return spill_close(s) == SPILL_OK ? 0 : 1;
+}
+
+const test_helper test_helpers[] = {
+    {"probe", h_probe},
+    {"hold", h_hold},
+    {NULL, NULL},
+};

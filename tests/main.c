@@ -1,0 +1,86 @@
+/* main.c: the test runner, which is also its own helper process (`--helper NAME args`).
+ * `spill_tests` runs every suite; `spill_tests SUITE...` runs the named ones. CUnit's basic
+ * runner returns success even when tests fail, so the exit status counts failures itself. */
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <apr_general.h>
+
+#include "testutil.h"
+
+extern test_suite suite_basic, suite_lock, suite_walk, suite_fork;
+extern const test_helper test_helpers[];
+
+static test_suite *suites[] = {&suite_basic, &suite_lock, &suite_walk, &suite_fork, NULL};
+
+static int run_helper(int argc, const char *const *argv)
+{
+    const test_helper *h;
+    for (h = test_helpers; h->name; h++)
+        if (strcmp(h->name, argv[0]) == 0)
+            return h->run(argc - 1, argv + 1);
+    fprintf(stderr, "no helper named %s\n", argv[0]);
+    return 2;
+}
+
+static int wanted(const char *name, int argc, char **argv)
+{
+    int i;
+    if (argc < 2)
+        return 1;
+    for (i = 1; i < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void setup(void)
+{
+    apr_pool_create(&tu_pool, NULL);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(tu_pool);
+    tu_pool = NULL;
+}
+
+static int register_suites(int argc, char **argv)
+{
+    test_suite **s;
+    CU_TestInfo *t;
+    int n = 0;
+    for (s = suites; *s; s++) {
+        CU_pSuite cs;
+        if (!wanted((*s)->name, argc, argv))
+            continue;
+        cs = CU_add_suite_with_setup_and_teardown((*s)->name, NULL, NULL, setup, teardown);
+        for (t = (*s)->tests; t->pName; t++)
+            CU_add_test(cs, t->pName, t->pTestFunc);
+        n++;
+    }
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned failed;
+    apr_app_initialize(&argc, (const char *const **)&argv, NULL);
+    tu_self = argv[0];
+    if (argc >= 3 && strcmp(argv[1], "--helper") == 0)
+        return run_helper(argc - 2, (const char *const *)argv + 2);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    if (register_suites(argc, argv) == 0) {
+        fprintf(stderr, "no such suite\n");
+        CU_cleanup_registry();
+        return 2;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+    CU_cleanup_registry();
+    tu_cleanup();
+    return failed ? 1 : 0;
+}

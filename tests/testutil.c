@@ -1,0 +1,275 @@
+/* testutil.c: fresh directories, helper processes and tree snapshots for the tests. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
+#include "testutil.h"
+
+#ifndef _WIN32
+#include <unistd.h>
+#endif
+
+apr_pool_t *tu_pool;
+const char *tu_self;
+static const char *base_dir;
+static unsigned counter;
+
+static const char *base(void)
+{
+    if (!base_dir) {
+        const char *env = getenv("SPILL_TEST_DIR");
+        const char *tmp = NULL;
+        static apr_pool_t *keep;
+        apr_pool_create(&keep, NULL);
+        if (env && *env)
+            tmp = env;
+        else
+            apr_temp_dir_get(&tmp, keep);
+        base_dir = apr_psprintf(keep, "%s/spill-tests-%ld", tmp, (long)spill__getpid());
+        apr_dir_make_recursive(base_dir, APR_FPROT_OS_DEFAULT, keep);
+    }
+    return base_dir;
+}
+
+const char *tu_fresh_dir(const char *what)
+{
+    const char *d = apr_psprintf(tu_pool, "%s/%s-%u", base(), what, ++counter);
+    CU_ASSERT_FATAL(apr_dir_make_recursive(d, APR_FPROT_OS_DEFAULT, tu_pool) == APR_SUCCESS);
+    return d;
+}
+
+const char *tu_join(const char *dir, const char *name)
+{
+    return apr_pstrcat(tu_pool, dir, "/", name, NULL);
+}
+
+int tu_write_file(const char *path, const char *bytes)
+{
+    apr_file_t *f;
+    apr_size_t n = strlen(bytes);
+    if (apr_file_open(&f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_TRUNCATE,
+                      APR_FPROT_OS_DEFAULT, tu_pool) != APR_SUCCESS)
+        return -1;
+    if (apr_file_write_full(f, bytes, n, NULL) != APR_SUCCESS) {
+        apr_file_close(f);
+        return -1;
+    }
+    return apr_file_close(f) == APR_SUCCESS ? 0 : -1;
+}
+
+int tu_exists(const char *path)
+{
+    apr_finfo_t fi;
+    return apr_stat(&fi, path, APR_FINFO_LINK | APR_FINFO_TYPE, tu_pool) == APR_SUCCESS;
+}
+
+int tu_count_entries(const char *dir)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    int n = 0;
+    if (apr_dir_open(&d, dir, tu_pool) != APR_SUCCESS)
+        return -1;
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS)
+        if (strcmp(fi.name, ".") != 0 && strcmp(fi.name, "..") != 0)
+            n++;
+    apr_dir_close(d);
+    return n;
+}
+
+void tu_remove_tree(const char *path)
+{
+    spill__fd fd;
+    spill__tree_stats st;
+    memset(&st, 0, sizeof st);
+    if (spill__sys_default.open_dir(SPILL__NOFD, path, &fd) != SPILL_OK) {
+        apr_file_remove(path, tu_pool);
+        return;
+    }
+    spill__tree_empty(fd, NULL, &st);
+    spill__sys_default.close(fd);
+    spill__sys_default.unlink(SPILL__NOFD, path, 1);
+}
+
+void tu_addr(uint8_t addr[SPILL_ADDR_LEN], unsigned seed)
+{
+    unsigned i, x = seed * 2654435761u + 12345u;
+    for (i = 0; i < SPILL_ADDR_LEN; i++) {
+        x = x * 1103515245u + 12345u;
+        addr[i] = (uint8_t)(x >> 16);
+    }
+}
+
+static uint64_t fnv_file(const char *path)
+{
+    apr_file_t *f;
+    char buf[4096];
+    apr_size_t n;
+    uint64_t h = 1469598103934665603ULL;
+    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, tu_pool) != APR_SUCCESS)
+        return 0;
+    for (;;) {
+        apr_size_t i;
+        n = sizeof buf;
+        if (apr_file_read(f, buf, &n) != APR_SUCCESS || n == 0)
+            break;
+        for (i = 0; i < n; i++)
+            h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
+    }
+    apr_file_close(f);
+    return h;
+}
+
+static void snap(const char *dir, const char *rel, char **acc)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    if (apr_dir_open(&d, dir, tu_pool) != APR_SUCCESS)
+        return;
+    while (apr_dir_read(&fi, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_NAME |
+                                 APR_FINFO_PROT,
+                        d) != APR_ENOENT) {
+        const char *p, *r;
+        if (strcmp(fi.name, ".") == 0 || strcmp(fi.name, "..") == 0)
+            continue;
+        p = apr_pstrcat(tu_pool, dir, "/", fi.name, NULL);
+        r = apr_pstrcat(tu_pool, rel, "/", fi.name, NULL);
+        if (fi.filetype == APR_DIR) {
+            *acc = apr_psprintf(tu_pool, "%s%s/ %x\n", *acc, r, (unsigned)fi.protection);
+            snap(p, r, acc);
+        } else if (fi.filetype == APR_REG) {
+            *acc = apr_psprintf(tu_pool, "%s%s %ld %llx\n", *acc, r, (long)fi.size,
+                                (unsigned long long)fnv_file(p));
+        } else {
+            char target[1024] = "";
+#ifndef _WIN32
+            ssize_t n = readlink(p, target, sizeof target - 1);
+            target[n > 0 ? n : 0] = '\0';
+#endif
+            *acc = apr_psprintf(tu_pool, "%s%s type%d ->%s\n", *acc, r, (int)fi.filetype,
+                                target);
+        }
+    }
+    apr_dir_close(d);
+}
+
+const char *tu_snapshot(const char *dir)
+{
+    char *acc = apr_pstrdup(tu_pool, "");
+    snap(dir, "", &acc);
+    return acc;
+}
+
+int tu_spawn(tu_proc *p, const char *name, const char *const *args)
+{
+    apr_procattr_t *attr;
+    const char *argv[32];
+    int n = 0;
+    memset(p, 0, sizeof *p);
+    argv[n++] = tu_self;
+    argv[n++] = "--helper";
+    argv[n++] = name;
+    while (args && *args && n < 31)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    if (apr_procattr_create(&attr, tu_pool) != APR_SUCCESS ||
+        apr_procattr_io_set(attr, APR_FULL_BLOCK, APR_FULL_BLOCK, APR_NO_PIPE) != APR_SUCCESS ||
+        apr_procattr_cmdtype_set(attr, APR_PROGRAM) != APR_SUCCESS)
+        return -1;
+    if (apr_proc_create(&p->proc, tu_self, argv, NULL, attr, tu_pool) != APR_SUCCESS)
+        return -1;
+    p->out = p->proc.out;
+    p->in = p->proc.in;
+    return 0;
+}
+
+const char *tu_read_line(tu_proc *p)
+{
+    char buf[8192];
+    size_t n;
+    if (apr_file_gets(buf, sizeof buf, p->out) != APR_SUCCESS)
+        return NULL;
+    n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    return apr_pstrdup(tu_pool, buf);
+}
+
+static int exit_code(int code, apr_exit_why_e why)
+{
+    return why == APR_PROC_EXIT ? code : -code;
+}
+
+void tu_kill(tu_proc *p)
+{
+    int code;
+    apr_exit_why_e why;
+#ifdef _WIN32
+    apr_proc_kill(&p->proc, 9);
+#else
+    apr_proc_kill(&p->proc, SIGKILL);
+#endif
+    apr_proc_wait(&p->proc, &code, &why, APR_WAIT);
+    apr_file_close(p->in);
+    apr_file_close(p->out);
+}
+
+int tu_wait(tu_proc *p)
+{
+    int code;
+    apr_exit_why_e why;
+    apr_file_close(p->in);
+    apr_proc_wait(&p->proc, &code, &why, APR_WAIT);
+    apr_file_close(p->out);
+    return exit_code(code, why);
+}
+
+const char *tu_run_helper(const char *name, const char *const *args)
+{
+    tu_proc p;
+    const char *line;
+    if (tu_spawn(&p, name, args) != 0)
+        return "";
+    line = tu_read_line(&p);
+    tu_wait(&p);
+    return line ? line : "";
+}
+
+void tu_cleanup(void)
+{
+    apr_pool_t *p;
+    if (!base_dir)
+        return;
+    apr_pool_create(&p, NULL);
+    tu_pool = p;
+    tu_remove_tree(base_dir);
+    apr_pool_destroy(p);
+    tu_pool = NULL;
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *buf;
+    apr_size_t n;
+    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, tu_pool) != APR_SUCCESS)
+        return NULL;
+    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS) {
+        apr_file_close(f);
+        return NULL;
+    }
+    buf = apr_palloc(tu_pool, (apr_size_t)fi.size + 1);
+    n = (apr_size_t)fi.size;
+    if (n && apr_file_read_full(f, buf, n, &n) != APR_SUCCESS)
+        n = 0;
+    buf[n] = '\0';
+    apr_file_close(f);
+    if (len)
+        *len = n;
+    return buf;
+}

@@ -1,0 +1,74 @@
+/* testutil.h: what the test files share: fresh roots, helper processes, tree snapshots. */
+#ifndef SPILL_TESTUTIL_H
+#define SPILL_TESTUTIL_H
+
+#include <CUnit/CUnit.h>
+#include <apr_pools.h>
+#include <apr_thread_proc.h>
+
+#include "spill.h"
+#include "spill_int.h"
+
+/* A suite: a name and its tests, registered by main.c. */
+typedef struct test_suite {
+    const char *name;
+    CU_TestInfo *tests;
+} test_suite;
+
+/* A helper mode of the test binary: `spill_tests --helper NAME args...`. */
+typedef struct test_helper {
+    const char *name;
+    int (*run)(int argc, const char *const *argv);
+} test_helper;
+
+extern apr_pool_t *tu_pool;   /* a pool for the current test, cleared after each */
+extern const char *tu_self;   /* the test binary's path, to spawn helpers */
+
+/* A fresh, empty directory for one test (removed at the end of the run). */
+const char *tu_fresh_dir(const char *what);
+/* path joined with name, from tu_pool */
+const char *tu_join(const char *dir, const char *name);
+/* writes a file with the given bytes; returns 0 on success */
+int tu_write_file(const char *path, const char *bytes);
+/* reads a whole file (NUL-terminated) into tu_pool; NULL on failure */
+char *tu_read_file(const char *path, size_t *len);
+/* 1 if path exists (not following a final link) */
+int tu_exists(const char *path);
+/* number of entries in a directory, or -1 */
+int tu_count_entries(const char *dir);
+/* removes a tree made by a test (never following links) */
+void tu_remove_tree(const char *path);
+/* a deterministic address from a seed */
+void tu_addr(uint8_t addr[SPILL_ADDR_LEN], unsigned seed);
+
+/* A snapshot of a tree (names, types, sizes, contents, link targets) to compare later. */
+const char *tu_snapshot(const char *dir);
+
+/* A helper process with a pipe from its stdout and to its stdin. */
+typedef struct tu_proc {
+    apr_proc_t proc;
+    apr_file_t *out;  /* the helper's stdout */
+    apr_file_t *in;   /* the helper's stdin */
+} tu_proc;
+/* Starts `self --helper name args...`; args NULL-terminated. Returns 0 on success. */
+int tu_spawn(tu_proc *p, const char *name, const char *const *args);
+/* Reads one line from the helper's stdout (blocking); NULL at EOF. */
+const char *tu_read_line(tu_proc *p);
+/* Kills the helper hard (SIGKILL / TerminateProcess) and waits for it. */
+void tu_kill(tu_proc *p);
+/* Closes its stdin and waits; returns its exit code (or -signal). */
+int tu_wait(tu_proc *p);
+
+/* Removes every directory the run made. */
+void tu_cleanup(void);
+
+/* Runs a helper to completion and returns its first line of output (or ""). */
+const char *tu_run_helper(const char *name, const char *const *args);
+
+#define TU_SKIP(reason)                                                                    \
+    do {                                                                                   \
+        printf("\n  skipped %s: %s\n", __func__, reason);                                  \
+        return;                                                                            \
+    } while (0)
+
+#endif
