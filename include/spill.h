@@ -133,6 +133,52 @@ SPILL_EXTERN const char *spill_path(const spill_t *s);
  * lock had been taken away. NULL is SPILL_EINVAL. */
 SPILL_EXTERN int spill_close(spill_t *s);
 
+#define SPILL_REAP_STATS_VERSION 1
+
+/* What a reap did. The caller sets version (0 is read as 1); the library fills only the fields
+ * of that version and never writes `version`. */
+typedef struct spill_reap_stats {
+    unsigned version;
+    uint32_t scanned;        /* spill-named children of the root looked at */
+    uint32_t reaped;         /* orphans removed (or, in a dry run, that would be) */
+    uint32_t live;           /* held by a live owner */
+    uint32_t young;          /* lockless or foreign, younger than the grace */
+    uint32_t unsafe;         /* not ours to judge: a link, a foreign shape or owner */
+    uint32_t errors;         /* could not be judged or removed */
+    uint64_t bytes_freed;    /* sizes of the regular files removed */
+    uint64_t files_removed;  /* every non-directory entry removed, .lock included */
+    uint32_t elapsed_ms;
+    int budget_exhausted;    /* 1 if reap_budget_ms stopped it early */
+} spill_reap_stats;
+
+/* Removes the orphans of dead owners under root, by SPEC.md's rules: never a live spill, never
+ * through a link, never outside root. Safe from many threads and processes at once. Returns
+ * SPILL_OK even when some entries failed (stats->errors counts them); a missing root is not an
+ * error. SPILL_EINVAL for bad arguments or an unknown stats version; SPILL_EUNSAFE for a root
+ * others can write to. stats may be NULL. opts may be NULL (defaults). */
+SPILL_EXTERN int spill_reap(const char *root, const spill_opts *opts, spill_reap_stats *stats);
+
+typedef enum spill_state { SPILL_LIVE, SPILL_ORPHAN, SPILL_YOUNG, SPILL_UNSAFE } spill_state;
+
+/* One spill-named child of the root, as spill_scan judged it. Filled by the library, valid
+ * only during the callback; fields may be added at the end. */
+typedef struct spill_entry {
+    const char *name;
+    spill_state state;
+    int64_t age_seconds;
+    uint64_t bytes, files;
+    int64_t owner_pid;       /* from the owner record, for people; -1 unknown */
+    const char *owner_host;  /* "" when unknown */
+    const char *tag;         /* "" when unknown */
+    const char *reason;      /* why unsafe or young, for people; "" otherwise */
+} spill_entry;
+
+/* Judges each spill-named child of root as spill_reap would, removing nothing, and calls cb for
+ * each. A missing root reports nothing. A non-zero return from cb stops the scan and is
+ * returned. */
+SPILL_EXTERN int spill_scan(const char *root, const spill_opts *opts,
+                            int (*cb)(void *ctx, const spill_entry *e), void *ctx);
+
 /* The default root for an application: the per-OS data directory of app joined with "spill".
  * Writes a NUL-terminated UTF-8 path to buf; SPILL_ERANGE if size is too small. */
 SPILL_EXTERN int spill_default_root(const char *app, char *buf, size_t size);
