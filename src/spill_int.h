@@ -87,6 +87,8 @@ int spill__create(spill_t *s, const char *root);
 
 /* reap.c: the reap spill_open runs first; its failures are logged, never returned. */
 void spill__reap_on_open(const char *root, const spill_opts *opts);
+/* The reap itself, on checked options. */
+int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out);
 
 /* random.c */
 uint64_t spill__random_u64(void);
