@@ -82,6 +82,12 @@ int spill__registry_add(uint64_t dev, uint64_t ino);
 void spill__registry_remove(uint64_t dev, uint64_t ino);
 int spill__registry_has(uint64_t dev, uint64_t ino);
 
+#ifdef SPILL_TEST_HOOKS
+/* Test builds: called after each step of creation ("mkdir", "lock", "record", "rename"); a
+ * non-zero return fails the step with that error. */
+extern int (*spill__step_hook)(const char *step);
+#endif
+
 /* create.c: makes the spill directory under root_fd, locked and recorded, and published. */
 int spill__create(spill_t *s, const char *root);
 

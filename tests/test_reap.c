@@ -5,7 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <apr_file_io.h>
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 #include <apr_time.h>
 
 #include "testutil.h"
@@ -377,7 +382,136 @@ static void test_scan(void)
     victim_intact(&f);
 }
 
+static void test_owner_exited_without_close(void)
+{
+    const char *root = tu_fresh_dir("exited");
+    const char *args[] = {root, "3", NULL};
+    const char *path = tu_run_helper("exit", args);
+    spill_reap_stats st;
+    CU_ASSERT_FATAL(strncmp(path, root, strlen(root)) == 0);
+    CU_ASSERT(tu_count_entries(path) == 4);
+    st = tu_reap(root, 30);
+    ST_EQ(st, 1, 1, 0, 0, 0, 0);
+    CU_ASSERT(st.files_removed == 4 && st.bytes_freed > 3 * 18);
+    CU_ASSERT(!tu_exists(path));
+}
+
+typedef struct race {
+    const char *root;
+    spill_reap_stats st;
+} race;
+
+static void *APR_THREAD_FUNC race_thread(apr_thread_t *t, void *arg)
+{
+    race *r = arg;
+    spill_opts o;
+    spill_opts_init(&o);
+    o.grace_seconds = 0;
+    memset(&r->st, 0, sizeof r->st);
+    if (spill_reap(r->root, &o, &r->st) != SPILL_OK)
+        r->st.errors += 1000;
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static unsigned field(const char *line, const char *key)
+{
+    const char *p = strstr(line, key);
+    return p ? (unsigned)atoi(p + strlen(key)) : 99999;
+}
+
+/* Two processes and two threads reap one root of 200 orphans at once. */
+static void test_racing_reapers(void)
+{
+    const char *root = tu_fresh_dir("race");
+    const char *args[] = {root, "0", "wait", NULL};
+    tu_proc p[2];
+    race r[2];
+    apr_thread_t *t[2];
+    apr_status_t rv;
+    unsigned reaped = 0, errors = 0;
+    int i;
+    for (i = 0; i < 200; i++)
+        tu_make_spill_dir(root, OLD, (uint64_t)i, 5, tu_record((uint64_t)i));
+    for (i = 0; i < 2; i++) {
+        CU_ASSERT_FATAL(tu_spawn(&p[i], "reap", args) == 0);
+        CU_ASSERT_FATAL(tu_read_line(&p[i]) != NULL); /* ready */
+    }
+    for (i = 0; i < 2; i++)
+        apr_file_puts("go\n", p[i].in);
+    for (i = 0; i < 2; i++) {
+        r[i].root = root;
+        CU_ASSERT_FATAL(apr_thread_create(&t[i], NULL, race_thread, &r[i], tu_pool) == 0);
+    }
+    for (i = 0; i < 2; i++) {
+        const char *line = tu_read_line(&p[i]);
+        CU_ASSERT_FATAL(line != NULL);
+        reaped += field(line, "reaped=");
+        errors += field(line, "errors=");
+        CU_ASSERT(tu_wait(&p[i]) == 0);
+        apr_thread_join(&rv, t[i]);
+        reaped += r[i].st.reaped;
+        errors += r[i].st.errors;
+    }
+    CU_ASSERT_EQUAL(reaped, 200);
+    CU_ASSERT_EQUAL(errors, 0);
+    CU_ASSERT(tu_count_entries(root) == 0);
+}
+
+#ifdef __linux__
+/* mountreap ROOT: in a private mount namespace, a tmpfs mounted inside an orphan; the reap
+ * must not enter it. Prints "skip REASON" where namespaces are not permitted. */
+#include <sched.h>
+#include <sys/mount.h>
+int tu_helper_mountreap(int argc, const char *const *argv)
+{
+    char d[2048], mnt[2100], inner[2200];
+    spill_reap_stats st;
+    spill_opts o;
+    FILE *f;
+    if (argc < 1)
+        return 2;
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        printf("skip cannot make a mount namespace: %s\n", strerror(errno));
+        return 0;
+    }
+    snprintf(d, sizeof d, "%s/spill_1000_1", argv[0]);
+    snprintf(mnt, sizeof mnt, "%s/mnt", d);
+    snprintf(inner, sizeof inner, "%s/inside-tmpfs", mnt);
+    if (mkdir(d, 0700) != 0 || mkdir(mnt, 0700) != 0 ||
+        mount("tmpfs", mnt, "tmpfs", 0, "size=1m") != 0) {
+        printf("skip cannot mount tmpfs: %s\n", strerror(errno));
+        return 0;
+    }
+    f = fopen(inner, "w");
+    fputs("on another filesystem", f);
+    fclose(f);
+    spill_opts_init(&o);
+    o.grace_seconds = 0;
+    memset(&st, 0, sizeof st);
+    spill_reap(argv[0], &o, &st);
+    printf("reaped=%u errors=%u kept=%d\n", st.reaped, st.errors, access(inner, F_OK) == 0);
+    umount(mnt);
+    return 0;
+}
+
+static void test_mount_inside_orphan(void)
+{
+    const char *root = tu_fresh_dir("mount");
+    const char *args[] = {root, NULL};
+    const char *line = tu_run_helper("mountreap", args);
+    if (strncmp(line, "skip", 4) == 0)
+        TU_SKIP(line);
+    CU_ASSERT_STRING_EQUAL(line, "reaped=0 errors=1 kept=1");
+}
+#endif
+
 static CU_TestInfo tests[] = {
+    {"owner exited without close: reaped at once", test_owner_exited_without_close},
+    {"two processes and two threads racing over 200 orphans", test_racing_reapers},
+#ifdef __linux__
+    {"a tmpfs mounted inside an orphan is not entered", test_mount_inside_orphan},
+#endif
     {"orphan with a record reaped at once", test_orphan_with_record_reaped_at_once},
     {"live spill kept", test_live_spill_kept},
     {"symlink named like a spill", test_symlink_named_like_spill},
