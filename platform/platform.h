@@ -124,6 +124,11 @@ int spill__data_dir(const char *app, char *buf, size_t size);
 int64_t spill__getpid(void);
 void spill__hostname(char *buf, size_t size);
 
+/* The number of processors this process may run on now, at least 1: how many workers
+ * opts.threads = 0 asks the reaper for. POSIX: sysconf(_SC_NPROCESSORS_ONLN); Windows:
+ * GetActiveProcessorCount(ALL_PROCESSOR_GROUPS) (more than 64 cores span processor groups). */
+unsigned spill__ncpu(void);
+
 /* Runs fn exactly once in the process, thread-safely. */
 void spill__once(void (*fn)(void));
 

@@ -131,3 +131,18 @@ void spill__error_unstash(void)
     tls_error = tls_stash;
     compose(&tls_error);
 }
+
+void spill__error_copy_out(spill__error_copy *c)
+{
+    const last_error *e = &tls_error;
+    c->code = e->pub.code;
+    c->os_error = e->pub.os_error;
+    copy(c->op, sizeof c->op, e->op);
+    copy(c->path, sizeof c->path, e->path);
+    copy(c->reason, sizeof c->reason, e->reason);
+}
+
+void spill__error_copy_in(const spill__error_copy *c)
+{
+    spill__error_set_os(c->code, c->os_error, c->op, c->path, c->reason);
+}

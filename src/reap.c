@@ -1,52 +1,54 @@
-/* reap.c: spill_reap: judges each child of the root and removes the orphans, in the order of
- * SPEC.md rule 6: everything else, then .lock while still locked, then the directory, and
- * only then the lock is released. */
+/* reap.c: spill_reap: reads the root's listing once, judges each child on the calling thread,
+ * and removes the orphans: there too with one thread (the default), else through a pool of
+ * workers (reap_pool.c). Logging and counting stay on the calling thread. */
 #include <string.h>
 
 #include <apr_time.h>
 
-#include "judge.h"
+#include "reap.h"
 
 typedef struct reap_run {
     spill__judge_ctx c;
     const spill_opts *o;
     spill_reap_stats st;     /* the latest version, copied out for the caller's */
     apr_time_t start;
+    unsigned workers;        /* 1: no pool; more: the pool, started at the first orphan */
+    spill__reap_pool *pool;
 } reap_run;
 
-/* Removes the orphan judged in v. Counted as reaped only by the remover whose rmdir took the
- * directory: when many reapers race, each orphan is counted exactly once. */
-static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
+/* Counts and logs one removal, on the calling thread. */
+static void removed(void *ctx, const char *name, const spill__removal *rm)
 {
-    spill__tree_stats ts;
-    spill__stat named;
-    int rc, removed_lock = 0;
-    memset(&ts, 0, sizeof ts);
-    rc = spill__tree_empty(v->dir_fd, v->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL, &ts);
-    if (rc == SPILL_OK && v->lock_fd != SPILL__NOFD) {
-        rc = spill__sys.unlink(v->dir_fd, SPILL__LOCK_NAME, 0);
-        removed_lock = rc == SPILL_OK;
-        if (rc == SPILL_ENOTFOUND)
-            rc = SPILL_OK;
-    }
-    /* remove the directory by name only if the name still is the directory we emptied */
-    if (rc == SPILL_OK && (rc = spill__sys.stat(r->c.root_fd, name, &named)) == SPILL_OK) {
-        if (named.dev != v->dir_st.dev || named.ino != v->dir_st.ino)
-            rc = SPILL_ENOTFOUND;
-        else
-            rc = spill__sys.unlink(r->c.root_fd, name, 1);
-    }
-    r->st.files_removed += ts.files + (uint64_t)removed_lock;
-    r->st.bytes_freed += ts.bytes + (removed_lock ? v->lock_size : 0);
-    if (rc == SPILL_OK) {
+    reap_run *r = ctx;
+    r->st.files_removed += rm->files;
+    r->st.bytes_freed += rm->bytes;
+    if (rm->rc == SPILL_OK) {
         r->st.reaped++;
         spill__log(r->o, 2, "reaped %s" SPILL__PATH_SEP "%s", r->c.root, name);
-    } else if (rc != SPILL_ENOTFOUND) {
-        spill__error_in(rc, r->c.root);
+    } else if (rm->rc != SPILL_ENOTFOUND) {
         r->st.errors++;
         spill__log(r->o, 0, "cannot remove %s" SPILL__PATH_SEP "%s: %s", r->c.root, name,
                    spill_error_last()->message);
     }
+}
+
+/* Hands the orphan to the pool, starting it at the first orphan so that a root of live spills
+ * costs no thread; removes it here when there is no pool. */
+static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
+{
+    spill__removal rm;
+    if (r->workers > 1 && !r->pool &&
+        spill__pool_start(&r->pool, &r->c, r->workers, removed, r) != SPILL_OK) {
+        spill__log(r->o, 1, "reaping %s on this thread alone: %s", r->c.root,
+                   spill_error_last()->message);
+        r->workers = 1;
+    }
+    if (r->pool) {
+        spill__pool_submit(r->pool, name, v);
+        return;
+    }
+    spill__remove_orphan(&r->c, name, v, &rm);
+    removed(r, name, &rm);
 }
 
 static void one_entry(reap_run *r, const char *name)
@@ -68,7 +70,7 @@ static void one_entry(reap_run *r, const char *name)
     case SPILL_ORPHAN: remove_orphan(r, name, &v); break;
     default: break; /* gone: another reaper was first */
     }
-    spill__verdict_release(&v);
+    spill__verdict_release(&v); /* the lock after the removal; nothing if the pool took it */
 }
 
 static int over_budget(reap_run *r)
@@ -119,11 +121,14 @@ int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out)
     memset(&r, 0, sizeof r);
     r.o = o;
     r.start = apr_time_now();
+    r.workers = o->threads ? o->threads : spill__ncpu();
     rc = spill__judge_begin(&r.c, root, o, 1);
     if (rc == SPILL_ENOTFOUND) {
         rc = SPILL_OK; /* a missing root holds no orphans */
     } else if (rc == SPILL_OK) {
         rc = walk_root(&r);
+        if (r.pool) /* in-flight removals finish, even past the budget */
+            spill__pool_finish(r.pool);
         spill__judge_end(&r.c);
     } else {
         spill__error_in(rc, "");

@@ -53,6 +53,16 @@ void spill__error_clear(void);
 /* Keeps the last error aside while cleanup runs, then puts it back. */
 void spill__error_stash(void);
 void spill__error_unstash(void);
+/* A copy of this thread's last error, to be recorded on another thread: the reaper's workers
+ * hand theirs to the calling thread, which counts and logs the failure. */
+typedef struct spill__error_copy {
+    int code, os_error;
+    char op[64];
+    char path[1024];
+    char reason[256];
+} spill__error_copy;
+void spill__error_copy_out(spill__error_copy *c);
+void spill__error_copy_in(const spill__error_copy *c);
 
 /* opts.c */
 int spill__opts_check(const spill_opts *opts, spill_opts *out);

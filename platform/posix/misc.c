@@ -1,5 +1,5 @@
-/* misc.c (POSIX): paths, the data directory, process id, host name, run-once, and the
- * filesystem kind the reaper's rule 8 needs. */
+/* misc.c (POSIX): paths, the data directory, process id, host name, processor count, run-once,
+ * and the filesystem kind the reaper's rule 8 needs. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -80,6 +80,12 @@ void spill__hostname(char *buf, size_t size)
     if (gethostname(buf, size) < 0 || !buf[0])
         snprintf(buf, size, "unknown");
     buf[size - 1] = '\0';
+}
+
+unsigned spill__ncpu(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : n > 1024 ? 1024u : (unsigned)n;
 }
 
 void spill__once(void (*fn)(void))

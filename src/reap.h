@@ -1,0 +1,37 @@
+/* reap.h: what the reaper's files share: removing one judged orphan (reap_remove.c) and the
+ * pool of worker threads that removes several at once (reap_pool.c). */
+#ifndef SPILL_REAP_H
+#define SPILL_REAP_H
+
+#include "judge.h"
+
+/* What removing one orphan did. */
+typedef struct spill__removal {
+    int rc;           /* SPILL_OK: this reaper's rmdir took the directory; SPILL_ENOTFOUND:
+                         another reaper was first; else an error (this thread's last error) */
+    uint64_t files;   /* non-directory entries removed, .lock included */
+    uint64_t bytes;   /* sizes of the regular files removed */
+} spill__removal;
+
+/* Removes root/name, judged an orphan in v, in the order of SPEC.md rule 6. Calls no log
+ * callback and touches nothing but v's descriptors and c's root, so any thread may run it. */
+void spill__remove_orphan(const spill__judge_ctx *c, const char *name, const spill__verdict *v,
+                          spill__removal *out);
+
+/* Called on the reaping thread for each orphan a worker finished; on an error, that thread's
+ * last error has been set to the worker's. */
+typedef void (*spill__reap_done)(void *ctx, const char *name, const spill__removal *rm);
+
+typedef struct spill__reap_pool spill__reap_pool;
+
+/* Starts up to `workers` threads that remove orphans of the root in c. SPILL_OK with at least
+ * one thread started; else an error, and the caller removes orphans itself. */
+int spill__pool_start(spill__reap_pool **out, const spill__judge_ctx *c, unsigned workers,
+                      spill__reap_done done, void *ctx);
+/* Hands an orphan to the workers, taking over v's descriptors (v is left holding none). Waits
+ * while the queue is full; reports finished orphans through `done` meanwhile. */
+void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v);
+/* Waits for every orphan handed over, reports each, stops the threads, frees the pool. */
+void spill__pool_finish(spill__reap_pool *p);
+
+#endif

@@ -1,0 +1,182 @@
+/* reap_pool.c: worker threads that remove distinct orphans at once, fed by the reaping thread
+ * through a small fixed ring of slots; each finished slot goes back to that thread, which logs
+ * and counts it, so the caller's log callback never runs on a worker. */
+#include <string.h>
+
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+
+#include "reap.h"
+
+#define MAX_WORKERS 64
+#define SLOTS_PER_WORKER 2 /* one being removed, one waiting: workers never idle on judging */
+
+enum { FREE, QUEUED, RUNNING, DONE, REPORTING };
+
+typedef struct slot {
+    int state;
+    uint64_t seq;               /* submission order: workers take the oldest queued */
+    char name[256];
+    spill__verdict v;           /* owns the orphan's descriptors and lock until removed */
+    spill__removal rm;
+    spill__error_copy err;      /* the worker's last error when rm.rc is an error */
+} slot;
+
+struct spill__reap_pool {
+    apr_pool_t *pool;
+    apr_thread_mutex_t *mu;
+    apr_thread_cond_t *work;    /* a slot was queued, or the pool is stopping */
+    apr_thread_cond_t *done;    /* a slot was finished */
+    const spill__judge_ctx *c;
+    spill__reap_done report;
+    void *ctx;
+    int stopping;
+    uint64_t next_seq;
+    unsigned nthreads, nslots;
+    apr_thread_t *threads[MAX_WORKERS];
+    slot *slots;
+};
+
+static slot *find(spill__reap_pool *p, int state)
+{
+    unsigned i;
+    for (i = 0; i < p->nslots; i++)
+        if (p->slots[i].state == state)
+            return &p->slots[i];
+    return NULL;
+}
+
+static slot *oldest_queued(spill__reap_pool *p)
+{
+    slot *best = NULL;
+    unsigned i;
+    for (i = 0; i < p->nslots; i++)
+        if (p->slots[i].state == QUEUED && (!best || p->slots[i].seq < best->seq))
+            best = &p->slots[i];
+    return best;
+}
+
+/* On a worker, without the mutex: the slot is RUNNING, so nobody else touches it. The lock is
+ * released only after the directory is gone (rule 6). */
+static void remove_slot(spill__reap_pool *p, slot *s)
+{
+    spill__remove_orphan(p->c, s->name, &s->v, &s->rm);
+    if (s->rm.rc != SPILL_OK && s->rm.rc != SPILL_ENOTFOUND)
+        spill__error_copy_out(&s->err);
+    spill__verdict_release(&s->v);
+}
+
+static void *APR_THREAD_FUNC worker(apr_thread_t *t, void *arg)
+{
+    spill__reap_pool *p = arg;
+    slot *s;
+    apr_thread_mutex_lock(p->mu);
+    for (;;) {
+        if (!(s = oldest_queued(p))) {
+            if (p->stopping)
+                break; /* queued slots are drained before a worker stops */
+            apr_thread_cond_wait(p->work, p->mu);
+            continue;
+        }
+        s->state = RUNNING;
+        apr_thread_mutex_unlock(p->mu);
+        remove_slot(p, s);
+        apr_thread_mutex_lock(p->mu);
+        s->state = DONE;
+        apr_thread_cond_signal(p->done);
+    }
+    apr_thread_mutex_unlock(p->mu);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* Called with the mutex held; reports every finished slot with the mutex released, as the
+ * report calls the user's log callback, and frees them. */
+static void report_done(spill__reap_pool *p)
+{
+    slot *s;
+    while ((s = find(p, DONE)) != NULL) {
+        s->state = REPORTING; /* only this thread moves a slot out of DONE */
+        apr_thread_mutex_unlock(p->mu);
+        if (s->rm.rc != SPILL_OK && s->rm.rc != SPILL_ENOTFOUND)
+            spill__error_copy_in(&s->err);
+        p->report(p->ctx, s->name, &s->rm);
+        apr_thread_mutex_lock(p->mu);
+        s->state = FREE;
+    }
+}
+
+static int make_sync(spill__reap_pool *p)
+{
+    return apr_thread_mutex_create(&p->mu, APR_THREAD_MUTEX_DEFAULT, p->pool) == APR_SUCCESS &&
+           apr_thread_cond_create(&p->work, p->pool) == APR_SUCCESS &&
+           apr_thread_cond_create(&p->done, p->pool) == APR_SUCCESS;
+}
+
+int spill__pool_start(spill__reap_pool **out, const spill__judge_ctx *c, unsigned workers,
+                      spill__reap_done done, void *ctx)
+{
+    apr_pool_t *pool;
+    spill__reap_pool *p;
+    if (workers > MAX_WORKERS)
+        workers = MAX_WORKERS;
+    /* a NULL parent makes a child of APR's global pool, whose allocator is thread-safe */
+    if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
+        return spill__error(SPILL_ENOMEM, "apr_pool_create", "", "out of memory");
+    p = apr_pcalloc(pool, sizeof *p);
+    p->pool = pool;
+    p->c = c;
+    p->report = done;
+    p->ctx = ctx;
+    p->nslots = workers * SLOTS_PER_WORKER;
+    p->slots = apr_pcalloc(pool, p->nslots * sizeof *p->slots);
+    if (make_sync(p))
+        while (p->nthreads < workers &&
+               apr_thread_create(&p->threads[p->nthreads], NULL, worker, p, pool) == APR_SUCCESS)
+            p->nthreads++;
+    if (p->nthreads == 0) {
+        apr_pool_destroy(pool);
+        return spill__error(SPILL_ENOMEM, "apr_thread_create", "", "cannot start a worker");
+    }
+    *out = p;
+    return SPILL_OK;
+}
+
+void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v)
+{
+    slot *s;
+    apr_thread_mutex_lock(p->mu);
+    for (;;) {
+        report_done(p);
+        if ((s = find(p, FREE)) != NULL)
+            break;
+        apr_thread_cond_wait(p->done, p->mu);
+    }
+    apr_thread_mutex_unlock(p->mu);
+    /* a FREE slot is only touched by this thread: fill it without the mutex */
+    strcpy(s->name, name); /* names the reaper looks at are shorter: see walk_root */
+    s->v = *v;
+    v->dir_fd = v->lock_fd = SPILL__NOFD;
+    apr_thread_mutex_lock(p->mu);
+    s->state = QUEUED;
+    s->seq = p->next_seq++;
+    apr_thread_cond_signal(p->work);
+    apr_thread_mutex_unlock(p->mu);
+}
+
+void spill__pool_finish(spill__reap_pool *p)
+{
+    apr_status_t rv;
+    unsigned i;
+    apr_thread_mutex_lock(p->mu);
+    p->stopping = 1;
+    apr_thread_cond_broadcast(p->work);
+    apr_thread_mutex_unlock(p->mu);
+    for (i = 0; i < p->nthreads; i++)
+        apr_thread_join(&rv, p->threads[i]);
+    apr_thread_mutex_lock(p->mu);
+    report_done(p);
+    apr_thread_mutex_unlock(p->mu);
+    apr_pool_destroy(p->pool);
+}
