@@ -29,7 +29,8 @@ typedef struct spill__stat {
     uint64_t dev, ino; /* identity: same dev+ino means the same file */
     uint64_t mount_id; /* the mount it sits on; equals dev where the OS has no mount ids */
     int64_t mtime;     /* last modification, unix seconds */
-    int own;           /* 1 if owned by this process's user */
+    int own;           /* 1 if a directory owned by this process's user (0 for others: the
+                          core asks only about directories) */
 } spill__stat;
 
 /* Filesystem kinds that matter to the reaper (rule 8). */

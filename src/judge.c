@@ -61,15 +61,10 @@ static void error(spill__verdict *v, int rc)
     snprintf(v->reason, sizeof v->reason, "%s", spill_error_last()->message);
 }
 
-/* Rules 2 and 7, before anything is opened: a link, not a directory, another user's, or on
- * another mount is unsafe. */
-static int check_shape(const spill__judge_ctx *c, const char *name, spill__verdict *v)
+/* Rules 2 and 7 on what was found: a link, not a directory, another user's, or on another
+ * mount is unsafe. Returns 1 if the entry may be judged further. */
+static int shape_ok(const spill__judge_ctx *c, spill__verdict *v)
 {
-    int rc = spill__sys.stat(c->root_fd, name, &v->dir_st);
-    if (rc != SPILL_OK) {
-        error(v, rc);
-        return 0;
-    }
     if (v->dir_st.type == SPILL__F_LINK)
         set(v, SPILL_UNSAFE, "%sa symbolic link: never followed", "");
     else if (v->dir_st.type != SPILL__F_DIR)
@@ -83,20 +78,29 @@ static int check_shape(const spill__judge_ctx *c, const char *name, spill__verdi
     return 0;
 }
 
-/* Opens the directory and checks it is still the entry just examined. */
+/* Opens the directory (never through a link) and checks what was opened, so that nothing can be
+ * swapped between the check and the open; one stat fewer than checking the name first, which
+ * matters when judging a root of many live spills. An entry that will not open as a directory
+ * is stat'ed to say why (a link, a file, another user's) or found gone. */
 static int open_checked(const spill__judge_ctx *c, const char *name, spill__verdict *v)
 {
-    spill__stat now;
-    int rc = spill__sys.open_dir(c->root_fd, name, &v->dir_fd);
-    if (rc == SPILL_OK && (rc = spill__sys.stat(v->dir_fd, NULL, &now)) == SPILL_OK &&
-        (now.dev != v->dir_st.dev || now.ino != v->dir_st.ino))
-        rc = SPILL_ENOTFOUND; /* replaced under us: judge it on the next pass */
-    if (rc != SPILL_OK) {
+    int rc = spill__sys.open_dir(c->root_fd, name, &v->dir_fd), why;
+    if (rc == SPILL_OK) {
+        if ((rc = spill__sys.stat(v->dir_fd, NULL, &v->dir_st)) == SPILL_OK)
+            return shape_ok(c, v);
         error(v, rc);
         return 0;
     }
-    v->dir_st = now;
-    return 1;
+    spill__error_stash();
+    if ((why = spill__sys.stat(c->root_fd, name, &v->dir_st)) != SPILL_OK) {
+        error(v, why); /* gone, most likely */
+        return 0;
+    }
+    if (shape_ok(c, v)) { /* a directory of ours on our mount, and yet it would not open */
+        spill__error_unstash();
+        error(v, rc);
+    }
+    return 0;
 }
 
 /* Reads the start of .lock through fd and parses the owner record. */
@@ -170,16 +174,14 @@ void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v
     v->rec.pid = -1;
     v->age = -1;
     spill__parse_name(name, &v->staging, &secs, &rnd);
-    if (!check_shape(c, name, v))
+    if (!open_checked(c, name, v))
         return;
-    /* rule 5: never a directory this process is creating or owns; checked before anything
-     * is opened, as with fcntl locks opening and closing its .lock would drop the lock */
+    /* rule 5: never a directory this process is creating or owns; checked before its .lock is
+     * opened, as with fcntl locks opening and closing the .lock would drop the owner's lock */
     if (spill__registry_has(v->dir_st.dev, v->dir_st.ino)) {
         v->state = SPILL_LIVE;
         return;
     }
-    if (!open_checked(c, name, v))
-        return;
     judge_lock(c, name, v);
 }
 
