@@ -1,0 +1,85 @@
+/* bench.h: what the benchmark's files share: its settings, timing and medians, orphan trees,
+ * and one function per section (reap, put, judge, rss). POSIX only: it compares the reaper with
+ * rm -rf, nftw and raw unlinkat loops. */
+#ifndef SPILL_BENCH_H
+#define SPILL_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <apr_pools.h>
+
+#include <spill.h>
+
+#define BENCH_MAX_ROUNDS 64
+
+typedef struct bench_cfg {
+    const char *self;       /* this program, to run itself as a helper */
+    const char *dir;        /* where trees are built (a fresh directory the run owns) */
+    const char *fs;         /* the filesystem kind of dir, e.g. "tmpfs", "ext4" */
+    int tmpfs;
+    unsigned ncpu;
+    unsigned rounds;
+    unsigned dirs, files, file_kib;   /* the reap tree */
+    unsigned threads;                 /* the parallel contender; 0 = one per core */
+    unsigned put_mib, chunk_kib;
+    unsigned live;
+    unsigned rss_files, rss_big;      /* rss_big: also 500,000 files */
+    const char *cli;                  /* a `spill` program to measure too, or NULL */
+    int json;
+    int sections;                     /* BENCH_* bits */
+    apr_pool_t *pool;
+} bench_cfg;
+
+enum { BENCH_REAP = 1, BENCH_PUT = 2, BENCH_JUDGE = 4, BENCH_RSS = 8 };
+
+/* One contender's timings over the rounds. */
+typedef struct bench_series {
+    const char *name;
+    double runs[BENCH_MAX_ROUNDS];
+    double cpu[BENCH_MAX_ROUNDS];   /* user + system seconds, threads and children included */
+    unsigned n;
+    double median, cpu_median;
+    int failed;             /* it did not do the whole job: its figure is not comparable */
+} bench_series;
+
+/* series.c */
+double bench_now(void);                       /* monotonic seconds */
+double bench_cpu(void);                       /* CPU seconds so far, children waited for too */
+void bench_add(bench_series *s, double secs);
+void bench_add_cpu(bench_series *s, double secs, double cpu);
+void bench_median(bench_series *s);
+/* {"name":..,"median_s":..,"cpu_median_s":..,"ok":..,"runs_s":[..]} */
+void bench_json_series(FILE *out, const bench_series *s);
+
+/* tree.c: root/spill_<old>_<i> for i < dirs, each with `files` files of `bytes` bytes named
+ * like chunks and a .lock holding an owner record (an orphan at once: nobody holds the lock).
+ * Returns 0, or -1 with a message on stderr. */
+int tree_build(const char *root, unsigned dirs, unsigned files, size_t bytes);
+/* The name of file f, as the tree names it (64 hex digits, like a chunk). */
+void tree_file_name(unsigned f, char out[65]);
+void tree_dir_name(unsigned d, char *out, size_t size);
+/* Entries left under root (-1 if it cannot be read). */
+long tree_count(const char *root);
+/* Removes root and everything under it, whatever is left. */
+void tree_remove(const char *root);
+/* Flushes what building wrote, so each contender starts from the same state on a disk. */
+void tree_settle(const char *root);
+
+/* the sections; each prints its part of the table (or JSON) to out */
+int bench_reap(const bench_cfg *c, FILE *out);
+int bench_put(const bench_cfg *c, FILE *out);
+int bench_judge(const bench_cfg *c, FILE *out);
+int bench_rss(const bench_cfg *c, FILE *out);
+
+/* targets.c: the targets, collected by the sections and printed at the end. */
+void target_add(const char *what, double value, double limit, const char *unit);
+void targets_print(const bench_cfg *c, FILE *out);
+
+/* helpers.c: `spill_bench --helper MODE args...` */
+int bench_helper(int argc, const char *const *argv);
+/* Runs `self --helper reap ROOT THREADS` or another program's argv; its peak RSS in KiB. */
+long bench_child_rss(const char *const *argv, char *line, size_t size);
+
+#endif

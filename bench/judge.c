@@ -1,0 +1,119 @@
+/* judge.c (bench): the cost per entry of judging a root of live spills held by a helper
+ * process (this program, `--helper hold N ROOT`): a reap that finds every entry live. */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+
+#include "bench.h"
+
+typedef struct holder {
+    apr_proc_t proc;
+    apr_file_t *in, *out;
+} holder;
+
+/* Closing its stdin is the helper's signal to close its spills and exit. */
+static void stop(holder *h)
+{
+    apr_exit_why_e why;
+    int code;
+    apr_file_close(h->in);
+    apr_proc_wait(&h->proc, &code, &why, APR_WAIT);
+    apr_file_close(h->out);
+}
+
+/* Starts the helper and waits for its "ready" line: no sleeping. */
+static int start(const bench_cfg *c, const char *root, holder *h)
+{
+    const char *argv[] = {c->self, "--helper", "hold", NULL, root, NULL};
+    apr_procattr_t *attr;
+    char line[256];
+    argv[3] = apr_psprintf(c->pool, "%u", c->live);
+    if (apr_procattr_create(&attr, c->pool) != APR_SUCCESS ||
+        apr_procattr_io_set(attr, APR_FULL_BLOCK, APR_FULL_BLOCK, APR_NO_PIPE) != APR_SUCCESS ||
+        apr_procattr_cmdtype_set(attr, APR_PROGRAM_PATH) != APR_SUCCESS ||
+        apr_proc_create(&h->proc, c->self, argv, NULL, attr, c->pool) != APR_SUCCESS)
+        return -1;
+    h->in = h->proc.in;
+    h->out = h->proc.out;
+    if (apr_file_gets(line, sizeof line, h->out) != APR_SUCCESS ||
+        strncmp(line, "ready", 5) != 0) {
+        fprintf(stderr, "spill_bench: the hold helper failed: %s", line);
+        stop(h);
+        return -1;
+    }
+    return 0;
+}
+
+static int time_reap(const bench_cfg *c, const char *root, double *secs)
+{
+    spill_opts o;
+    spill_reap_stats st;
+    double t0;
+    spill_opts_init(&o);
+    o.grace_seconds = 0;
+    memset(&st, 0, sizeof st);
+    t0 = bench_now();
+    if (spill_reap(root, &o, &st) != SPILL_OK)
+        return -1;
+    *secs = bench_now() - t0;
+    return st.live == c->live && st.scanned == c->live ? 0 : -1;
+}
+
+static int count_cb(void *ctx, const spill_entry *e)
+{
+    if (e->state == SPILL_LIVE)
+        ++*(unsigned *)ctx;
+    return 0;
+}
+
+static int time_scan(const bench_cfg *c, const char *root, double *secs)
+{
+    unsigned live = 0;
+    double t0 = bench_now();
+    if (spill_scan(root, NULL, count_cb, &live) != SPILL_OK)
+        return -1;
+    *secs = bench_now() - t0;
+    return live == c->live ? 0 : -1;
+}
+
+int bench_judge(const bench_cfg *c, FILE *out)
+{
+    const char *root = apr_psprintf(c->pool, "%s/live", c->dir);
+    bench_series s[2];
+    holder h;
+    unsigned r, i;
+    double t = 0;
+    memset(s, 0, sizeof s);
+    s[0].name = "spill_reap (all live)";
+    s[1].name = "spill_scan (all live)";
+    if (start(c, root, &h) != 0)
+        return -1;
+    for (r = 0; r < c->rounds * 2; r++)
+        for (i = 0; i < 2; i++) {
+            if ((i ? time_scan(c, root, &t) : time_reap(c, root, &t)) != 0)
+                s[i].failed = 1;
+            bench_add(&s[i], t);
+        }
+    stop(&h);
+    tree_remove(root);
+    for (i = 0; i < 2; i++)
+        bench_median(&s[i]);
+    target_add("judging a live spill, per entry", s[0].median / c->live * 1e6, 20, " us");
+    if (c->json) {
+        fprintf(out, "{\"live\":%u,\"us_per_entry\":%.3f,\"contenders\":[", c->live,
+                s[0].median / c->live * 1e6);
+        bench_json_series(out, &s[0]);
+        fprintf(out, ",");
+        bench_json_series(out, &s[1]);
+        fprintf(out, "]}");
+        return 0;
+    }
+    fprintf(out, "\njudge: a root of %u live spills held by a helper process, median of %u "
+                 "rounds\n",
+            c->live, c->rounds * 2);
+    for (i = 0; i < 2; i++)
+        fprintf(out, "  %-38s %8.3f s %8.2f us per entry%s\n", s[i].name, s[i].median,
+                s[i].median / c->live * 1e6, s[i].failed ? "  (FAILED)" : "");
+    return 0;
+}

@@ -1,0 +1,135 @@
+/* put.c (bench): spill_put of N MiB in K-KiB chunks against plain openat/write/close of the
+ * same bytes under the same kind of names in a directory of the same filesystem. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+
+#include "bench.h"
+
+typedef struct job {
+    const bench_cfg *c;
+    unsigned chunks;
+    size_t len;
+    char *data;
+} job;
+
+static void addr_of(unsigned i, uint8_t a[SPILL_ADDR_LEN])
+{
+    unsigned k;
+    for (k = 0; k < SPILL_ADDR_LEN; k++)
+        a[k] = (uint8_t)((i >> (k % 4 * 8)) * 31u + k);
+}
+
+static void hex_of(const uint8_t a[SPILL_ADDR_LEN], char out[2 * SPILL_ADDR_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned k;
+    for (k = 0; k < SPILL_ADDR_LEN; k++) {
+        out[2 * k] = hex[a[k] >> 4];
+        out[2 * k + 1] = hex[a[k] & 15];
+    }
+    out[2 * SPILL_ADDR_LEN] = '\0';
+}
+
+static int time_spill(const job *j, const char *root, double *secs)
+{
+    spill_opts o;
+    spill_t *s;
+    uint8_t a[SPILL_ADDR_LEN];
+    unsigned i;
+    double t0;
+    int rc = SPILL_OK;
+    spill_opts_init(&o);
+    o.reap_on_open = 0;
+    if (spill_open(root, &o, &s) != SPILL_OK)
+        return -1;
+    t0 = bench_now();
+    for (i = 0; i < j->chunks && rc == SPILL_OK; i++) {
+        addr_of(i, a);
+        rc = spill_put(s, a, j->data, j->len);
+    }
+    *secs = bench_now() - t0;
+    if (rc == SPILL_OK && spill_count(s) != j->chunks)
+        rc = SPILL_EIO;
+    spill_close(s);
+    return rc == SPILL_OK ? 0 : -1;
+}
+
+/* The same addresses hexed into the same names: what a caller would write without spill. */
+static int time_plain(const job *j, const char *dir, double *secs)
+{
+    uint8_t a[SPILL_ADDR_LEN];
+    char name[2 * SPILL_ADDR_LEN + 1];
+    unsigned i;
+    double t0;
+    int dfd, fd, rc = 0;
+    if (mkdir(dir, 0700) < 0 || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return -1;
+    t0 = bench_now();
+    for (i = 0; i < j->chunks && rc == 0; i++) {
+        addr_of(i, a);
+        hex_of(a, name);
+        fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, j->data, j->len) != (ssize_t)j->len)
+            rc = -1;
+        if (fd >= 0 && close(fd) < 0)
+            rc = -1;
+    }
+    *secs = bench_now() - t0;
+    close(dfd);
+    tree_remove(dir);
+    return rc;
+}
+
+int bench_put(const bench_cfg *c, FILE *out)
+{
+    bench_series s[2];
+    job j;
+    unsigned r;
+    double t, q;
+    memset(s, 0, sizeof s);
+    s[0].name = "spill_put";
+    s[1].name = "openat/write/close";
+    j.c = c;
+    j.len = (size_t)c->chunk_kib * 1024;
+    j.chunks = (unsigned)((uint64_t)c->put_mib * 1024 / c->chunk_kib);
+    j.data = malloc(j.len);
+    memset(j.data, 'p', j.len);
+    for (r = 0; r < c->rounds; r++) {
+        const char *root = apr_psprintf(c->pool, "%s/put-%u", c->dir, r);
+        const char *plain = apr_psprintf(c->pool, "%s/plain-%u", c->dir, r);
+        int first = r % 2; /* alternate which goes first */
+        if ((first ? time_plain(&j, plain, &t) : time_spill(&j, root, &t)) != 0 ||
+            (first ? time_spill(&j, root, &q) : time_plain(&j, plain, &q)) != 0) {
+            fprintf(stderr, "spill_bench: put round %u failed\n", r);
+            free(j.data);
+            return -1;
+        }
+        bench_add(&s[0], first ? q : t);
+        bench_add(&s[1], first ? t : q);
+        tree_remove(root);
+    }
+    free(j.data);
+    bench_median(&s[0]);
+    bench_median(&s[1]);
+    q = s[1].median > 0 ? s[0].median / s[1].median : 0;
+    target_add("spill_put vs openat/write/close", q, 1.05, "x");
+    if (c->json) {
+        fprintf(out, "{\"mib\":%u,\"chunk_kib\":%u,\"chunks\":%u,\"contenders\":[",
+                c->put_mib, c->chunk_kib, j.chunks);
+        bench_json_series(out, &s[0]);
+        fprintf(out, ",");
+        bench_json_series(out, &s[1]);
+        fprintf(out, "]}");
+        return 0;
+    }
+    fprintf(out, "\nput: %u MiB in %u KiB chunks (%u chunks), median of %u rounds\n",
+            c->put_mib, c->chunk_kib, j.chunks, c->rounds);
+    fprintf(out, "  %-38s %8.3f s %9.2fx\n", s[0].name, s[0].median, q);
+    fprintf(out, "  %-38s %8.3f s %9.2fx\n", s[1].name, s[1].median, 1.0);
+    return 0;
+}
