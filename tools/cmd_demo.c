@@ -176,6 +176,9 @@ static int show_and_reap(apr_pool_t *pool, const char *root, spill_reap_stats *s
     heading("ls", root);
     if (spill__cli_ls_run(pool, root, 0) != SPILL_CLI_OK)
         return -1;
+    printf("\nThe killed uploads' locks died with them: a free lock beside an owner record proves\n"
+           "the owner is gone, so reap removes those at once. The live ones hold their locks:\n"
+           "reap never touches them.\n");
     heading("reap", root);
     rc = spill__cli_reap_run(pool, &a, st);
     heading("ls", root);

@@ -89,7 +89,7 @@ static void print_human(const spill__cli_reap_args *a, const spill_reap_stats *s
            a->dry_run ? "would be freed" : "freed", (unsigned long long)st->files_removed,
            (unsigned)st->live, (unsigned)st->young, (unsigned)st->unsafe);
     if (st->errors)
-        printf("; %u errors", (unsigned)st->errors);
+        printf("; %u error%s", (unsigned)st->errors, st->errors == 1 ? "" : "s");
     if (st->budget_exhausted)
         printf("; stopped by the %u ms budget", (unsigned)a->opts.reap_budget_ms);
     printf(" (%u ms)\n", (unsigned)st->elapsed_ms);
