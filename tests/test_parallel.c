@@ -13,7 +13,7 @@
 #include "testutil.h"
 
 #define OLD 1000000000ULL /* a name timestamp in 2001 */
-#define ORPHANS 300
+#define ORPHANS 200
 #define HOLDERS 3
 
 /* A root of orphans of various shapes, live spills held by helper processes, young and unsafe
@@ -185,7 +185,7 @@ static void test_worker_failure(void)
 {
     unsigned threads[] = {1, 4};
     spill_error err[2];
-    char msg[2][1024];
+    const char *msg[2];
     int i, k;
     for (k = 0; k < 2; k++) {
         const char *root = tu_fresh_dir("fail");
@@ -201,7 +201,11 @@ static void test_worker_failure(void)
         st = reap_with(root, threads[k], 0, &l);
         spill__sys.unlink = spill__sys_default.unlink;
         err[k] = *spill_error_last();
-        snprintf(msg[k], sizeof msg[k], "%s", err[k].message);
+        /* the same message as one thread leaves, but for the root */
+        msg[k] = strstr(err[k].message, "/spill_1000000000_17/poison");
+        CU_ASSERT_FATAL(msg[k] != NULL);
+        msg[k] = apr_pstrdup(tu_pool, msg[k]);
+        CU_ASSERT(strstr(err[k].path, root) == err[k].path);
         CU_ASSERT_EQUAL(st.reaped, 39);
         CU_ASSERT_EQUAL(st.errors, 1);
         CU_ASSERT_EQUAL(l.error_lines, 1);
@@ -212,26 +216,34 @@ static void test_worker_failure(void)
     CU_ASSERT_EQUAL(err[1].code, SPILL_EACCES);
     CU_ASSERT_EQUAL(err[1].os_error, EACCES);
     CU_ASSERT_STRING_EQUAL(err[1].op, "unlinkat");
-    CU_ASSERT(strstr(msg[1], "poison") != NULL);
     CU_ASSERT_EQUAL(err[0].code, err[1].code);
     CU_ASSERT_STRING_EQUAL(err[0].op, err[1].op);
+    CU_ASSERT_STRING_EQUAL(msg[0], msg[1]);
 }
 
+/* The budget stops dispatching; what was handed to a worker is finished and counted. A loaded
+ * machine may spend a whole millisecond before the first entry, so the budget doubles until a
+ * reap stops part-way. */
 static void test_budget(void)
 {
     const char *root = tu_fresh_dir("pbudget");
     spill_reap_stats st;
     log_seen l;
-    int i;
-    for (i = 0; i < 400; i++)
-        tu_make_spill_dir(root, OLD, (uint64_t)i, 8, tu_record((uint64_t)i));
-    st = reap_with(root, 4, 1, &l);
-    CU_ASSERT(st.budget_exhausted == 1);
-    CU_ASSERT(st.reaped > 0 && st.reaped < 400);
-    CU_ASSERT(st.scanned == st.reaped); /* what was handed to a worker was finished */
-    CU_ASSERT(st.files_removed == 9 * (uint64_t)st.reaped);
-    CU_ASSERT(tu_count_entries(root) == 400 - (int)st.reaped);
-    CU_ASSERT_EQUAL(l.elsewhere, 0);
+    uint32_t budget;
+    int i, left = 300, partial = 0;
+    for (i = 0; i < 300; i++)
+        tu_make_spill_dir(root, OLD, (uint64_t)i, 4, tu_record((uint64_t)i));
+    for (budget = 1; budget <= 256 && !partial && left > 0; budget *= 2) {
+        st = reap_with(root, 4, budget, &l);
+        left -= (int)st.reaped;
+        CU_ASSERT(st.scanned == st.reaped); /* nothing judged and then dropped */
+        CU_ASSERT(st.files_removed == 5 * (uint64_t)st.reaped);
+        CU_ASSERT(tu_count_entries(root) == left);
+        CU_ASSERT_EQUAL(l.elsewhere, 0);
+        CU_ASSERT(st.budget_exhausted == (left > 0));
+        partial = st.budget_exhausted && st.reaped > 0;
+    }
+    CU_ASSERT(partial);
     st = reap_with(root, 4, 0, NULL);
     CU_ASSERT(st.budget_exhausted == 0);
     CU_ASSERT(tu_count_entries(root) == 0);
@@ -265,7 +277,7 @@ static void test_parallel_reapers_race(void)
     apr_status_t rv;
     int i;
     for (i = 0; i < 200; i++)
-        tu_make_spill_dir(root, OLD, (uint64_t)i, 5, tu_record((uint64_t)i));
+        tu_make_spill_dir(root, OLD, (uint64_t)i, 3, tu_record((uint64_t)i));
     for (i = 0; i < 2; i++) {
         r[i].root = root;
         CU_ASSERT_FATAL(apr_thread_create(&t[i], NULL, race_thread, &r[i], tu_pool) == 0);
@@ -274,7 +286,7 @@ static void test_parallel_reapers_race(void)
         apr_thread_join(&rv, t[i]);
     CU_ASSERT_EQUAL(r[0].st.reaped + r[1].st.reaped, 200);
     CU_ASSERT_EQUAL(r[0].st.errors + r[1].st.errors, 0);
-    CU_ASSERT_EQUAL(r[0].st.files_removed + r[1].st.files_removed, 200 * 6);
+    CU_ASSERT_EQUAL(r[0].st.files_removed + r[1].st.files_removed, 200 * 4);
     CU_ASSERT(tu_count_entries(root) == 0);
 }
 
