@@ -1,6 +1,7 @@
 /* main.c (bench): options, the scratch directory, and the sections in order; a table with
  * ratios, or one JSON object with --json. Not a test: nothing here passes or fails a build. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -151,6 +152,13 @@ static int scratch(bench_cfg *c)
     return 0;
 }
 
+/* Other work on the machine skews wall times: the load is printed at the start and the end. */
+static double load(void)
+{
+    double l[1] = {-1};
+    return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
 static void header(const bench_cfg *c, FILE *out)
 {
     struct utsname u;
@@ -158,12 +166,13 @@ static void header(const bench_cfg *c, FILE *out)
         memset(&u, 0, sizeof u);
     if (c->json) {
         fprintf(out, "{\"spill\":\"%s\",\"os\":\"%s %s\",\"cores\":%u,\"dir\":\"%s\","
-                     "\"fs\":\"%s\",\"rounds\":%u",
-                spill_version(), u.sysname, u.release, c->ncpu, c->dir, c->fs, c->rounds);
+                     "\"fs\":\"%s\",\"rounds\":%u,\"load_start\":%.2f",
+                spill_version(), u.sysname, u.release, c->ncpu, c->dir, c->fs, c->rounds,
+                load());
         return;
     }
-    fprintf(out, "spill %s benchmark: %s %s, %u cores; trees in %s (%s)\n", spill_version(),
-            u.sysname, u.release, c->ncpu, c->dir, c->fs);
+    fprintf(out, "spill %s benchmark: %s %s, %u cores, load average %.2f; trees in %s (%s)\n",
+            spill_version(), u.sysname, u.release, c->ncpu, load(), c->dir, c->fs);
 }
 
 typedef struct section {
@@ -199,7 +208,10 @@ static int run_all(const bench_cfg *c, FILE *out)
     if (c->json)
         fprintf(out, ",\"targets\":");
     targets_print(c, out);
-    fprintf(out, c->json ? "}\n" : "\n");
+    if (c->json)
+        fprintf(out, ",\"load_end\":%.2f}\n", load());
+    else
+        fprintf(out, "\nload average at the end: %.2f\n", load());
     return failed;
 }
 

@@ -14,6 +14,14 @@
 
 static apr_pool_t *rss_pool;
 
+static void drain(apr_file_t *f)
+{
+    char buf[4096];
+    apr_size_t n = sizeof buf;
+    while (apr_file_read(f, buf, &n) == APR_SUCCESS)
+        n = sizeof buf;
+}
+
 long bench_child_rss(const char *const *argv, char *line, size_t size)
 {
     apr_procattr_t *attr;
@@ -29,6 +37,7 @@ long bench_child_rss(const char *const *argv, char *line, size_t size)
     if (apr_file_gets(line, (int)size, proc.out) != APR_SUCCESS)
         line[0] = '\0';
     line[strcspn(line, "\n")] = '\0';
+    drain(proc.out); /* read to the end: a closed pipe would kill a chatty child */
     apr_file_close(proc.out);
     if (wait4(proc.pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
         return -1;

@@ -80,7 +80,10 @@ typedef struct spill_opts {
     uint32_t reap_budget_ms;  /* default 0 (no limit): the reap in spill_open stops after this */
     uint64_t expected_bytes;  /* default 0; else spill_open needs expected + 10% free, after
                                  reaping, and fails with SPILL_ENOSPC otherwise */
-    unsigned threads;         /* reaper workers; default 1; 0 = one per core */
+    unsigned threads;         /* reaper workers; default 1 (no thread is started); 0 = one
+                                 per core; more: distinct orphans are removed at once, each
+                                 under its own lock, while judging, counting and logging stay
+                                 on the calling thread */
     const char *tag;          /* optional label kept in the owner record, shown by ls */
     void (*log)(void *ctx, int level, const char *msg); /* 0 error .. 3 debug; only ever called
                                                             on the thread that called in */
