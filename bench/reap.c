@@ -242,14 +242,17 @@ static void print_table(const bench_cfg *c, contender *k, FILE *out)
         fprintf(out, "  %-36s %7.3f s %9.2fx %10.2fx %7.3f s%s\n", k[i].s.name, k[i].s.median,
                 ratio(k, i, RM), ratio(k, i, LOOP1), k[i].s.cpu_median,
                 k[i].s.failed ? "  (FAILED)" : "");
+    fprintf(out, "  headroom: the unlinkat loop ran %.2fx faster on %u threads than on one (near "
+                 "%u when the cores are idle)\n",
+            ratio(k, LOOP1, LOOPN), k[LOOPN].threads, k[LOOPN].threads);
 }
 
 static void print_json(const bench_cfg *c, contender *k, FILE *out)
 {
     int i;
     fprintf(out, "{\"orphans\":%u,\"files_per_orphan\":%u,\"file_kib\":%u,"
-                 "\"fs\":\"%s\",\"rounds\":%u,\"contenders\":[",
-            c->dirs, c->files, c->file_kib, c->fs, c->rounds);
+                 "\"fs\":\"%s\",\"rounds\":%u,\"headroom\":%.3f,\"contenders\":[",
+            c->dirs, c->files, c->file_kib, c->fs, c->rounds, ratio(k, LOOP1, LOOPN));
     for (i = 0; i < NCONTENDERS; i++) {
         fprintf(out, "%s", i ? "," : "");
         bench_json_series(out, &k[i].s);
