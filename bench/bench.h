@@ -40,7 +40,7 @@ typedef struct bench_series {
     double runs[BENCH_MAX_ROUNDS];
     double cpu[BENCH_MAX_ROUNDS];   /* user + system seconds, threads and children included */
     unsigned n;
-    double median, cpu_median;
+    double median, cpu_median, best; /* best: the fastest round, least disturbed by others */
     int failed;             /* it did not do the whole job: its figure is not comparable */
 } bench_series;
 
@@ -50,7 +50,7 @@ double bench_cpu(void);                       /* CPU seconds so far, children wa
 void bench_add(bench_series *s, double secs);
 void bench_add_cpu(bench_series *s, double secs, double cpu);
 void bench_median(bench_series *s);
-/* {"name":..,"median_s":..,"cpu_median_s":..,"ok":..,"runs_s":[..]} */
+/* {"name":..,"median_s":..,"best_s":..,"cpu_median_s":..,"ok":..,"runs_s":[..]} */
 void bench_json_series(FILE *out, const bench_series *s);
 
 /* tree.c: root/spill_<old>_<i> for i < dirs, each with `files` files of `bytes` bytes named

@@ -236,15 +236,18 @@ static void print_table(const bench_cfg *c, contender *k, FILE *out)
                  "of %u rounds\n",
             c->dirs, c->files, c->file_kib, (unsigned long)c->dirs * (c->files + 1), c->fs,
             c->rounds);
-    fprintf(out, "  %-36s %9s %10s %11s %9s\n", "contender", "median", "vs rm -rf", "vs loop x1",
-            "CPU");
+    fprintf(out, "  %-34s %9s %10s %11s %9s %9s\n", "contender", "median", "vs rm -rf",
+            "vs loop x1", "CPU", "best");
     for (i = 0; i < NCONTENDERS; i++)
-        fprintf(out, "  %-36s %7.3f s %9.2fx %10.2fx %7.3f s%s\n", k[i].s.name, k[i].s.median,
-                ratio(k, i, RM), ratio(k, i, LOOP1), k[i].s.cpu_median,
-                k[i].s.failed ? "  (FAILED)" : "");
+        fprintf(out, "  %-34s %7.3f s %9.2fx %10.2fx %7.3f s %7.3f s%s\n", k[i].s.name,
+                k[i].s.median, ratio(k, i, RM), ratio(k, i, LOOP1), k[i].s.cpu_median,
+                k[i].s.best, k[i].s.failed ? "  (FAILED)" : "");
+    fprintf(out, "  ratios of medians; CPU: median user+system time; best: the fastest round\n");
     fprintf(out, "  headroom: the unlinkat loop ran %.2fx faster on %u threads than on one (near "
                  "%u when the cores are idle)\n",
             ratio(k, LOOP1, LOOPN), k[LOOPN].threads, k[LOOPN].threads);
+    fprintf(out, "  best rounds: reap threads=%u vs rm -rf %.2fx; reap 1 thread vs loop x1 %.2fx\n",
+            c->threads, k[REAPN].s.best / k[RM].s.best, k[REAP1].s.best / k[LOOP1].s.best);
 }
 
 static void print_json(const bench_cfg *c, contender *k, FILE *out)
