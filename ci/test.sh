@@ -25,4 +25,5 @@ run_leg() {
 
 mkdir -p "$build"
 run_leg flock -DSPILL_LOCK_BACKEND=auto
+run_leg fcntl -DSPILL_LOCK_BACKEND=fcntl
 echo "ci/test.sh: all legs passed"
