@@ -9,10 +9,11 @@
 
 #include "testutil.h"
 
-extern test_suite suite_basic, suite_lock, suite_walk, suite_fork;
+extern test_suite suite_basic, suite_lock, suite_walk, suite_fork, suite_backend;
 extern const test_helper test_helpers[];
 
-static test_suite *suites[] = {&suite_basic, &suite_lock, &suite_walk, &suite_fork, NULL};
+static test_suite *suites[] = {&suite_basic, &suite_lock, &suite_walk, &suite_fork,
+                               &suite_backend, NULL};
 
 static int run_helper(int argc, const char *const *argv)
 {
