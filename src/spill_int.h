@@ -82,11 +82,19 @@ int spill__registry_add(uint64_t dev, uint64_t ino);
 void spill__registry_remove(uint64_t dev, uint64_t ino);
 int spill__registry_has(uint64_t dev, uint64_t ino);
 
+#ifdef SPILL_TEST_HOOKS
+/* Test builds: called after each step of creation ("mkdir", "lock", "record", "rename"); a
+ * non-zero return fails the step with that error. */
+extern int (*spill__step_hook)(const char *step);
+#endif
+
 /* create.c: makes the spill directory under root_fd, locked and recorded, and published. */
 int spill__create(spill_t *s, const char *root);
 
 /* reap.c: the reap spill_open runs first; its failures are logged, never returned. */
 void spill__reap_on_open(const char *root, const spill_opts *opts);
+/* The reap itself, on checked options. */
+int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out);
 
 /* random.c */
 uint64_t spill__random_u64(void);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -141,12 +142,72 @@ static int h_forkhold(int argc, const char *const *argv)
 }
 #endif
 
+/* reap ROOT GRACE [wait]: reaps (after a line on stdin if "wait"), prints the counts. */
+static int h_reap(int argc, const char *const *argv)
+{
+    spill_opts o;
+    spill_reap_stats st;
+    char line[64];
+    if (argc < 2)
+        return 2;
+    if (argc > 2) {
+        printf("ready\n");
+        fflush(stdout);
+        if (!fgets(line, sizeof line, stdin))
+            return 1;
+    }
+    spill_opts_init(&o);
+    o.grace_seconds = (uint32_t)atoi(argv[1]);
+    memset(&st, 0, sizeof st);
+    if (spill_reap(argv[0], &o, &st) != SPILL_OK) {
+        printf("error %s\n", spill_error_last()->message);
+        return 1;
+    }
+    printf("reaped=%u live=%u young=%u unsafe=%u errors=%u\n", st.reaped, st.live, st.young,
+           st.unsafe, st.errors);
+    fflush(stdout);
+    return 0;
+}
+
+/* exit ROOT N: opens a spill, puts N chunks, prints its path and exits without closing, as a
+ * process that returns from main past its cleanup would. */
+static int h_exit(int argc, const char *const *argv)
+{
+    spill_t *s;
+    int i, n = argc > 1 ? atoi(argv[1]) : 1;
+    if (argc < 1 || spill_open(argv[0], NULL, &s) != SPILL_OK)
+        return 2;
+    for (i = 0; i < n; i++) {
+        uint8_t a[SPILL_ADDR_LEN];
+        tu_addr(a, (unsigned)i);
+        spill_put(s, a, "exit without close", 18);
+    }
+    printf("%s\n", spill_path(s));
+    fflush(stdout);
+    _exit(0);
+}
+
+#ifdef __linux__
+int tu_helper_mountreap(int argc, const char *const *argv);
+#endif
+int tu_helper_putloop(int argc, const char *const *argv);
+int tu_helper_liveloop(int argc, const char *const *argv);
+int tu_helper_stress(int argc, const char *const *argv);
+
 const test_helper test_helpers[] = {
+#ifdef __linux__
+    {"mountreap", tu_helper_mountreap},
+#endif
     {"probe", h_probe},
     {"hold", h_hold},
 #ifndef _WIN32
     {"fds", h_fds},
     {"forkhold", h_forkhold},
 #endif
+    {"reap", h_reap},
+    {"exit", h_exit},
+    {"putloop", tu_helper_putloop},
+    {"liveloop", tu_helper_liveloop},
+    {"stress", tu_helper_stress},
     {NULL, NULL},
 };

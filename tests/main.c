@@ -9,11 +9,12 @@
 
 #include "testutil.h"
 
-extern test_suite suite_basic, suite_lock, suite_walk, suite_fork, suite_backend;
+extern test_suite suite_basic, suite_lock, suite_walk, suite_fork, suite_reap, suite_kill,
+    suite_create, suite_backend;
 extern const test_helper test_helpers[];
 
-static test_suite *suites[] = {&suite_basic, &suite_lock, &suite_walk, &suite_fork,
-                               &suite_backend, NULL};
+static test_suite *suites[] = {&suite_basic, &suite_lock,   &suite_walk,   &suite_reap,
+                               &suite_kill,  &suite_create, &suite_backend, &suite_fork, NULL};
 
 static int run_helper(int argc, const char *const *argv)
 {

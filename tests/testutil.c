@@ -142,8 +142,8 @@ static void snap(const char *dir, const char *rel, char **acc)
             *acc = apr_psprintf(tu_pool, "%s%s/ %x\n", *acc, r, (unsigned)fi.protection);
             snap(p, r, acc);
         } else if (fi.filetype == APR_REG) {
-            *acc = apr_psprintf(tu_pool, "%s%s %ld %llx\n", *acc, r, (long)fi.size,
-                                (unsigned long long)fnv_file(p));
+            *acc = apr_psprintf(tu_pool, "%s%s %ld %" APR_UINT64_T_HEX_FMT "\n", *acc, r, (long)fi.size,
+                                (apr_uint64_t)fnv_file(p));
         } else {
             char target[1024] = "";
 #ifndef _WIN32
@@ -272,4 +272,45 @@ char *tu_read_file(const char *path, size_t *len)
     if (len)
         *len = n;
     return buf;
+}
+
+const char *tu_make_spill_dir(const char *root, uint64_t secs, uint64_t rnd, int files,
+                              const char *lock_content)
+{
+    const char *d = apr_psprintf(tu_pool, "%s/spill_%" APR_UINT64_T_FMT "_%" APR_UINT64_T_FMT, root,
+                                 (apr_uint64_t)secs, (apr_uint64_t)rnd);
+    int i;
+    CU_ASSERT_FATAL(apr_dir_make(d, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE,
+                                 tu_pool) == APR_SUCCESS);
+    for (i = 0; i < files; i++)
+        CU_ASSERT_FATAL(tu_write_file(apr_psprintf(tu_pool, "%s/chunk%03d", d, i),
+                                      "0123456789") == 0);
+    if (lock_content)
+        CU_ASSERT_FATAL(tu_write_file(tu_join(d, ".lock"), lock_content) == 0);
+    return d;
+}
+
+const char *tu_record(uint64_t nonce)
+{
+    char host[256];
+    spill__hostname(host, sizeof host);
+    return apr_psprintf(tu_pool, "spill-owner 1 nonce=%" APR_UINT64_T_FMT " pid=999999 host=%s started=1 tag=t\n",
+                        (apr_uint64_t)nonce, host);
+}
+
+void tu_set_mtime(const char *path, int64_t unix_secs)
+{
+    CU_ASSERT(apr_file_mtime_set(path, apr_time_from_sec(unix_secs), tu_pool) == APR_SUCCESS);
+}
+
+spill_reap_stats tu_reap(const char *root, uint32_t grace)
+{
+    spill_opts o;
+    spill_reap_stats st;
+    spill_opts_init(&o);
+    o.grace_seconds = grace;
+    memset(&st, 0, sizeof st);
+    st.version = SPILL_REAP_STATS_VERSION;
+    CU_ASSERT(spill_reap(root, &o, &st) == SPILL_OK);
+    return st;
 }

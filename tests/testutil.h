@@ -59,6 +59,16 @@ void tu_kill(tu_proc *p);
 /* Closes its stdin and waits; returns its exit code (or -signal). */
 int tu_wait(tu_proc *p);
 
+/* Makes root/spill_<secs>_<rnd> by hand with `files` chunk files of 10 bytes and, unless
+ * lock_content is NULL, a .lock holding it (nobody holds its lock). Returns its path. */
+const char *tu_make_spill_dir(const char *root, uint64_t secs, uint64_t rnd, int files,
+                              const char *lock_content);
+/* A valid version-1 owner record line naming this host. */
+const char *tu_record(uint64_t nonce);
+void tu_set_mtime(const char *path, int64_t unix_secs);
+/* spill_reap with the given grace, asserting SPILL_OK; returns the stats. */
+spill_reap_stats tu_reap(const char *root, uint32_t grace);
+
 /* Removes every directory the run made. */
 void tu_cleanup(void);
 

@@ -1,0 +1,204 @@
+/* judge.c: deciding whether a child of the root is live, an orphan, young or unsafe, by
+ * SPEC.md's rules. Any doubt means "leave it". Process ids are never used to judge. */
+#include <stdio.h>
+#include <string.h>
+
+#include "judge.h"
+
+#define STAGING_MIN_AGE 60   /* a staging directory without a record (rule 5) */
+#define NETWORK_MIN_AGE 3600 /* foreign or lockless on a network filesystem (rule 8) */
+
+int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *o)
+{
+    int rc;
+    memset(c, 0, sizeof *c);
+    c->root = root;
+    c->root_fd = SPILL__NOFD;
+    c->now = spill__now();
+    c->grace = o->grace_seconds;
+    spill__hostname(c->host, sizeof c->host);
+    if ((rc = spill__sys.open_dir(SPILL__NOFD, root, &c->root_fd)) != SPILL_OK)
+        return rc;
+    if ((rc = spill__sys.stat(c->root_fd, NULL, &c->root_st)) != SPILL_OK ||
+        (rc = spill__sys.fs_kind(c->root_fd, &c->network)) != SPILL_OK) {
+        spill__judge_end(c);
+        return rc;
+    }
+    c->network = c->network == SPILL__FS_NETWORK;
+    return SPILL_OK;
+}
+
+void spill__judge_end(spill__judge_ctx *c)
+{
+    if (c->root_fd != SPILL__NOFD)
+        spill__sys.close(c->root_fd);
+    c->root_fd = SPILL__NOFD;
+}
+
+int spill__judge_wants(const char *name)
+{
+    uint64_t secs, rnd;
+    return spill__parse_name(name, NULL, &secs, &rnd);
+}
+
+static void set(spill__verdict *v, int state, const char *fmt, const char *arg)
+{
+    v->state = state;
+    snprintf(v->reason, sizeof v->reason, fmt, arg);
+}
+
+/* An error while judging: the last error's message is the reason. */
+static void error(spill__verdict *v, int rc)
+{
+    if (rc == SPILL_ENOTFOUND) {
+        v->state = SPILL__GONE;
+        return;
+    }
+    v->state = SPILL__ERROR;
+    v->error = rc;
+    snprintf(v->reason, sizeof v->reason, "%s", spill_error_last()->message);
+}
+
+/* Rules 2 and 7, before anything is opened: a link, not a directory, another user's, or on
+ * another mount is unsafe. */
+static int check_shape(const spill__judge_ctx *c, const char *name, spill__verdict *v)
+{
+    int rc = spill__sys.stat(c->root_fd, name, &v->dir_st);
+    if (rc != SPILL_OK) {
+        error(v, rc);
+        return 0;
+    }
+    if (v->dir_st.type == SPILL__F_LINK)
+        set(v, SPILL_UNSAFE, "%sa symbolic link: never followed", "");
+    else if (v->dir_st.type != SPILL__F_DIR)
+        set(v, SPILL_UNSAFE, "%snot a directory", "");
+    else if (!v->dir_st.own)
+        set(v, SPILL_UNSAFE, "%sowned by another user", "");
+    else if (v->dir_st.dev != c->root_st.dev || v->dir_st.mount_id != c->root_st.mount_id)
+        set(v, SPILL_UNSAFE, "%sa mount point: never crossed", "");
+    else
+        return 1;
+    return 0;
+}
+
+/* Opens the directory and checks it is still the entry just examined. */
+static int open_checked(const spill__judge_ctx *c, const char *name, spill__verdict *v)
+{
+    spill__stat now;
+    int rc = spill__sys.open_dir(c->root_fd, name, &v->dir_fd);
+    if (rc == SPILL_OK && (rc = spill__sys.stat(v->dir_fd, NULL, &now)) == SPILL_OK &&
+        (now.dev != v->dir_st.dev || now.ino != v->dir_st.ino))
+        rc = SPILL_ENOTFOUND; /* replaced under us: judge it on the next pass */
+    if (rc != SPILL_OK) {
+        error(v, rc);
+        return 0;
+    }
+    v->dir_st = now;
+    return 1;
+}
+
+/* Reads the start of .lock through fd and parses the owner record. */
+static void read_record(spill__fd fd, spill__verdict *v)
+{
+    char buf[SPILL__RECORD_MAX];
+    size_t got = 0, n;
+    spill__stat st;
+    while (got < sizeof buf && spill__sys.read(fd, buf + got, sizeof buf - got, &n) == SPILL_OK &&
+           n > 0)
+        got += n;
+    v->has_record = spill__record_parse(buf, got, &v->rec);
+    if (spill__sys.stat(fd, NULL, &st) == SPILL_OK)
+        v->lock_size = st.size;
+}
+
+/* Rule 5: the age of a lockless or foreign directory against the grace it needs. */
+static void judge_age(const spill__judge_ctx *c, const char *name, spill__verdict *v,
+                      const char *what)
+{
+    uint64_t secs, rnd;
+    int64_t born = v->dir_st.mtime, need = c->grace;
+    spill__parse_name(name, NULL, &secs, &rnd);
+    /* a name timestamp more than one grace in the future is ignored */
+    if ((int64_t)secs > born && (int64_t)secs <= c->now + (int64_t)c->grace)
+        born = (int64_t)secs;
+    v->age = c->now - born;
+    if (v->staging && need < STAGING_MIN_AGE)
+        need = STAGING_MIN_AGE;
+    if (c->network && need < NETWORK_MIN_AGE)
+        need = NETWORK_MIN_AGE;
+    if (v->age >= need) {
+        v->state = SPILL_ORPHAN;
+        return;
+    }
+    v->state = SPILL_YOUNG;
+    snprintf(v->reason, sizeof v->reason, "%s, %llds old of the %llds it needs", what,
+             (long long)v->age, (long long)need);
+}
+
+/* Rules 3, 4, 5 and 8 once the lock has been tried. */
+static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdict *v)
+{
+    int rc = spill__sys.lock_probe(v->dir_fd, SPILL__LOCK_NAME, &v->lock_fd);
+    if (rc == SPILL_EBUSY) {
+        v->state = SPILL_LIVE;
+    } else if (rc == SPILL_ENOTFOUND) {
+        judge_age(c, name, v, "no .lock");
+    } else if (rc == SPILL_EUNSAFE) {
+        set(v, SPILL_UNSAFE, ".lock %s", spill_error_last()->message);
+    } else if (rc != SPILL_OK) {
+        v->state = SPILL__ERROR;
+        v->error = rc;
+        snprintf(v->reason, sizeof v->reason, "%s", spill_error_last()->message);
+    } else {
+        read_record(v->lock_fd, v);
+        if (!v->has_record)
+            judge_age(c, name, v, "foreign .lock");
+        else if (c->network && strcmp(v->rec.host, c->host) != 0)
+            set(v, SPILL_UNSAFE, "owned by host %.200s on a network filesystem", v->rec.host);
+        else
+            v->state = SPILL_ORPHAN; /* rule 4: a record beside a free lock */
+    }
+}
+
+void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v)
+{
+    uint64_t secs, rnd;
+    memset(v, 0, sizeof *v);
+    v->dir_fd = v->lock_fd = SPILL__NOFD;
+    v->rec.pid = -1;
+    v->age = -1;
+    spill__parse_name(name, &v->staging, &secs, &rnd);
+    if (!check_shape(c, name, v))
+        return;
+    /* rule 5: never a directory this process is creating or owns; checked before anything
+     * is opened, as with fcntl locks opening and closing its .lock would drop the lock */
+    if (spill__registry_has(v->dir_st.dev, v->dir_st.ino)) {
+        v->state = SPILL_LIVE;
+        return;
+    }
+    if (!open_checked(c, name, v))
+        return;
+    judge_lock(c, name, v);
+}
+
+void spill__judge_read_record(const spill__judge_ctx *c, spill__verdict *v)
+{
+    spill__fd fd;
+    (void)c;
+    if (v->dir_fd == SPILL__NOFD || v->lock_fd != SPILL__NOFD ||
+        spill__registry_has(v->dir_st.dev, v->dir_st.ino))
+        return;
+    if (spill__sys.open_read(v->dir_fd, SPILL__LOCK_NAME, &fd) != SPILL_OK)
+        return;
+    read_record(fd, v);
+    spill__sys.close(fd);
+}
+
+void spill__verdict_release(spill__verdict *v)
+{
+    if (v->dir_fd != SPILL__NOFD)
+        spill__sys.close(v->dir_fd);
+    if (v->lock_fd != SPILL__NOFD)
+        spill__sys.unlock(v->lock_fd);
+    v->dir_fd = v->lock_fd = SPILL__NOFD;
+}

@@ -1,0 +1,54 @@
+/* judge.h: the reaper's judgement of one child of the root (SPEC.md rules 1-8), shared by
+ * spill_reap (which removes orphans) and spill_scan (which only reports). */
+#ifndef SPILL_JUDGE_H
+#define SPILL_JUDGE_H
+
+#include "spill_int.h"
+
+#define SPILL__GONE (-1)  /* vanished while judged (another reaper): not counted */
+#define SPILL__ERROR (-2) /* could not be judged: counted as an error, left */
+
+/* What is fixed for one pass over a root. */
+typedef struct spill__judge_ctx {
+    const char *root;
+    spill__fd root_fd;
+    spill__stat root_st;
+    int network;          /* the root is on a network or FUSE filesystem (rule 8) */
+    int64_t now;
+    uint32_t grace;
+    char host[256];
+} spill__judge_ctx;
+
+/* The judgement of one entry. Release it with spill__verdict_release. */
+typedef struct spill__verdict {
+    int state;            /* spill_state, SPILL__GONE or SPILL__ERROR */
+    int error;            /* the spill_err when state is SPILL__ERROR */
+    char reason[512];     /* why unsafe, young or an error, for people */
+    int staging;
+    spill__fd dir_fd;     /* the directory, open unless gone/unsafe-before-open */
+    spill__fd lock_fd;    /* .lock, locked by us, when we could take its lock */
+    spill__stat dir_st;
+    uint64_t lock_size;
+    int has_record;
+    spill__record rec;
+    int64_t age;
+} spill__verdict;
+
+/* Opens the root. SPILL_ENOTFOUND if it does not exist. */
+int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *o);
+void spill__judge_end(spill__judge_ctx *c);
+
+/* 1 if name is one the reaper looks at (rule 1). */
+int spill__judge_wants(const char *name);
+
+/* Judges root/name. An orphan comes back with dir_fd open and, if it had a lockable .lock,
+ * lock_fd held: the caller removes it under that lock. */
+void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v);
+
+/* Closes what the verdict holds (releasing the lock last). */
+void spill__verdict_release(spill__verdict *v);
+
+/* For scan: reads the owner record of a live spill without taking its lock. */
+void spill__judge_read_record(const spill__judge_ctx *c, spill__verdict *v);
+
+#endif

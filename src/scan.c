@@ -1,0 +1,96 @@
+/* scan.c: spill_scan: the reaper's judgement of each child of the root, reported and never
+ * acted on. A lock taken to judge is released at once. */
+#include <string.h>
+
+#include "judge.h"
+
+static void fill(spill_entry *e, const char *name, const spill__verdict *v)
+{
+    memset(e, 0, sizeof *e);
+    e->name = name;
+    e->state = (spill_state)v->state;
+    e->age_seconds = v->age;
+    e->owner_pid = v->has_record ? v->rec.pid : -1;
+    e->owner_host = v->has_record ? v->rec.host : "";
+    e->tag = v->has_record ? v->rec.tag : "";
+    e->reason = v->reason;
+}
+
+/* Age for people when the rules did not need it: now minus the later of name and mtime. */
+static int64_t plain_age(const spill__judge_ctx *c, const char *name, const spill__verdict *v)
+{
+    uint64_t secs, rnd;
+    int64_t born = v->dir_st.mtime;
+    if (spill__parse_name(name, NULL, &secs, &rnd) && (int64_t)secs > born &&
+        (int64_t)secs <= c->now)
+        born = (int64_t)secs;
+    return c->now - born;
+}
+
+static int one_entry(spill__judge_ctx *c, const char *name,
+                     int (*cb)(void *ctx, const spill_entry *e), void *ctx)
+{
+    spill__verdict v;
+    spill_entry e;
+    spill__tree_stats ts;
+    int rc;
+    spill__judge(c, name, &v);
+    if (v.state == SPILL__GONE) {
+        spill__verdict_release(&v);
+        return 0;
+    }
+    if (v.state == SPILL__ERROR)
+        v.state = SPILL_UNSAFE; /* could not be judged: shown as unsafe, with the reason */
+    /* read the record of a live spill for people, then let go of any lock we took */
+    spill__judge_read_record(c, &v);
+    if (v.lock_fd != SPILL__NOFD) {
+        spill__sys.unlock(v.lock_fd);
+        v.lock_fd = SPILL__NOFD;
+    }
+    memset(&ts, 0, sizeof ts);
+    if (v.dir_fd != SPILL__NOFD)
+        spill__tree_measure(v.dir_fd, &ts);
+    if (v.age < 0 && v.dir_st.type == SPILL__F_DIR)
+        v.age = plain_age(c, name, &v);
+    fill(&e, name, &v);
+    e.bytes = ts.bytes;
+    e.files = ts.files;
+    rc = cb(ctx, &e);
+    spill__verdict_release(&v);
+    return rc;
+}
+
+int spill_scan(const char *root, const spill_opts *opts,
+               int (*cb)(void *ctx, const spill_entry *e), void *ctx)
+{
+    spill__judge_ctx c;
+    spill_opts o;
+    spill__dir *d;
+    const char *name;
+    int rc, stop = 0;
+    if (!root || !*root || !cb)
+        return spill__error(SPILL_EINVAL, "spill_scan", "", "root and cb must be given");
+    if ((rc = spill__init()) != SPILL_OK || (rc = spill__opts_check(opts, &o)) != SPILL_OK)
+        return rc;
+    rc = spill__judge_begin(&c, root, &o);
+    if (rc == SPILL_ENOTFOUND)
+        return SPILL_OK;
+    if (rc != SPILL_OK)
+        return spill__error_in(rc, "");
+    if ((rc = spill__sys.dir_open(c.root_fd, &d)) != SPILL_OK) {
+        spill__judge_end(&c);
+        return spill__error_in(rc, root);
+    }
+    while (!stop && (rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name) {
+        char copy[256];
+        if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
+            continue;
+        strcpy(copy, name);
+        stop = one_entry(&c, copy, cb, ctx);
+    }
+    spill__sys.dir_close(d);
+    spill__judge_end(&c);
+    if (stop)
+        return stop;
+    return rc == SPILL_OK ? SPILL_OK : spill__error_in(rc, root);
+}
