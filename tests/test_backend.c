@@ -19,6 +19,15 @@
 #include <unistd.h>
 
 #include "posix/posix.h"
+
+/* open descriptors of this process, to show none was leaked (or left parked) */
+static int count_fds(void)
+{
+    int fd, n = 0;
+    for (fd = 0; fd < 1024; fd++)
+        n += fcntl(fd, F_GETFD) != -1;
+    return n;
+}
 #endif
 
 /* a probe from another process: "busy", "free" or "error N" */
@@ -110,6 +119,131 @@ static void test_two_spills_one_process(void)
     CU_ASSERT(tu_count_entries(root) == 0);
 }
 
+/* chunks put by put_chunks(s, seed, n) are all there, byte for byte */
+static void put_chunks(spill_t *s, unsigned seed, int n)
+{
+    int k;
+    for (k = 0; k < n; k++) {
+        uint8_t a[SPILL_ADDR_LEN];
+        char buf[32];
+        snprintf(buf, sizeof buf, "chunk %u.%d", seed, k);
+        tu_addr(a, seed * 1000 + (unsigned)k);
+        CU_ASSERT(spill_put(s, a, buf, strlen(buf)) == SPILL_OK);
+    }
+}
+
+static void chunks_intact(spill_t *s, const char *path, unsigned seed, int n)
+{
+    int k;
+    CU_ASSERT(tu_count_entries(path) == n + 1);
+    CU_ASSERT(spill_count(s) == (size_t)n);
+    for (k = 0; k < n; k++) {
+        uint8_t a[SPILL_ADDR_LEN];
+        char buf[32];
+        void *data;
+        size_t len;
+        snprintf(buf, sizeof buf, "chunk %u.%d", seed, k);
+        tu_addr(a, seed * 1000 + (unsigned)k);
+        CU_ASSERT_FATAL(spill_get(s, a, &data, &len) == SPILL_OK);
+        CU_ASSERT(len == strlen(buf) && memcmp(data, buf, len) == 0);
+        spill_free(data);
+    }
+}
+
+/* Traps 1 and 2 at the reaper: a reap (grace 0) in the owner's own process. */
+static void test_reap_own_process(void)
+{
+    const char *path, *root = tu_fresh_dir("backend");
+    spill_t *s = open_spill(root, &path);
+    spill_reap_stats st;
+    put_chunks(s, 1, 3);
+    st = tu_reap(root, 0);
+    CU_ASSERT(st.live == 1 && st.reaped == 0 && st.errors == 0);
+    chunks_intact(s, path, 1, 3);
+    CU_ASSERT_STRING_EQUAL(probe_helper(path), "busy");
+    st = tu_reap(root, 0);
+    CU_ASSERT(st.live == 1 && st.reaped == 0);
+    CU_ASSERT_STRING_EQUAL(probe_helper(path), "busy");
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+    CU_ASSERT(!tu_exists(path));
+}
+
+static void test_reap_two_spills_one_process(void)
+{
+    const char *p1, *p2, *root = tu_fresh_dir("backend");
+    spill_t *s1 = open_spill(root, &p1), *s2 = open_spill(root, &p2);
+    spill_reap_stats st;
+    put_chunks(s1, 1, 2);
+    put_chunks(s2, 2, 4);
+    st = tu_reap(root, 0);
+    CU_ASSERT(st.live == 2 && st.reaped == 0 && st.errors == 0);
+    chunks_intact(s1, p1, 1, 2);
+    chunks_intact(s2, p2, 2, 4);
+    CU_ASSERT_STRING_EQUAL(probe_helper(p1), "busy");
+    CU_ASSERT_STRING_EQUAL(probe_helper(p2), "busy");
+    CU_ASSERT(spill_close(s1) == SPILL_OK);
+    st = tu_reap(root, 0);
+    CU_ASSERT(st.live == 1 && st.reaped == 0);
+    chunks_intact(s2, p2, 2, 4);
+    CU_ASSERT_STRING_EQUAL(probe_helper(p2), "busy");
+    CU_ASSERT(spill_close(s2) == SPILL_OK);
+    CU_ASSERT(tu_count_entries(root) == 0);
+}
+
+static int count_live(void *ctx, const spill_entry *e)
+{
+    *(int *)ctx += e->state == SPILL_LIVE;
+    return 0;
+}
+
+/* Trap 2 at the reaper and at scan: a fake spill holding a second name (hard link) of a live
+ * .lock is judged in the owner's process; the registry does not know it, only the lock table
+ * does. The owner's lock must survive the reap and the scan. */
+static void test_reap_scan_hard_link(void)
+{
+    const char *path, *root = tu_fresh_dir("backend");
+    const char *fake = tu_join(root, "spill_1_1");
+    spill_reap_stats st;
+    int live = 0;
+#ifndef _WIN32
+    int fds_before = count_fds();
+#endif
+    spill_t *s = open_spill(root, &path);
+    put_chunks(s, 3, 2);
+    CU_ASSERT_FATAL(apr_dir_make(fake, APR_FPROT_OS_DEFAULT, tu_pool) == APR_SUCCESS);
+    CU_ASSERT_FATAL(apr_file_link(tu_join(path, ".lock"), tu_join(fake, ".lock")) ==
+                    APR_SUCCESS);
+    st = tu_reap(root, 0);
+    CU_ASSERT(st.reaped == 0 && st.live + st.unsafe == 2);
+    CU_ASSERT(tu_exists(tu_join(fake, ".lock")));
+    /* (the link goes before each helper probe: it would call a two-link .lock unsafe) */
+    CU_ASSERT(apr_file_remove(tu_join(fake, ".lock"), tu_pool) == APR_SUCCESS);
+    CU_ASSERT_STRING_EQUAL(probe_helper(path), "busy");
+    CU_ASSERT_FATAL(apr_file_link(tu_join(path, ".lock"), tu_join(fake, ".lock")) ==
+                    APR_SUCCESS);
+    CU_ASSERT(spill_scan(root, NULL, count_live, &live) == SPILL_OK);
+    CU_ASSERT(tu_exists(tu_join(fake, ".lock")));
+    CU_ASSERT(apr_file_remove(tu_join(fake, ".lock"), tu_pool) == APR_SUCCESS);
+    CU_ASSERT_STRING_EQUAL(probe_helper(path), "busy");
+    chunks_intact(s, path, 3, 2);
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+#ifndef _WIN32
+    CU_ASSERT(count_fds() == fds_before); /* what was parked went with the lock */
+#endif
+}
+
+/* spill_scan in the owner's process reports the spill live and leaves its lock held. */
+static void test_scan_own_process(void)
+{
+    const char *path, *root = tu_fresh_dir("backend");
+    spill_t *s = open_spill(root, &path);
+    int live = 0;
+    CU_ASSERT(spill_scan(root, NULL, count_live, &live) == SPILL_OK);
+    CU_ASSERT(live == 1);
+    CU_ASSERT_STRING_EQUAL(probe_helper(path), "busy");
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+}
+
 /* ---- threads: open, put, probe each other, close, all at once in one process ---- */
 
 #define NTHREADS 8
@@ -126,7 +260,7 @@ typedef struct shared {
 typedef struct worker {
     shared *sh;
     int i;
-    int open_rc, bad_put, bad_get, probe_free, probe_odd, close_rc;
+    int open_rc, bad_put, bad_get, probe_free, probe_odd, reaped, reap_errors, close_rc;
 } worker;
 
 /* every spill_* under the root is live while the workers run: a probe must never get it */
@@ -177,7 +311,22 @@ static void put_and_check(worker *w, spill_t *s)
     }
 }
 
-/* open, put, publish, probe the others; wait for the main thread's helper probes; close */
+/* a reap (grace 0) in the workers' process: nothing under the root is an orphan */
+static void reap_here(worker *w)
+{
+    spill_opts o;
+    spill_reap_stats st;
+    spill_opts_init(&o);
+    o.grace_seconds = 0;
+    memset(&st, 0, sizeof st);
+    if (spill_reap(w->sh->root, &o, &st) != SPILL_OK)
+        w->reap_errors++;
+    w->reaped += (int)st.reaped;
+    w->reap_errors += (int)st.errors;
+}
+
+/* open, put, probe and reap the others; wait for the main thread's helper probes; probe and
+ * reap again while the others close; close */
 static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *arg)
 {
     worker *w = arg;
@@ -191,6 +340,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *arg)
         snprintf(sh->paths[w->i], sizeof sh->paths[w->i], "%s", spill_path(s));
     }
     probe_all(w, 1, pool);
+    reap_here(w);
     apr_thread_mutex_lock(sh->mu);
     sh->ready++;
     apr_thread_cond_broadcast(sh->cv);
@@ -198,6 +348,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *arg)
         apr_thread_cond_wait(sh->cv, sh->mu);
     apr_thread_mutex_unlock(sh->mu);
     probe_all(w, 2, pool);
+    reap_here(w);
     if (s)
         w->close_rc = spill_close(s);
     apr_pool_destroy(pool);
@@ -242,6 +393,7 @@ static void test_threads(void)
         CU_ASSERT(w[i].bad_put == 0 && w[i].bad_get == 0);
         CU_ASSERT(w[i].probe_free == 0);
         CU_ASSERT(w[i].probe_odd == 0);
+        CU_ASSERT(w[i].reaped == 0 && w[i].reap_errors == 0);
         CU_ASSERT(w[i].close_rc == SPILL_OK);
     }
     CU_ASSERT(tu_count_entries(sh.root) == 0);
@@ -335,14 +487,6 @@ static void test_exec_no_leak(void)
 #if !defined(_WIN32) && defined(SPILL_LOCK_FCNTL) && defined(SPILL_TEST_HOOKS)
 static const char *swap_from, *swap_to;
 
-static int count_fds(void)
-{
-    int fd, n = 0;
-    for (fd = 0; fd < 1024; fd++)
-        n += fcntl(fd, F_GETFD) != -1;
-    return n;
-}
-
 static void swap_in_live_lock(spill__fd at, const char *name)
 {
     (void)at;
@@ -387,7 +531,11 @@ static CU_TestInfo tests[] = {
     {"trap 2: a hard link to a live lock, probed here", test_hard_link_to_live_lock},
     {"trap 2: a name swapped under a probe is parked", test_probe_race_parks},
     {"two spills in one process", test_two_spills_one_process},
-    {"threads open, put, probe and close at once", test_threads},
+    {"threads open, put, probe, reap and close at once", test_threads},
+    {"a reap in the owner's process leaves it live", test_reap_own_process},
+    {"a reap with two spills in one process", test_reap_two_spills_one_process},
+    {"trap 2: reap and scan meet a hard link to a live lock", test_reap_scan_hard_link},
+    {"a scan in the owner's process leaves it locked", test_scan_own_process},
 #ifndef _WIN32
     {"trap 3: fork: child gets EFORKED, parent's lock survives", test_fork_parent_lock_survives},
     {"trap 3: fork: a child does not trust what it inherited", test_forked_child_sees_orphan},

@@ -9,8 +9,9 @@
  *   a probe that merely opened and closed a live .lock would unlock it. The table is checked
  *   before opening; a descriptor that turns out to be on one of ours anyway (the name was
  *   replaced between fstatat and open) is parked in the table, not closed, until the owner
- *   unlocks. Every close of a .lock descriptor is made under the table's mutex, so no thread can
- *   lock an inode between the check and the close.
+ *   unlocks; so is any descriptor the core closes through spill__sys.close (a record read
+ *   through a second descriptor). Every such close is made under the table's mutex, so no
+ *   thread can lock an inode between the check and the close.
  * TRAP 3, locks are not inherited by fork but survive exec: a forked child holds none of its
  *   parent's locks, so the table it inherits is wrong there; the table remembers the process it
  *   belongs to and is emptied in any other. Descriptors are O_CLOEXEC: a program exec'd from a
@@ -281,26 +282,55 @@ static held *take(int fd)
     return NULL;
 }
 
-int spill__posix_unlock(spill__fd fd)
+/* Under the mutex: the lock fd holds is released, with every descriptor parked on its inode.
+ * All are closed under the mutex: no thread may lock the inode before the last is closed. */
+static int let_go(int fd)
 {
     struct flock fl;
     held *h;
-    int rc = SPILL_OK;
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_UNLCK;
     fl.l_whence = SEEK_SET;
-    table_enter();
-    fcntl((int)fd, F_SETLK, &fl);
-    /* closes under the mutex: no other thread may lock the inode before they are all closed */
-    if ((h = take((int)fd))) {
+    fcntl(fd, F_SETLK, &fl);
+    if ((h = take(fd))) {
         size_t i;
         for (i = 0; i < h->nparked; i++)
             close(h->parked[i]);
         free(h->parked);
         free(h);
     }
-    if (close((int)fd) < 0 && errno != EINTR)
-        rc = spill__error_os("close", "", errno);
+    return close(fd);
+}
+
+int spill__posix_unlock(spill__fd fd)
+{
+    int rc, err;
+    table_enter();
+    rc = let_go((int)fd);
+    err = errno;
+    table_leave();
+    if (rc < 0 && err != EINTR)
+        return spill__error_os("close", "", err);
+    return SPILL_OK;
+}
+
+/* TRAP 2 for the rest of the core: a descriptor on a .lock this process holds (a record read
+ * through a second descriptor, say) is parked, not closed; closing the holder itself is an
+ * unlock. Anything else is a plain close. */
+int spill__posix_close(int fd)
+{
+    struct stat st;
+    held *h;
+    int rc = 0;
+    table_enter();
+    if (fstat(fd, &st) == 0 && (h = find(st.st_dev, st.st_ino))) {
+        if (h->fd == fd)
+            rc = let_go(fd);
+        else
+            park(h, fd);
+    } else {
+        rc = close(fd);
+    }
     table_leave();
     return rc;
 }

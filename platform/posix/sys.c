@@ -90,8 +90,10 @@ static int p_read(spill__fd fd, void *buf, size_t len, size_t *got)
 
 static int p_close(spill__fd fd)
 {
-    /* close() is not retried on EINTR: the descriptor is gone either way on Linux */
-    if (close((int)fd) < 0 && errno != EINTR)
+    /* close() is not retried on EINTR: the descriptor is gone either way on Linux. The lock
+     * backend's close, because with fcntl locks a close can drop a lock (a record read
+     * through a second descriptor on a .lock this process holds, say). */
+    if (spill__posix_close((int)fd) < 0 && errno != EINTR)
         return spill__error_os("close", "", errno);
     return SPILL_OK;
 }
