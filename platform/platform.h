@@ -112,6 +112,11 @@ int spill__getcwd(char *buf, size_t size);
 /* Creates path and its missing parents, each new one with mode 0700. */
 int spill__mkdir_parents(const char *path);
 
+/* SPEC.md rule 11 for the root open as root_fd: SPILL_OK, possibly after tightening a root of
+ * this user that others could write to (then *tightened is 1), or SPILL_EUNSAFE when others
+ * could plant or swap entries in it. */
+int spill__root_check(spill__fd root_fd, const char *path, int *tightened);
+
 /* The per-OS data directory for app (without the trailing "/spill"). */
 int spill__data_dir(const char *app, char *buf, size_t size);
 

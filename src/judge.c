@@ -8,7 +8,8 @@
 #define STAGING_MIN_AGE 60   /* a staging directory without a record (rule 5) */
 #define NETWORK_MIN_AGE 3600 /* foreign or lockless on a network filesystem (rule 8) */
 
-int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *o)
+int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *o,
+                       int check_root)
 {
     int rc;
     memset(c, 0, sizeof *c);
@@ -19,7 +20,8 @@ int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *
     spill__hostname(c->host, sizeof c->host);
     if ((rc = spill__sys.open_dir(SPILL__NOFD, root, &c->root_fd)) != SPILL_OK)
         return rc;
-    if ((rc = spill__sys.stat(c->root_fd, NULL, &c->root_st)) != SPILL_OK ||
+    if ((check_root && (rc = spill__root_safe(c->root_fd, root, o)) != SPILL_OK) ||
+        (rc = spill__sys.stat(c->root_fd, NULL, &c->root_st)) != SPILL_OK ||
         (rc = spill__sys.fs_kind(c->root_fd, &c->network)) != SPILL_OK) {
         spill__judge_end(c);
         return rc;

@@ -34,8 +34,10 @@ typedef struct spill__verdict {
     int64_t age;
 } spill__verdict;
 
-/* Opens the root. SPILL_ENOTFOUND if it does not exist. */
-int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *o);
+/* Opens the root, and with check_root refuses one others can write to (rule 11; spill_scan,
+ * read-only, refuses nothing). SPILL_ENOTFOUND if it does not exist. */
+int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *o,
+                       int check_root);
 void spill__judge_end(spill__judge_ctx *c);
 
 /* 1 if name is one the reaper looks at (rule 1). */

@@ -119,7 +119,7 @@ int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out)
     memset(&r, 0, sizeof r);
     r.o = o;
     r.start = apr_time_now();
-    rc = spill__judge_begin(&r.c, root, o);
+    rc = spill__judge_begin(&r.c, root, o, 1);
     if (rc == SPILL_ENOTFOUND) {
         rc = SPILL_OK; /* a missing root holds no orphans */
     } else if (rc == SPILL_OK) {

@@ -72,7 +72,7 @@ int spill_scan(const char *root, const spill_opts *opts,
         return spill__error(SPILL_EINVAL, "spill_scan", "", "root and cb must be given");
     if ((rc = spill__init()) != SPILL_OK || (rc = spill__opts_check(opts, &o)) != SPILL_OK)
         return rc;
-    rc = spill__judge_begin(&c, root, &o);
+    rc = spill__judge_begin(&c, root, &o, 0);
     if (rc == SPILL_ENOTFOUND)
         return SPILL_OK;
     if (rc != SPILL_OK)

@@ -55,15 +55,16 @@ static int new_handle(const spill_opts *opts, spill_t **out)
     return SPILL_OK;
 }
 
-static int open_root(spill_t *s, const char *root, char **abs)
+static int open_root(spill_t *s, const char *root, const spill_opts *o, char **abs)
 {
     int rc = absolute_root(s->pool, root, abs);
     if (rc != SPILL_OK)
         return rc;
     if ((rc = spill__mkdir_parents(*abs)) != SPILL_OK)
         return rc;
-    rc = spill__sys.open_dir(SPILL__NOFD, *abs, &s->root_fd);
-    return rc;
+    if ((rc = spill__sys.open_dir(SPILL__NOFD, *abs, &s->root_fd)) != SPILL_OK)
+        return rc;
+    return spill__root_safe(s->root_fd, *abs, o);
 }
 
 static int check_expected(const spill_opts *o, const char *root)
@@ -75,6 +76,14 @@ static int check_expected(const spill_opts *o, const char *root)
     if (need < o->expected_bytes)
         need = UINT64_MAX;
     return spill_check_space(root, need);
+}
+
+int spill__root_safe(spill__fd root_fd, const char *path, const spill_opts *o)
+{
+    int tightened, rc = spill__root_check(root_fd, path, &tightened);
+    if (tightened)
+        spill__log(o, 1, "%s was writable by others: tightened to 0700", path);
+    return rc;
 }
 
 int spill_open(const char *root, const spill_opts *opts, spill_t **out)
@@ -91,7 +100,7 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
         return rc;
     if ((rc = new_handle(&o, &s)) != SPILL_OK)
         return rc;
-    rc = open_root(s, root, &abs);
+    rc = open_root(s, root, &o, &abs);
     if (rc == SPILL_OK && o.reap_on_open)
         spill__reap_on_open(abs, &o);
     if (rc == SPILL_OK)

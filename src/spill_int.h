@@ -88,6 +88,9 @@ int spill__registry_has(uint64_t dev, uint64_t ino);
 extern int (*spill__step_hook)(const char *step);
 #endif
 
+/* spill.c: rule 11 on an open root, logging a tightening. */
+int spill__root_safe(spill__fd root_fd, const char *path, const spill_opts *o);
+
 /* create.c: makes the spill directory under root_fd, locked and recorded, and published. */
 int spill__create(spill_t *s, const char *root);
 

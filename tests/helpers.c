@@ -194,7 +194,23 @@ int tu_helper_putloop(int argc, const char *const *argv);
 int tu_helper_liveloop(int argc, const char *const *argv);
 int tu_helper_stress(int argc, const char *const *argv);
 
+/* rootopen ROOT: spill_open + close, then spill_reap; prints both codes. */
+static int h_rootopen(int argc, const char *const *argv)
+{
+    spill_t *s;
+    int o, r;
+    if (argc < 1)
+        return 2;
+    o = spill_open(argv[0], NULL, &s);
+    if (o == SPILL_OK)
+        spill_close(s);
+    r = spill_reap(argv[0], NULL, NULL);
+    printf("open=%d reap=%d\n", o, r);
+    return 0;
+}
+
 const test_helper test_helpers[] = {
+    {"rootopen", h_rootopen},
 #ifdef __linux__
     {"mountreap", tu_helper_mountreap},
 #endif

@@ -506,7 +506,65 @@ static void test_mount_inside_orphan(void)
 }
 #endif
 
+static int fake_network(spill__fd fd, int *kind)
+{
+    (void)fd;
+    *kind = SPILL__FS_NETWORK;
+    return SPILL_OK;
+}
+
+/* Rule 8, on a root the operations table reports as a network filesystem. */
+static void test_network_filesystem(void)
+{
+    fixture f = setup_fx();
+    int64_t now = spill__now();
+    const char *other = tu_make_spill_dir(
+        f.root, OLD, 1, 1, "spill-owner 1 nonce=1 pid=5 host=elsewhere started=1 tag=\n");
+    const char *mine = tu_make_spill_dir(f.root, OLD, 2, 1, tu_record(2));
+    const char *lockless_100s = tu_make_spill_dir(f.root, OLD, 3, 1, NULL);
+    const char *lockless_2h = tu_make_spill_dir(f.root, OLD, 4, 1, NULL);
+    spill_reap_stats st;
+    tu_set_mtime(lockless_100s, now - 100);
+    tu_set_mtime(lockless_2h, now - 7200);
+    spill__sys.fs_kind = fake_network;
+    st = tu_reap(f.root, 0);
+    spill__sys.fs_kind = spill__sys_default.fs_kind;
+    ST_EQ(st, 4, 2, 0, 1, 1, 0);
+    CU_ASSERT(tu_exists(other) && tu_exists(lockless_100s));
+    CU_ASSERT(!tu_exists(mine) && !tu_exists(lockless_2h));
+    /* the same root on a local filesystem: the other host's record and the lockless one go */
+    st = tu_reap(f.root, 0);
+    ST_EQ(st, 2, 2, 0, 0, 0, 0);
+    victim_intact(&f);
+}
+
+static int lock_fails(spill__fd at, const char *name, spill__fd *out)
+{
+    (void)at;
+    (void)out;
+    return spill__error_os("fcntl", name, ENOLCK);
+}
+
+/* Rule 7: a lock attempt that fails for a reason other than contention is an error, and the
+ * directory is left, never taken for free. */
+static void test_lock_error_leaves(void)
+{
+    const char *root = tu_fresh_dir("lockerr");
+    const char *d = tu_make_spill_dir(root, OLD, 1, 2, tu_record(1));
+    spill_reap_stats st;
+    spill__sys.lock_probe = lock_fails;
+    st = tu_reap(root, 0);
+    spill__sys.lock_probe = spill__sys_default.lock_probe;
+    ST_EQ(st, 1, 0, 0, 0, 0, 1);
+    CU_ASSERT(tu_count_entries(d) == 3);
+    st = tu_reap(root, 0);
+    ST_EQ(st, 1, 1, 0, 0, 0, 0);
+}
+
 static CU_TestInfo tests[] = {
+    {"a lock error leaves the directory (rule 7)", test_lock_error_leaves},
+    {"network filesystem: other hosts' records unsafe, an hour for the lockless",
+     test_network_filesystem},
     {"owner exited without close: reaped at once", test_owner_exited_without_close},
     {"two processes and two threads racing over 200 orphans", test_racing_reapers},
 #ifdef __linux__
