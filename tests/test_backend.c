@@ -263,6 +263,13 @@ typedef struct worker {
     int open_rc, bad_put, bad_get, probe_free, probe_odd, reaped, reap_errors, close_rc;
 } worker;
 
+/* In phase 2 a spill may vanish under a probe as its owner closes it: gone, or (flock, which
+ * opens .lock before the owner unlinks it) a .lock left with no link, which is "unsafe". */
+static int vanishing(int rc)
+{
+    return rc == SPILL_ENOTFOUND || rc == SPILL_EUNSAFE;
+}
+
 /* every spill_* under the root is live while the workers run: a probe must never get it */
 static void probe_all(worker *w, int phase, apr_pool_t *pool)
 {
@@ -279,8 +286,8 @@ static void probe_all(worker *w, int phase, apr_pool_t *pool)
         rc = probe_here(apr_pstrcat(pool, w->sh->root, "/", fi.name, NULL));
         if (rc == SPILL_OK)
             w->probe_free++;
-        else if (rc != SPILL_EBUSY && !(phase == 2 && rc == SPILL_ENOTFOUND))
-            w->probe_odd++; /* in phase 2 a spill may vanish as its owner closes it */
+        else if (rc != SPILL_EBUSY && !(phase == 2 && vanishing(rc)))
+            w->probe_odd++;
     }
     apr_dir_close(d);
 }
