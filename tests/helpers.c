@@ -109,7 +109,9 @@ static int h_fds(int argc, const char *const *argv)
  * parent (only then are the parent's locks surely released: a flock goes with the file's last
  * reference, which an exiting process may drop after its pipes); it then probes the spill and
  * prints what it saw: "free", unless it wrongly trusts what it inherited. The parent waits for
- * stdin to close (or to be killed): it is dead before anything is written there. */
+ * stdin to close (or to be killed): it is dead before anything is written there. The path is
+ * printed after the fork, so the child is there to read stdin whenever the test kills the
+ * parent. */
 static int h_forkhold(int argc, const char *const *argv)
 {
     spill_t *s;
@@ -122,11 +124,13 @@ static int h_forkhold(int argc, const char *const *argv)
         return 1;
     }
     snprintf(path, sizeof path, "%s", spill_path(s));
-    printf("%s\n", path);
     fflush(stdout);
     if ((pid = fork()) < 0)
         return 1;
-    if (pid == 0) {
+    if (pid > 0) { /* the path only once the child exists: the test may kill us at once */
+        printf("%s\n", path);
+        fflush(stdout);
+    } else {
         char c = 0;
         ssize_t r;
         spill_close(s); /* SPILL_EFORKED: only the child's copies go */
