@@ -104,14 +104,13 @@ static int h_fds(int argc, const char *const *argv)
     return 0;
 }
 
-/* forkhold ROOT: opens a spill, prints its path and forks. The child closes its copy of the
- * handle and waits for a line on stdin, which the test writes once it has killed and reaped the
- * parent (only then are the parent's locks surely released: a flock goes with the file's last
- * reference, which an exiting process may drop after its pipes); it then probes the spill and
- * prints what it saw: "free", unless it wrongly trusts what it inherited. The parent waits for
- * stdin to close (or to be killed): it is dead before anything is written there. The path is
- * printed after the fork, so the child is there to read stdin whenever the test kills the
- * parent. */
+/* forkhold ROOT [keep]: opens a spill and forks. The child closes its copy of the handle
+ * (unless "keep") and waits for a line on stdin, which the test writes once it has killed and
+ * reaped the parent (only then are the parent's locks surely released: a flock goes with the
+ * file's last reference, which an exiting process may drop after its pipes); it then probes the
+ * spill and prints what it saw. The parent prints the path once the child exists (the test may
+ * kill it at once), then waits for stdin to close or to be killed: it is dead before anything
+ * is written there. */
 static int h_forkhold(int argc, const char *const *argv)
 {
     spill_t *s;
@@ -127,13 +126,14 @@ static int h_forkhold(int argc, const char *const *argv)
     fflush(stdout);
     if ((pid = fork()) < 0)
         return 1;
-    if (pid > 0) { /* the path only once the child exists: the test may kill us at once */
+    if (pid > 0) {
         printf("%s\n", path);
         fflush(stdout);
     } else {
         char c = 0;
         ssize_t r;
-        spill_close(s); /* SPILL_EFORKED: only the child's copies go */
+        if (argc < 2 || strcmp(argv[1], "keep") != 0)
+            spill_close(s); /* SPILL_EFORKED: only the child's copies go */
         do
             r = read(0, &c, 1);
         while ((r > 0 && c != '\n') || (r < 0 && errno == EINTR));
