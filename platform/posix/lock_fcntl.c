@@ -1,6 +1,7 @@
 /* lock_fcntl.c (POSIX other than Linux; on Linux with SPILL_LOCK_BACKEND=fcntl): the spill lock
- * as fcntl(F_SETLK, F_WRLCK) over the whole of .lock, with a process-wide table of the .lock files this process holds that closes the
- * three traps of fcntl record locks (SQLite's os_unix.c unixInodeInfo is the model).
+ * as fcntl(F_SETLK, F_WRLCK) over the whole of .lock, with a process-wide table of the .lock
+ * files this process holds, which closes the three traps of fcntl record locks (SQLite's
+ * os_unix.c unixInodeInfo is the model).
  *
  * TRAP 1, locks belong to the process: F_SETLK on a file this process already locks succeeds,
  *   so a reaper in an owner's own process would take a live spill for an orphan. A probe looks
@@ -321,7 +322,7 @@ int spill__posix_close(int fd)
 {
     struct stat st;
     held *h;
-    int rc = 0;
+    int rc = 0, err = 0;
     table_enter();
     if (fstat(fd, &st) == 0 && (h = find(st.st_dev, st.st_ino))) {
         if (h->fd == fd)
@@ -331,6 +332,8 @@ int spill__posix_close(int fd)
     } else {
         rc = close(fd);
     }
+    err = errno;
     table_leave();
+    errno = err; /* the caller reads close()'s errno */
     return rc;
 }
