@@ -1,6 +1,7 @@
 /* faults.h: fault injection through the operations table (spill__sys), test-side only: the next
  * calls of a chosen operation fail with a given OS error, recorded through spill__error_os so the
- * mapping to spill_err is the platform's own. fault_disarm() restores the whole table. */
+ * mapping to spill_err is the platform's own. fault_disarm() restores the whole table.
+ * The counts are not atomic: arm faults only around calls that use one thread (opts.threads 1). */
 #ifndef SPILL_FAULTS_H
 #define SPILL_FAULTS_H
 

@@ -97,6 +97,7 @@ static spill_reap_stats reap0(const char *root, int *rc)
     spill_reap_stats st;
     spill_opts_init(&o);
     o.grace_seconds = 0;
+    o.threads = 1; /* the fault counts are not atomic */
     memset(&st, 0, sizeof st);
     st.version = SPILL_REAP_STATS_VERSION;
     *rc = spill_reap(root, &o, &st);
@@ -246,6 +247,7 @@ static unsigned open_fault(lives *l, fault_op op, unsigned count, int err)
     long pools;
     spill_opts_init(&o);
     o.expected_bytes = 1; /* the free-space check is a step too */
+    o.threads = 1;
     for (k = 0;; k++) {
         unsigned fired;
         fds = fault_open_fds();
@@ -417,6 +419,7 @@ static void lock_fault(int err, int want)
     /* the reaper: every entry with a .lock is an error, and nothing is removed */
     spill_opts_init(&o);
     o.grace_seconds = 0;
+    o.threads = 1;
     o.log = count_errors;
     lock_errors_logged = 0;
     memset(&st, 0, sizeof st);
@@ -469,7 +472,7 @@ static unsigned walk_fault(fault_op op, unsigned k, unsigned count)
     fds = fault_open_fds();
     orphan = make_orphan(root, 1);
     make_orphan(root, 2);
-    CU_ASSERT_FATAL(spill_open(root, NULL, &s) == SPILL_OK); /* reaps both */
+    CU_ASSERT_FATAL(spill_open(root, NULL, &s) == SPILL_OK); /* reaps both, unfaulted */
     path = apr_pstrdup(tu_pool, spill_path(s));
     CU_ASSERT_FATAL(!tu_exists(orphan));
     orphan = make_orphan(root, 3);
