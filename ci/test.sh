@@ -10,20 +10,29 @@ build=${SPILL_BUILD_DIR:-$root/build-ci}
 spill_install_deps
 
 jobs=$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
+timings=()
 
-# one build tree per leg; each runs the whole suite
+# one build tree per leg; each runs the whole suite ($leg_ctest: extra ctest arguments)
 run_leg() {
-    local name=$1; shift
+    local name=$1 start=$SECONDS; shift
     echo "== leg: $name"
     rm -rf "$build/$name"
     cmake -S "$root" -B "$build/$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_WERROR=ON \
         -DSPILL_TEST_HOOKS=ON "$@" >"$build/$name.configure.log" 2>&1 ||
         { cat "$build/$name.configure.log"; return 1; }
     cmake --build "$build/$name" -j "$jobs"
-    (cd "$build/$name" && ctest --output-on-failure -j "$jobs")
+    (cd "$build/$name" && ctest --output-on-failure -j "$jobs" ${leg_ctest:-})
+    timings+=("$name $((SECONDS - start))s")
 }
 
 mkdir -p "$build"
 run_leg flock -DSPILL_LOCK_BACKEND=auto
 run_leg fcntl -DSPILL_LOCK_BACKEND=fcntl
+
+# The same suite under the sanitizers and valgrind (ci/sanitize.sh; SPILL_SKIP_SANITIZE=1 skips).
+if [ "${SPILL_SKIP_SANITIZE:-0}" != 1 ]; then
+    . ci/sanitize.sh
+fi
+
+printf 'ci/test.sh: leg %s\n' "${timings[@]}"
 echo "ci/test.sh: all legs passed"

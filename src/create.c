@@ -23,7 +23,7 @@ typedef struct attempt {
     uint64_t secs, rnd;
     spill__fd dir_fd, lock_fd;
     spill__stat dir_st;
-    int published, registered;
+    int published, registered, lock_tried;
 } attempt;
 
 static int same_file(const spill__stat *a, const spill__stat *b)
@@ -44,6 +44,12 @@ static void undo(spill_t *s, attempt *a)
             spill__sys.unlink(a->dir_fd, SPILL__LOCK_NAME, 0);
         spill__sys.unlock(a->lock_fd);
         a->lock_fd = SPILL__NOFD;
+    } else if (a->lock_tried && a->dir_fd != SPILL__NOFD) {
+        /* A lock_create whose lock call failed leaves the new .lock behind. Left there it
+         * keeps the directory from being removed, and where locking fails for good (ENOLCK
+         * on a filesystem without locks) no reaper can take it either: every retrying open
+         * would leave one more. The directory is this attempt's own (dir_fd), so is its .lock. */
+        spill__sys.unlink(a->dir_fd, SPILL__LOCK_NAME, 0);
     }
     if (a->dir_fd != SPILL__NOFD) {
         if (spill__sys.stat(s->root_fd, name, &st) == SPILL_OK && same_file(&st, &a->dir_st))
@@ -78,7 +84,9 @@ static int lock_and_record(spill_t *s, attempt *a)
     spill__stat held, here;
     char rec[SPILL__RECORD_MAX], host[256];
     size_t n;
-    int rc = spill__sys.lock_create(a->dir_fd, SPILL__LOCK_NAME, &a->lock_fd);
+    int rc;
+    a->lock_tried = 1;
+    rc = spill__sys.lock_create(a->dir_fd, SPILL__LOCK_NAME, &a->lock_fd);
     if (rc != SPILL_OK)
         return rc;
     if ((rc = STEP("lock")) != SPILL_OK)
