@@ -25,4 +25,6 @@ run_leg() {
 
 mkdir -p "$build"
 run_leg flock -DSPILL_LOCK_BACKEND=auto
+# the reaper's fuzzer, about a minute (SPILL_SKIP_FUZZ=1 skips it)
+[ "${SPILL_SKIP_FUZZ:-}" = 1 ] || bash ci/fuzz.sh
 echo "ci/test.sh: all legs passed"
