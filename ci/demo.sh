@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ci/demo.sh: the main job for a newcomer: installs what is missing, builds, and runs the demo.
+# ci/demo.sh: the main job for a newcomer: installs what is missing, builds, and runs
+# `spill demo` (uploads on a fresh temporary root, some killed hard, ls, reap, a verdict).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . ci/deps.sh
@@ -7,6 +8,4 @@ spill_install_deps
 build=${SPILL_BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-root=$(mktemp -d "${TMPDIR:-/tmp}/spill-demo.XXXXXX")
-trap 'rm -rf "$root"' EXIT
-"$build/examples/spill_example" "$root/spill"
+exec "$build/tools/spill" demo "$@"

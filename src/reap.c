@@ -1,6 +1,7 @@
 /* reap.c: spill_reap: judges each child of the root and removes the orphans, in the order of
  * SPEC.md rule 6: everything else, then .lock while still locked, then the directory, and
  * only then the lock is released. */
+#include <stdio.h>
 #include <string.h>
 
 #include <apr_time.h>
@@ -42,7 +43,10 @@ static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
         r->st.reaped++;
         spill__log(r->o, 2, "reaped %s" SPILL__PATH_SEP "%s", r->c.root, name);
     } else if (rc != SPILL_ENOTFOUND) {
-        spill__error_in(rc, r->c.root);
+        char where[4096];
+        /* the walker names an entry relative to its own directory: say which spill */
+        snprintf(where, sizeof where, "%s" SPILL__PATH_SEP "%s", r->c.root, name);
+        spill__error_in(rc, where);
         r->st.errors++;
         spill__log(r->o, 0, "cannot remove %s" SPILL__PATH_SEP "%s: %s", r->c.root, name,
                    spill_error_last()->message);

@@ -10,12 +10,12 @@
 #include "testutil.h"
 
 extern test_suite suite_basic, suite_lock, suite_walk, suite_fork, suite_reap, suite_kill,
-    suite_create, suite_root, suite_found, suite_long;
+    suite_create, suite_root, suite_cli, suite_found, suite_long;
 extern const test_helper test_helpers[];
 
 static test_suite *suites[] = {&suite_basic, &suite_lock,   &suite_walk, &suite_reap,
                                &suite_kill,  &suite_create, &suite_fork, &suite_root,
-                               &suite_found, &suite_long, NULL};
+                               &suite_cli,   &suite_found, &suite_long, NULL};
 
 static int run_helper(int argc, const char *const *argv)
 {

@@ -246,6 +246,13 @@ static void test_staging_needs_60s(void)
     }
 }
 
+static int count_entries(void *ctx, const spill_entry *e)
+{
+    (void)e;
+    ++*(int *)ctx;
+    return 0;
+}
+
 static void test_missing_root_and_bad_args(void)
 {
     const char *root = tu_join(tu_fresh_dir("missing"), "nope");
@@ -263,6 +270,14 @@ static void test_missing_root_and_bad_args(void)
     CU_ASSERT(spill_reap(root, &o, NULL) == SPILL_EINVAL);
     CU_ASSERT(spill_reap(NULL, NULL, NULL) == SPILL_EINVAL);
     CU_ASSERT(!tu_exists(root));
+    /* a root that is a file is an error, not a missing root */
+    {
+        const char *file = tu_join(tu_fresh_dir("file"), "f");
+        int n = 0;
+        CU_ASSERT_FATAL(tu_write_file(file, "x") == 0);
+        CU_ASSERT(spill_reap(file, NULL, NULL) == SPILL_EINVAL);
+        CU_ASSERT(spill_scan(file, NULL, count_entries, &n) == SPILL_EINVAL);
+    }
 }
 
 static void test_budget(void)

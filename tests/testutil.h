@@ -69,6 +69,9 @@ void tu_set_mtime(const char *path, int64_t unix_secs);
 /* spill_reap with the given grace, asserting SPILL_OK; returns the stats. */
 spill_reap_stats tu_reap(const char *root, uint32_t grace);
 
+/* 1 if text is exactly one valid JSON value (RFC 8259, UTF-8), surrounded by whitespace. */
+int tu_json_valid(const char *text);
+
 /* Removes every directory the run made. */
 void tu_cleanup(void);
 

@@ -21,6 +21,9 @@ static int p_open_dir(spill__fd at, const char *name, spill__fd *out)
     do
         fd = openat(AT(at), name, flags);
     while (fd < 0 && errno == EINTR);
+    if (fd < 0 && at == SPILL__NOFD && errno == ENOTDIR) /* a root that is not a directory is
+                                                             an error, not a missing root */
+        return spill__error_os_as(SPILL_EINVAL, "openat", name, errno);
     if (fd < 0)
         return spill__error_os("openat", name, errno);
     *out = fd;

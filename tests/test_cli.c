@@ -1,0 +1,506 @@
+/* test_cli.c: the `spill` program run as a person or a script runs it: a separate process
+ * against prepared roots, judged by what it prints, its exit status and what is left on disk.
+ * ctest passes the program's path in $SPILL_CLI. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+
+#include "testutil.h"
+
+typedef struct cli_result {
+    int code; /* exit status, or -signal */
+    const char *out, *err;
+} cli_result;
+
+static const char *program(void)
+{
+    const char *p = getenv("SPILL_CLI");
+    if (!p || !*p)
+        CU_FAIL_FATAL("SPILL_CLI is not set: run this suite through ctest");
+    return p;
+}
+
+/* argv for the program: its path, then the arguments up to NULL. */
+static const char **args_of(const char *first, va_list ap)
+{
+    const char **argv = apr_pcalloc(tu_pool, 40 * sizeof *argv);
+    const char *a;
+    int n = 0;
+    argv[n++] = program();
+    for (a = first; a && n < 39; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    return argv;
+}
+
+static const char *read_all(apr_file_t *f)
+{
+    char *acc = apr_pstrdup(tu_pool, ""), buf[4096];
+    apr_size_t n;
+    for (;;) {
+        n = sizeof buf - 1;
+        if (apr_file_read(f, buf, &n) != APR_SUCCESS || n == 0)
+            break;
+        buf[n] = '\0';
+        acc = apr_pstrcat(tu_pool, acc, buf, NULL);
+    }
+    return acc;
+}
+
+/* Waits for a child at most 30 s. One that has not ended by then is killed hard, so that a
+ * broken program never outlives the test; that counts as a failure (-1000). */
+static int wait_bounded(apr_proc_t *p)
+{
+    int i, code;
+    apr_exit_why_e why;
+    for (i = 0; i < 3000; i++) {
+        if (apr_proc_wait(p, &code, &why, APR_NOWAIT) == APR_CHILD_DONE)
+            return why == APR_PROC_EXIT ? code : -code;
+        apr_sleep(apr_time_from_msec(10)); /* a deadline, not a synchronisation */
+    }
+    apr_proc_kill(p, SIGKILL);
+    apr_proc_wait(p, &code, &why, APR_WAIT);
+    CU_FAIL("the program did not end within 30 s");
+    return -1000;
+}
+
+/* Starts the program with pipes on stdin and stdout (stderr shared with the tests'). env NULL:
+ * the tests' own environment. */
+static void spawn(tu_proc *p, const char *const *env, const char **argv, int want_stderr)
+{
+    apr_procattr_t *attr;
+    memset(p, 0, sizeof *p);
+    CU_ASSERT_FATAL(apr_procattr_create(&attr, tu_pool) == APR_SUCCESS);
+    CU_ASSERT_FATAL(apr_procattr_io_set(attr, APR_FULL_BLOCK, APR_FULL_BLOCK,
+                                        want_stderr ? APR_FULL_BLOCK : APR_NO_PIPE) ==
+                    APR_SUCCESS);
+    CU_ASSERT_FATAL(apr_procattr_cmdtype_set(attr, env ? APR_PROGRAM : APR_PROGRAM_ENV) ==
+                    APR_SUCCESS);
+    CU_ASSERT_FATAL(apr_proc_create(&p->proc, argv[0], argv, env, attr, tu_pool) ==
+                    APR_SUCCESS);
+    p->out = p->proc.out;
+    p->in = p->proc.in;
+}
+
+/* Runs the program to the end: `run_env(env, "ls", "--root", root, NULL)`. */
+static cli_result run_env(const char *const *env, const char *first, ...)
+{
+    cli_result r;
+    tu_proc p;
+    va_list ap;
+    const char **argv;
+    va_start(ap, first);
+    argv = args_of(first, ap);
+    va_end(ap);
+    spawn(&p, env, argv, 1);
+    apr_file_close(p.in);
+    r.out = read_all(p.out); /* the outputs are small: reading one then the other is safe */
+    r.err = read_all(p.proc.err);
+    r.code = wait_bounded(&p.proc);
+    apr_file_close(p.out);
+    apr_file_close(p.proc.err);
+    return r;
+}
+
+#define run(...) run_env(NULL, __VA_ARGS__)
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* An owner record as a dead owner left it: pid and tag as given, this host. */
+static const char *record(int64_t pid, const char *tag)
+{
+    char host[256], buf[SPILL__RECORD_MAX];
+    spill__hostname(host, sizeof host);
+    CU_ASSERT_FATAL(spill__record_format(buf, sizeof buf, 7, pid, host, 1, tag) > 0);
+    return apr_pstrdup(tu_pool, buf);
+}
+
+/* A spill held by this process (the program, another process, sees it live). */
+static spill_t *open_live(const char *root, const char *tag)
+{
+    spill_opts o;
+    spill_t *s;
+    spill_opts_init(&o);
+    o.reap_on_open = 0; /* the test's orphans are for the program to find */
+    o.tag = tag;
+    CU_ASSERT_FATAL(spill_open(root, &o, &s) == SPILL_OK);
+    return s;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The line of out that starts with name, or "". */
+static const char *row_of(const char *out, const char *name)
+{
+    const char *p = out;
+    size_t n = strlen(name);
+    for (; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
+        if (strncmp(p, name, n) == 0 && p[n] == ' ') {
+            const char *end = strchr(p, '\n');
+            return apr_pstrndup(tu_pool, p, end ? (apr_size_t)(end - p) : strlen(p));
+        }
+    }
+    return "";
+}
+
+static void assert_usage_error(cli_result r, const char *fragment)
+{
+    CU_ASSERT_EQUAL(r.code, 2);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_EQUAL(lines(r.err), 1);
+    CU_ASSERT(strncmp(r.err, "spill", 5) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, fragment));
+    if (r.code != 2 || !strstr(r.err, fragment))
+        printf("\n  expected a usage error about '%s'; got %d: %s", fragment, r.code, r.err);
+}
+
+static void test_usage_errors(void)
+{
+    const char *root = tu_fresh_dir("cli-usage");
+    assert_usage_error(run(NULL), "which command");
+    assert_usage_error(run("frobnicate", NULL), "unknown command 'frobnicate'");
+    assert_usage_error(run("reap", "--bogus", NULL), "--bogus");
+    assert_usage_error(run("reap", "--grace", "soon", NULL), "--grace");
+    assert_usage_error(run("reap", "--grace", NULL), "--grace");
+    assert_usage_error(run("reap", "--threads", "-1", NULL), "--threads");
+    assert_usage_error(run("reap", "--budget-ms", "99999999999", NULL), "too large");
+    assert_usage_error(run("ls", "--root", root, "extra", NULL), "extra");
+    assert_usage_error(run("hold", "--root", root, NULL), "--chunks");
+    assert_usage_error(run("hold", "--root", root, "--chunks", "1x", NULL), "--chunks");
+    assert_usage_error(run("demo", "--json", NULL), "--json");
+    /* nothing was created on the way */
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
+static void test_help_and_version(void)
+{
+    cli_result r = run("--help", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "spill reap [--root DIR] [--grace SECONDS]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "spill ls [--root DIR] [--json]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "spill hold [--root DIR] --chunks N"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "spill demo [--root DIR]"));
+    r = run("reap", "--help", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "--dry-run"));
+    r = run("--version", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, apr_pstrcat(tu_pool, "spill ", spill_version(), "\n", NULL));
+}
+
+/* One of each state: an orphan two hours old, an unsafe one an hour old, a young lockless
+ * one and a live one (both just made). */
+typedef struct states_root {
+    const char *root, *orphan, *unsafe, *young;
+    spill_t *live;
+} states_root;
+
+static states_root make_states(const char *tag)
+{
+    states_root s;
+    int64_t now = apr_time_sec(apr_time_now());
+    s.root = tu_fresh_dir("cli-states");
+    s.orphan = tu_make_spill_dir(s.root, (uint64_t)(now - 7200), 1, 3, record(4242, tag));
+    tu_set_mtime(s.orphan, now - 7200);
+    s.unsafe = tu_make_spill_dir(s.root, (uint64_t)(now - 3600), 2, 0, NULL);
+    CU_ASSERT_FATAL(apr_dir_make(tu_join(s.unsafe, ".lock"), APR_FPROT_OS_DEFAULT, tu_pool) ==
+                    APR_SUCCESS);
+    tu_set_mtime(s.unsafe, now - 3600);
+    s.young = tu_make_spill_dir(s.root, (uint64_t)now, 3, 1, NULL);
+    s.live = open_live(s.root, "live upload");
+    return s;
+}
+
+static void test_ls_table(void)
+{
+    states_root s = make_states("build 7");
+    const char *live = base_name(spill_path(s.live)), *row, *out, *header;
+    cli_result r = run("ls", "--root", s.root, NULL);
+    out = r.out;
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    header = apr_pstrndup(tu_pool, out, strcspn(out, "\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(header, "NAME"));
+    CU_ASSERT(strncmp(header, "NAME ", 5) == 0 && strstr(header, " STATE ") &&
+              strstr(header, " AGE ") && strstr(header, " SIZE ") && strstr(header, " FILES ") &&
+              strstr(header, " OWNER ") && strstr(header, " TAG"));
+    CU_ASSERT_EQUAL(lines(out), 6); /* header, four rows, the summary */
+    /* oldest first: the two-hour-old orphan, then the hour-old unsafe one */
+    CU_ASSERT(strncmp(out + strlen(header) + 1, base_name(s.orphan),
+                      strlen(base_name(s.orphan))) == 0);
+    CU_ASSERT(strstr(out, base_name(s.orphan)) < strstr(out, base_name(s.unsafe)));
+    CU_ASSERT(strstr(out, base_name(s.unsafe)) < strstr(out, live));
+    row = row_of(out, base_name(s.orphan));
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, " orphan "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, " 2h00m ")); /* the age, in human units */
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, " 4242@"));   /* owner: pid@host from the record */
+    CU_ASSERT(strlen(row) > 7 && strcmp(row + strlen(row) - 7, "build 7") == 0);
+    row = row_of(out, base_name(s.unsafe));
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, " unsafe "));
+    row = row_of(out, base_name(s.young));
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, " young "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, " 10 B ")); /* one 10-byte chunk */
+    row = row_of(out, live);
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, " live "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, "live upload"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(out, apr_psprintf(tu_pool, "4 under %s: 1 live, 1 orphan", s.root)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "1 young, 1 unsafe\n"));
+    /* ls only looks */
+    CU_ASSERT(tu_exists(s.orphan) && tu_exists(s.young) && tu_exists(s.unsafe));
+    spill_close(s.live);
+}
+
+static void test_ls_json(void)
+{
+    /* a tag with a quote, a backslash, a newline, an invalid byte, a control byte, UTF-8 */
+    const char *weird = "q\"\\\n\xff\x01\xc3\xa9";
+    states_root s = make_states(weird);
+    cli_result r = run("ls", "--root", s.root, "--json", NULL);
+    const char *orphan;
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT(tu_json_valid(r.out));
+    if (!tu_json_valid(r.out))
+        printf("\n  not valid JSON:\n%s", r.out);
+    CU_ASSERT(r.out[0] == '[');
+    orphan = strstr(r.out, apr_psprintf(tu_pool, "{\"name\":\"%s\"", base_name(s.orphan)));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(orphan);
+    CU_ASSERT(strncmp(strchr(orphan, ','), ",\"state\":\"orphan\",\"age_seconds\":", 32) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(orphan, "\"owner_pid\":4242,\"owner_host\":\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(orphan, "\"tag\":\"q\\\"\\\\\\n\\ufffd\\u0001\xc3\xa9\","
+                                          "\"reason\":null}"));
+    /* unknown fields are null, never "" or -1: the lockless young one has no record */
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"owner_pid\":null,\"owner_host\":null,\"tag\":null,"
+                                         "\"reason\":\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"state\":\"live\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"state\":\"young\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"state\":\"unsafe\""));
+    /* the table keeps such a tag on its row */
+    r = run("ls", "--root", s.root, NULL);
+    CU_ASSERT_EQUAL(lines(r.out), 6);
+    CU_ASSERT_PTR_NOT_NULL(strstr(row_of(r.out, base_name(s.orphan)), "q\"\\?" "?" "?\xc3\xa9"));
+    spill_close(s.live);
+}
+
+/* Two orphans (3 chunks each), one live, one young. */
+typedef struct reap_root {
+    const char *root, *orphan1, *orphan2, *young;
+    spill_t *live;
+    uint64_t bytes; /* what reaping the orphans frees: chunks and records */
+} reap_root;
+
+static reap_root make_reap_root(void)
+{
+    reap_root s;
+    const char *rec = record(4242, "gone");
+    s.root = tu_fresh_dir("cli-reap");
+    s.orphan1 = tu_make_spill_dir(s.root, 1000, 1, 3, rec);
+    s.orphan2 = tu_make_spill_dir(s.root, 2000, 2, 3, rec);
+    s.young = tu_make_spill_dir(s.root, (uint64_t)apr_time_sec(apr_time_now()), 3, 1, NULL);
+    s.live = open_live(s.root, "busy");
+    s.bytes = 2 * (3 * 10 + strlen(rec));
+    return s;
+}
+
+static void assert_reap_json(const char *out, uint64_t bytes)
+{
+    const char *want = apr_psprintf(tu_pool,
+        "{\"scanned\":4,\"reaped\":2,\"live\":1,\"young\":1,\"unsafe\":0,\"errors\":0,"
+        "\"bytes_freed\":%" APR_UINT64_T_FMT ",\"files_removed\":8,\"elapsed_ms\":",
+        (apr_uint64_t)bytes);
+    CU_ASSERT(tu_json_valid(out));
+    CU_ASSERT(strncmp(out, want, strlen(want)) == 0);
+    if (strncmp(out, want, strlen(want)) != 0)
+        printf("\n  want %s...\n  got  %s", want, out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, ",\"budget_exhausted\":false}\n"));
+}
+
+static void test_reap_counts(void)
+{
+    reap_root s = make_reap_root();
+    cli_result r = run("reap", "--root", s.root, "--json", "--threads", "2", NULL);
+    const char *want;
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    assert_reap_json(r.out, s.bytes);
+    CU_ASSERT(!tu_exists(s.orphan1) && !tu_exists(s.orphan2));
+    CU_ASSERT(tu_exists(s.young) && tu_exists(spill_path(s.live)));
+    /* the human summary of a second pass: nothing left to reap, the others kept */
+    r = run("reap", "--root", s.root, NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    want = apr_psprintf(tu_pool, "reaped 0 of 2 under %s: 0 B freed in 0 files; kept 1 live, "
+                                 "1 young, 0 unsafe (", s.root);
+    CU_ASSERT(strncmp(r.out, want, strlen(want)) == 0);
+    CU_ASSERT_EQUAL(lines(r.out), 1);
+    spill_close(s.live);
+}
+
+static void test_dry_run_removes_nothing(void)
+{
+    reap_root s = make_reap_root();
+    const char *before = tu_snapshot(s.root), *dry_line;
+    cli_result r = run("reap", "--root", s.root, "--dry-run", "--json", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    /* the same report a real run gives... */
+    assert_reap_json(r.out, s.bytes);
+    /* ...and not a byte changed */
+    CU_ASSERT_STRING_EQUAL(tu_snapshot(s.root), before);
+    r = run("reap", "--root", s.root, "--dry-run", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    dry_line = apr_psprintf(tu_pool, "would reap 2 of 4 under %s: ", s.root);
+    CU_ASSERT(strncmp(r.out, dry_line, strlen(dry_line)) == 0);
+    CU_ASSERT_STRING_EQUAL(tu_snapshot(s.root), before);
+    /* the real run does what the dry run said */
+    r = run("reap", "--root", s.root, "--json", NULL);
+    assert_reap_json(r.out, s.bytes);
+    CU_ASSERT(!tu_exists(s.orphan1) && !tu_exists(s.orphan2));
+    spill_close(s.live);
+}
+
+/* An orphan nested deeper than the reaper goes (rule 2) cannot be removed: exit 1, and one
+ * line on stderr naming it. */
+static void test_reap_errors_exit_1(void)
+{
+    const char *root = tu_fresh_dir("cli-deep");
+    const char *orphan = tu_make_spill_dir(root, 1000, 1, 1, record(4242, "deep"));
+    const char *d = orphan;
+    cli_result r;
+    int i;
+    for (i = 0; i < SPILL__MAX_DEPTH + 2; i++) {
+        d = tu_join(d, "d");
+        CU_ASSERT_FATAL(apr_dir_make(d, APR_FPROT_OS_DEFAULT, tu_pool) == APR_SUCCESS);
+    }
+    r = run("reap", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT(tu_json_valid(r.out));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"reaped\":0,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"errors\":1,"));
+    CU_ASSERT_EQUAL(lines(r.err), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, orphan));
+    CU_ASSERT(tu_exists(orphan));
+}
+
+static void test_root_from_environment(void)
+{
+    const char *root = tu_fresh_dir("cli-env");
+    const char *orphan = tu_make_spill_dir(root, 1000, 1, 1, record(4242, "env"));
+    const char *env[] = {apr_pstrcat(tu_pool, "SPILL_ROOT=", root, NULL), NULL};
+    cli_result r = run_env(env, "ls", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(row_of(r.out, base_name(orphan)), " orphan "));
+    r = run_env(env, "reap", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT(!tu_exists(orphan));
+    /* --root wins over $SPILL_ROOT */
+    orphan = tu_make_spill_dir(root, 1000, 2, 1, record(4242, "env"));
+    r = run_env(env, "reap", "--root", tu_fresh_dir("cli-env-other"), NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT(tu_exists(orphan));
+}
+
+/* Starts `spill hold` and reads the path it prints once its first chunk is on disk. */
+static const char *start_hold(tu_proc *p, const char *root, const char *chunks,
+                              const char *ready)
+{
+    const char *argv[] = {program(), "hold", "--root", root, "--chunks", chunks,
+                          "--chunk-size", "4096", "--pace-ms", "20", "--tag", "held",
+                          ready ? "--ready-file" : NULL, ready, NULL};
+    const char *line;
+    spawn(p, NULL, argv, 0);
+    line = tu_read_line(p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+    return line;
+}
+
+static void test_hold_sigterm_leaves_nothing(void)
+{
+#ifdef _WIN32
+    TU_SKIP("no SIGTERM on Windows");
+#else
+    const char *root = tu_join(tu_fresh_dir("cli-hold"), "root");
+    const char *ready = tu_join(tu_fresh_dir("cli-ready"), "ready");
+    tu_proc p;
+    const char *path = start_hold(&p, root, "100000", ready), *json;
+    char *written;
+    /* its path, under the root, on disk, and the same in the ready file */
+    CU_ASSERT(strncmp(path, apr_pstrcat(tu_pool, root, "/spill_", NULL), strlen(root) + 7) == 0);
+    CU_ASSERT(tu_exists(path));
+    written = tu_read_file(ready, NULL);
+    CU_ASSERT_PTR_NOT_NULL(written);
+    CU_ASSERT_STRING_EQUAL(written ? written : "", apr_pstrcat(tu_pool, path, "\n", NULL));
+    json = run("ls", "--root", root, "--json", NULL).out;
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"state\":\"live\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"tag\":\"held\""));
+    /* mid-upload (100000 chunks, one every 20 ms): SIGTERM closes it gracefully */
+    CU_ASSERT(apr_proc_kill(&p.proc, SIGTERM) == APR_SUCCESS);
+    CU_ASSERT_EQUAL(wait_bounded(&p.proc), 0);
+    apr_file_close(p.in);
+    apr_file_close(p.out);
+    CU_ASSERT(!tu_exists(path));
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+#endif
+}
+
+static void test_hold_sigkill_leaves_orphan_reap_removes(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-kill"), "root");
+    tu_proc p;
+    const char *path = start_hold(&p, root, "3", NULL), *row;
+    cli_result r;
+    tu_kill(&p); /* SIGKILL: no cleanup runs */
+    CU_ASSERT(tu_exists(path));
+    r = run("ls", "--root", root, NULL);
+    row = row_of(r.out, base_name(path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, " orphan "));
+    CU_ASSERT(strlen(row) > 4 && strcmp(row + strlen(row) - 4, "held") == 0);
+    r = run("reap", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "{\"scanned\":1,\"reaped\":1,\"live\":0,"));
+    CU_ASSERT(!tu_exists(path));
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
+static void test_demo(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-demo"), "root");
+    cli_result r = run("demo", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Verdict: 2 of 2 live uploads kept, 3 of 3 orphans "
+                                         "reclaimed, "));
+    if (r.code != 0)
+        printf("\n%s\n%s", r.out, r.err);
+    /* every holder stopped, every directory gone; the given root is kept */
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
+static CU_TestInfo tests[] = {
+    {"bad usage exits 2 with one line on stderr", test_usage_errors},
+    {"--help and --version", test_help_and_version},
+    {"ls: a table of every state, oldest first", test_ls_table},
+    {"ls --json: valid, escaped, null when unknown", test_ls_json},
+    {"reap --json: counts, and only orphans go", test_reap_counts},
+    {"reap --dry-run reports the same and removes nothing", test_dry_run_removes_nothing},
+    {"reap with an error exits 1 naming the path", test_reap_errors_exit_1},
+    {"ROOT from $SPILL_ROOT, --root first", test_root_from_environment},
+    {"hold + SIGTERM mid-upload leaves nothing", test_hold_sigterm_leaves_nothing},
+    {"hold + SIGKILL leaves an orphan that reap removes",
+     test_hold_sigkill_leaves_orphan_reap_removes},
+    {"demo keeps the live, reclaims the dead", test_demo},
+    CU_TEST_INFO_NULL,
+};
+
+test_suite suite_cli = {"cli", tests};

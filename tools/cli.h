@@ -1,0 +1,95 @@
+/* cli.h: what the files of the `spill` program share: the commands, option parsing, errors,
+ * human units, the JSON writer and stop signals. */
+#ifndef SPILL_CLI_H
+#define SPILL_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <apr_getopt.h>
+#include <apr_pools.h>
+#include <apr_thread_proc.h>
+
+#include "spill.h"
+
+/* Exit status, as SPEC.md says: done; done with errors; usage. */
+#define SPILL_CLI_OK 0
+#define SPILL_CLI_ERRORS 1
+#define SPILL_CLI_USAGE 2
+
+/* The program's own path as it was started, to run `spill hold` children (demo). */
+extern const char *spill__cli_self;
+
+/* The commands: argv[0] is the command's name ("reap"); each returns an exit status. */
+int spill__cli_reap(apr_pool_t *pool, int argc, const char *const *argv);
+int spill__cli_ls(apr_pool_t *pool, int argc, const char *const *argv);
+int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv);
+int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv);
+
+/* What `reap` and `ls` do once their options are parsed; demo calls them directly. */
+typedef struct spill__cli_reap_args {
+    const char *root;
+    spill_opts opts;
+    int dry_run, json;
+} spill__cli_reap_args;
+int spill__cli_reap_run(apr_pool_t *pool, const spill__cli_reap_args *a,
+                        spill_reap_stats *stats);
+int spill__cli_ls_run(apr_pool_t *pool, const char *root, int json);
+
+/* The usage text of one command ("reap") or of all (NULL). */
+void spill__cli_usage(FILE *f, const char *cmd);
+
+/* Option parsing over apr_getopt_long. init takes the command's argv (argv[0] its name) and
+ * makes APR's messages read "spill reap: invalid option: --x". next returns 1 with an option,
+ * 0 at the end (complaining about leftover arguments: then *bad is set), -1 on a bad option
+ * (already reported). */
+apr_getopt_t *spill__cli_getopt(apr_pool_t *pool, int argc, const char *const *argv);
+int spill__cli_next(apr_getopt_t *os, const apr_getopt_option_t *opts, int *id,
+                    const char **arg);
+/* Reports a usage error "spill CMD: message" on one line; returns SPILL_CLI_USAGE. */
+int spill__cli_usage_error(const char *cmd, const char *fmt, ...);
+/* Parses a whole unsigned decimal number at most max; a usage error otherwise (returns 0). */
+int spill__cli_number(const char *cmd, const char *opt, const char *arg, uint64_t max,
+                      uint64_t *out);
+/* ROOT: --root if given, else $SPILL_ROOT, else spill_default_root("spill"). NULL on failure
+ * (reported). */
+const char *spill__cli_root(apr_pool_t *pool, const char *cmd, const char *given);
+/* Reports the library's last failure as "spill CMD: PATH: reason"; returns SPILL_CLI_ERRORS. */
+int spill__cli_fail(const char *cmd, const char *path);
+/* A spill_opts log callback printing errors and warnings to stderr ("spill CMD: msg"). */
+void spill__cli_log(void *cmd, int level, const char *msg);
+
+/* human.c: sizes and ages in human units, into buf. */
+const char *spill__cli_size(char *buf, size_t size, uint64_t bytes);
+const char *spill__cli_age(char *buf, size_t size, int64_t seconds);
+const char *spill__cli_state(spill_state st);
+/* Copies s into a pool string safe for a terminal: control bytes and invalid UTF-8 become '?'.
+ * *width gets its width in characters. */
+const char *spill__cli_printable(apr_pool_t *pool, const char *s, size_t *width);
+
+/* json.c: a small writer of compact JSON objects, correct for any bytes in a string. */
+typedef struct spill__json {
+    FILE *f;
+    int n; /* members written so far */
+} spill__json;
+void spill__json_begin(spill__json *j, FILE *f);
+void spill__json_u64(spill__json *j, const char *key, uint64_t v);
+void spill__json_i64(spill__json *j, const char *key, int64_t v);
+void spill__json_bool(spill__json *j, const char *key, int v);
+/* NULL writes null */
+void spill__json_str(spill__json *j, const char *key, const char *v);
+void spill__json_end(spill__json *j);
+/* Writes s as a JSON string: quotes, backslashes and control bytes escaped, invalid UTF-8
+ * replaced by U+FFFD. */
+void spill__json_string(FILE *f, const char *s);
+
+/* signals.c: stop requests (SIGINT/SIGTERM; Ctrl-C/Ctrl-Break on Windows) and stopping
+ * children. catch returns 0 on success. */
+int spill__cli_catch_stop(void);
+/* Waits up to ms milliseconds (forever if negative) for a stop request; 1 if one came. */
+int spill__cli_wait_stop(long ms);
+/* Asks a child to close gracefully (SIGTERM), or kills it hard (SIGKILL, TerminateProcess). */
+int spill__cli_stop_child(apr_proc_t *p);
+int spill__cli_kill_child(apr_proc_t *p);
+
+#endif /* SPILL_CLI_H */

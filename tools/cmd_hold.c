@@ -1,0 +1,197 @@
+/* cmd_hold.c: `spill hold`: a stand-in upload. Spills N chunks of pseudo-random bytes, tells
+ * its path once the first is on disk, then waits; SIGINT/SIGTERM close it gracefully. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "cli.h"
+
+enum { O_ROOT = 256, O_CHUNKS, O_SIZE, O_PACE, O_READY, O_TAG, O_HELP = 'h' };
+
+static const apr_getopt_option_t options[] = {
+    {"root", O_ROOT, 1, "the spill root"},
+    {"chunks", O_CHUNKS, 1, "how many chunks to spill"},
+    {"chunk-size", O_SIZE, 1, "bytes per chunk (default 65536)"},
+    {"pace-ms", O_PACE, 1, "milliseconds between chunks (default 0)"},
+    {"ready-file", O_READY, 1, "where to write the spill's path once a chunk is on disk"},
+    {"tag", O_TAG, 1, "a label kept in the owner record, shown by ls"},
+    {"help", O_HELP, 0, "this help"},
+    {NULL, 0, 0, NULL},
+};
+
+typedef struct hold_args {
+    const char *root, *ready_file, *tag;
+    uint64_t chunks, chunk_size, pace_ms;
+    int have_chunks;
+} hold_args;
+
+/* xorshift64*: cheap bytes that do not compress or repeat, seeded from the OS. */
+static uint64_t next_random(uint64_t *x)
+{
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * 2685821657736338717ULL;
+}
+
+static void fill(unsigned char *buf, size_t len, uint64_t *x)
+{
+    size_t i;
+    for (i = 0; i + 8 <= len; i += 8) {
+        uint64_t v = next_random(x);
+        memcpy(buf + i, &v, 8);
+    }
+    for (; i < len; i++)
+        buf[i] = (unsigned char)next_random(x);
+}
+
+/* Chunk i's address: a per-run random prefix and i, so that every address is distinct. */
+static void address(uint8_t addr[SPILL_ADDR_LEN], const uint8_t prefix[24], uint64_t i)
+{
+    int b;
+    memcpy(addr, prefix, 24);
+    for (b = 0; b < 8; b++)
+        addr[24 + b] = (uint8_t)(i >> (8 * b));
+}
+
+/* One line on stderr naming the path and APR's reason; returns -1. */
+static int report(const char *what, const char *path, apr_status_t rv)
+{
+    char msg[256];
+    fprintf(stderr, "spill hold: %s: %s: %s\n", path, what, apr_strerror(rv, msg, sizeof msg));
+    return -1;
+}
+
+/* The ready file appears whole: written under a unique temporary name beside it, then
+ * renamed into place, so a reader polling for it never sees a partial path. */
+static int write_ready(apr_pool_t *pool, const char *file, const char *path)
+{
+    char *tmpl = apr_pstrcat(pool, file, ".XXXXXX", NULL);
+    const char *line = apr_pstrcat(pool, path, "\n", NULL), *tmp;
+    apr_file_t *f;
+    apr_status_t rv;
+    rv = apr_file_mktemp(&f, tmpl,
+                         APR_FOPEN_CREATE | APR_FOPEN_READ | APR_FOPEN_WRITE | APR_FOPEN_EXCL,
+                         pool);
+    if (rv != APR_SUCCESS)
+        return report("cannot create", file, rv);
+    apr_file_name_get(&tmp, f);
+    rv = apr_file_write_full(f, line, strlen(line), NULL);
+    if (apr_file_close(f) != APR_SUCCESS && rv == APR_SUCCESS)
+        rv = APR_EGENERAL;
+    if (rv == APR_SUCCESS)
+        rv = apr_file_rename(tmp, file, pool);
+    if (rv != APR_SUCCESS) {
+        apr_file_remove(tmp, pool);
+        return report("cannot write", file, rv);
+    }
+    return 0;
+}
+
+/* Tells the world where the spill is: the ready file first, then stdout (a parent reading our
+ * stdout may go straight to the file). */
+static int announce(apr_pool_t *pool, const hold_args *a, spill_t *s)
+{
+    if (a->ready_file && write_ready(pool, a->ready_file, spill_path(s)) != 0)
+        return -1;
+    printf("%s\n", spill_path(s));
+    fflush(stdout);
+    return 0;
+}
+
+/* Spills the chunks, pacing them, until done or asked to stop. */
+static int upload(apr_pool_t *pool, const hold_args *a, spill_t *s)
+{
+    unsigned char *buf = malloc(a->chunk_size ? (size_t)a->chunk_size : 1);
+    uint8_t prefix[24], addr[SPILL_ADDR_LEN];
+    uint64_t i, x;
+    int rc = 0;
+    if (!buf || apr_generate_random_bytes(prefix, sizeof prefix) != APR_SUCCESS) {
+        free(buf);
+        fprintf(stderr, "spill hold: out of memory or random bytes\n");
+        return -1;
+    }
+    memcpy(&x, prefix, sizeof x);
+    x |= 1; /* xorshift must not start at 0 */
+    for (i = 0; i < a->chunks && rc == 0; i++) {
+        fill(buf, (size_t)a->chunk_size, &x);
+        address(addr, prefix, i);
+        if (spill_put(s, addr, buf, (size_t)a->chunk_size) != SPILL_OK) {
+            spill__cli_fail("hold", spill_path(s));
+            rc = -1;
+        } else if (i == 0) {
+            rc = announce(pool, a, s);
+        }
+        /* with no pace this only looks: a stop ends the upload between any two chunks */
+        if (rc == 0 && i + 1 < a->chunks && spill__cli_wait_stop((long)a->pace_ms))
+            break;
+    }
+    free(buf);
+    if (rc == 0 && a->chunks == 0)
+        rc = announce(pool, a, s);
+    return rc;
+}
+
+static int parse(apr_pool_t *pool, int argc, const char *const *argv, hold_args *a)
+{
+    apr_getopt_t *os = spill__cli_getopt(pool, argc, argv);
+    const char *arg;
+    int id, more, ok = 1;
+    while (ok && (more = spill__cli_next(os, options, &id, &arg)) == 1) {
+        switch (id) {
+        case O_ROOT: a->root = arg; break;
+        case O_CHUNKS:
+            ok = spill__cli_number("hold", "chunks", arg, UINT32_MAX, &a->chunks);
+            a->have_chunks = 1;
+            break;
+        case O_SIZE:
+            /* one chunk is held in memory: keep it to something a test host can afford */
+            ok = spill__cli_number("hold", "chunk-size", arg, 1024u * 1024 * 1024,
+                                   &a->chunk_size);
+            break;
+        case O_PACE: ok = spill__cli_number("hold", "pace-ms", arg, 86400000, &a->pace_ms); break;
+        case O_READY: a->ready_file = arg; break;
+        case O_TAG: a->tag = arg; break;
+        case O_HELP: spill__cli_usage(stdout, "hold"); return -1;
+        }
+    }
+    if (!ok || more < 0)
+        return SPILL_CLI_USAGE;
+    if (!a->have_chunks)
+        return spill__cli_usage_error("hold", "--chunks N is required");
+    return SPILL_CLI_OK;
+}
+
+int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv)
+{
+    hold_args a;
+    spill_opts o;
+    spill_t *s;
+    int rc;
+    memset(&a, 0, sizeof a);
+    a.chunk_size = 65536;
+    if ((rc = parse(pool, argc, argv, &a)) != SPILL_CLI_OK)
+        return rc < 0 ? SPILL_CLI_OK : rc;
+    if (!(a.root = spill__cli_root(pool, "hold", a.root)))
+        return SPILL_CLI_ERRORS;
+    /* before the open: a stop that comes while opening must still close gracefully */
+    if (spill__cli_catch_stop() != 0) {
+        fprintf(stderr, "spill hold: cannot catch SIGINT/SIGTERM\n");
+        return SPILL_CLI_ERRORS;
+    }
+    spill_opts_init(&o);
+    o.tag = a.tag;
+    o.log = spill__cli_log;
+    o.log_ctx = (void *)"hold";
+    if (spill_open(a.root, &o, &s) != SPILL_OK)
+        return spill__cli_fail("hold", a.root);
+    rc = upload(pool, &a, s) == 0 ? SPILL_CLI_OK : SPILL_CLI_ERRORS;
+    if (rc == SPILL_CLI_OK)
+        spill__cli_wait_stop(-1);
+    if (spill_close(s) != SPILL_OK)
+        return spill__cli_fail("hold", a.root);
+    return rc;
+}

@@ -1,0 +1,166 @@
+/* cmd_reap.c: `spill reap`: removes the orphans under ROOT and says what it did, as one human
+ * line or one JSON object. --dry-run judges through spill_scan and removes nothing. */
+#include <string.h>
+
+#include <apr_time.h>
+
+#include "cli.h"
+
+enum { O_ROOT = 256, O_GRACE, O_THREADS, O_BUDGET, O_DRY, O_JSON, O_HELP = 'h' };
+
+static const apr_getopt_option_t options[] = {
+    {"root", O_ROOT, 1, "the spill root"},
+    {"grace", O_GRACE, 1, "seconds before a lockless or foreign directory is reaped"},
+    {"threads", O_THREADS, 1, "reaper workers; 0: one per core (the default)"},
+    {"budget-ms", O_BUDGET, 1, "stop after this many milliseconds"},
+    {"dry-run", O_DRY, 0, "judge and report, remove nothing"},
+    {"json", O_JSON, 0, "one JSON object"},
+    {"help", O_HELP, 0, "this help"},
+    {NULL, 0, 0, NULL},
+};
+
+/* A dry run: counts what a real reap would do, from spill_scan's judgement of each entry. */
+typedef struct dry_run {
+    spill_reap_stats *st;
+    apr_time_t start;
+    uint32_t budget_ms;
+} dry_run;
+
+static int count_entry(void *ctx, const spill_entry *e)
+{
+    dry_run *d = ctx;
+    if (d->budget_ms && apr_time_now() - d->start >= apr_time_from_msec(d->budget_ms)) {
+        d->st->budget_exhausted = 1; /* entries not reached are not counted, as in a reap */
+        return 1;
+    }
+    d->st->scanned++;
+    switch (e->state) {
+    case SPILL_LIVE: d->st->live++; break;
+    case SPILL_YOUNG: d->st->young++; break;
+    case SPILL_UNSAFE: d->st->unsafe++; break;
+    case SPILL_ORPHAN:
+        d->st->reaped++;
+        d->st->bytes_freed += e->bytes;
+        d->st->files_removed += e->files;
+        break;
+    }
+    return 0;
+}
+
+static int dry(const spill__cli_reap_args *a, spill_reap_stats *st)
+{
+    dry_run d;
+    apr_time_t took;
+    int rc;
+    d.st = st;
+    d.start = apr_time_now();
+    d.budget_ms = a->opts.reap_budget_ms;
+    rc = spill_scan(a->root, &a->opts, count_entry, &d);
+    took = apr_time_now() - d.start;
+    st->elapsed_ms = (uint32_t)apr_time_as_msec(took);
+    return rc == 1 && st->budget_exhausted ? SPILL_OK : rc;
+}
+
+static void print_json(const spill_reap_stats *st)
+{
+    spill__json j;
+    spill__json_begin(&j, stdout);
+    spill__json_u64(&j, "scanned", st->scanned);
+    spill__json_u64(&j, "reaped", st->reaped);
+    spill__json_u64(&j, "live", st->live);
+    spill__json_u64(&j, "young", st->young);
+    spill__json_u64(&j, "unsafe", st->unsafe);
+    spill__json_u64(&j, "errors", st->errors);
+    spill__json_u64(&j, "bytes_freed", st->bytes_freed);
+    spill__json_u64(&j, "files_removed", st->files_removed);
+    spill__json_u64(&j, "elapsed_ms", st->elapsed_ms);
+    spill__json_bool(&j, "budget_exhausted", st->budget_exhausted);
+    spill__json_end(&j);
+    fputc('\n', stdout);
+}
+
+/* "reaped 3 of 7 under ROOT: 3.2 MiB freed in 41 files; kept 2 live, 1 young, 1 unsafe" */
+static void print_human(const spill__cli_reap_args *a, const spill_reap_stats *st)
+{
+    char size[32];
+    printf("%s %u of %u under %s: %s %s in %llu files; kept %u live, %u young, %u unsafe",
+           a->dry_run ? "would reap" : "reaped", (unsigned)st->reaped, (unsigned)st->scanned,
+           a->root, spill__cli_size(size, sizeof size, st->bytes_freed),
+           a->dry_run ? "would be freed" : "freed", (unsigned long long)st->files_removed,
+           (unsigned)st->live, (unsigned)st->young, (unsigned)st->unsafe);
+    if (st->errors)
+        printf("; %u error%s", (unsigned)st->errors, st->errors == 1 ? "" : "s");
+    if (st->budget_exhausted)
+        printf("; stopped by the %u ms budget", (unsigned)a->opts.reap_budget_ms);
+    printf(" (%u ms)\n", (unsigned)st->elapsed_ms);
+}
+
+int spill__cli_reap_run(apr_pool_t *pool, const spill__cli_reap_args *a,
+                        spill_reap_stats *st)
+{
+    int rc;
+    (void)pool;
+    memset(st, 0, sizeof *st);
+    st->version = SPILL_REAP_STATS_VERSION;
+    rc = a->dry_run ? dry(a, st) : spill_reap(a->root, &a->opts, st);
+    if (rc != SPILL_OK)
+        return spill__cli_fail("reap", a->root);
+    if (a->json)
+        print_json(st);
+    else
+        print_human(a, st);
+    return st->errors ? SPILL_CLI_ERRORS : SPILL_CLI_OK;
+}
+
+static int parse(int argc, const char *const *argv, apr_pool_t *pool, spill__cli_reap_args *a,
+                 const char **root)
+{
+    apr_getopt_t *os = spill__cli_getopt(pool, argc, argv);
+    const char *arg;
+    uint64_t v;
+    int id, more;
+    while ((more = spill__cli_next(os, options, &id, &arg)) == 1) {
+        switch (id) {
+        case O_ROOT: *root = arg; break;
+        case O_GRACE:
+            if (!spill__cli_number("reap", "grace", arg, UINT32_MAX, &v))
+                return SPILL_CLI_USAGE;
+            a->opts.grace_seconds = (uint32_t)v;
+            break;
+        case O_THREADS:
+            if (!spill__cli_number("reap", "threads", arg, 1024, &v))
+                return SPILL_CLI_USAGE;
+            a->opts.threads = (unsigned)v;
+            break;
+        case O_BUDGET:
+            if (!spill__cli_number("reap", "budget-ms", arg, UINT32_MAX, &v))
+                return SPILL_CLI_USAGE;
+            a->opts.reap_budget_ms = (uint32_t)v;
+            break;
+        case O_DRY: a->dry_run = 1; break;
+        case O_JSON: a->json = 1; break;
+        case O_HELP: spill__cli_usage(stdout, "reap"); return -1;
+        }
+    }
+    return more < 0 ? SPILL_CLI_USAGE : SPILL_CLI_OK;
+}
+
+int spill__cli_reap(apr_pool_t *pool, int argc, const char *const *argv)
+{
+    spill__cli_reap_args a;
+    spill_reap_stats st;
+    const char *root = NULL;
+    int rc;
+    memset(&a, 0, sizeof a);
+    spill_opts_init(&a.opts);
+    a.opts.threads = 0; /* the program's default: one worker per core */
+    a.opts.log = spill__cli_log;
+    a.opts.log_ctx = (void *)"reap";
+    if ((rc = parse(argc, argv, pool, &a, &root)) != SPILL_CLI_OK)
+        return rc < 0 ? SPILL_CLI_OK : rc;
+    if (!(a.root = spill__cli_root(pool, "reap", root)))
+        return SPILL_CLI_ERRORS;
+    /* No progress display: spill_reap reports only when it is done (the API has no progress
+     * hook, and its log callback runs only on the calling thread). */
+    return spill__cli_reap_run(pool, &a, &st);
+}

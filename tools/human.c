@@ -1,0 +1,100 @@
+/* human.c: what a person reads in `ls` and `reap`: sizes in binary units, ages, states, and
+ * strings made safe to print on a terminal. */
+#include <stdio.h>
+
+#include "cli.h"
+
+const char *spill__cli_size(char *buf, size_t size, uint64_t bytes)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)bytes;
+    int u = -1;
+    if (bytes < 1024) {
+        snprintf(buf, size, "%llu B", (unsigned long long)bytes);
+        return buf;
+    }
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, size, v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+/* Two units at most ("45s", "2m05s", "3h12m", "4d06h"): enough to tell old from fresh. */
+const char *spill__cli_age(char *buf, size_t size, int64_t seconds)
+{
+    /* a name timestamp in the future gives a negative age: shown as such, not hidden */
+    const char *sign = seconds < 0 ? "-" : "";
+    uint64_t s = seconds < 0 ? (uint64_t)0 - (uint64_t)seconds : (uint64_t)seconds;
+    if (s < 60)
+        snprintf(buf, size, "%s%llus", sign, (unsigned long long)s);
+    else if (s < 3600)
+        snprintf(buf, size, "%s%llum%02llus", sign, (unsigned long long)(s / 60),
+                 (unsigned long long)(s % 60));
+    else if (s < 86400)
+        snprintf(buf, size, "%s%lluh%02llum", sign, (unsigned long long)(s / 3600),
+                 (unsigned long long)(s % 3600 / 60));
+    else
+        snprintf(buf, size, "%s%llud%02lluh", sign, (unsigned long long)(s / 86400),
+                 (unsigned long long)(s % 86400 / 3600));
+    return buf;
+}
+
+const char *spill__cli_state(spill_state st)
+{
+    switch (st) {
+    case SPILL_LIVE: return "live";
+    case SPILL_ORPHAN: return "orphan";
+    case SPILL_YOUNG: return "young";
+    case SPILL_UNSAFE: return "unsafe";
+    }
+    return "unknown";
+}
+
+/* Bytes of the UTF-8 character at s, or 0 if invalid (same rules as json.c, less strict on
+ * the code point range: this is only for display). */
+static size_t char_len(const unsigned char *s)
+{
+    size_t n, i;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    for (i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+const char *spill__cli_printable(apr_pool_t *pool, const char *s, size_t *width)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = 0, w = 0;
+    char *out;
+    while (p[len])
+        len++;
+    out = apr_palloc(pool, len + 1);
+    len = 0;
+    while (*p) {
+        size_t n = char_len(p);
+        if (n <= 1) {
+            /* a control byte could move the cursor or end the row: never print it raw */
+            out[len++] = n == 0 || *p < 0x20 || *p == 0x7f ? '?' : (char)*p;
+            p++;
+        } else {
+            while (n--)
+                out[len++] = (char)*p++;
+        }
+        w++;
+    }
+    out[len] = '\0';
+    *width = w;
+    return out;
+}

@@ -1,0 +1,91 @@
+/* main.c: the `spill` program: finds the command (reap, ls, hold, demo) and runs it. Each
+ * command lives in its own file; SPEC.md's "command-line program" section is the contract. */
+#include <string.h>
+
+#include <apr_general.h>
+
+#include "cli.h"
+
+const char *spill__cli_self;
+
+typedef struct command {
+    const char *name;
+    int (*run)(apr_pool_t *pool, int argc, const char *const *argv);
+    const char *synopsis;
+    const char *what;
+} command;
+
+static const command commands[] = {
+    {"reap", spill__cli_reap,
+     "[--root DIR] [--grace SECONDS] [--threads N] [--budget-ms MS] [--dry-run] [--json]",
+     "remove the spill directories of dead owners; never a live one (--dry-run: judge and\n"
+     "      report what would be removed, removing nothing; --threads 0 or unset: one per core)"},
+    {"ls", spill__cli_ls, "[--root DIR] [--json]",
+     "list the spill directories under the root, oldest first, as reap would judge them"},
+    {"hold", spill__cli_hold,
+     "[--root DIR] --chunks N [--chunk-size BYTES] [--pace-ms MS] [--ready-file PATH] [--tag T]",
+     "a stand-in upload: spill N chunks, print the spill's path once the first is on disk,\n"
+     "      then wait; SIGINT/SIGTERM close it (its directory is removed), SIGKILL orphans it"},
+    {"demo", spill__cli_demo, "[--root DIR]",
+     "the main job on a fresh temporary root: uploads, hard deaths, ls, reap, a verdict"},
+    {NULL, NULL, NULL, NULL},
+};
+
+void spill__cli_usage(FILE *f, const char *cmd)
+{
+    const command *c;
+    if (!cmd)
+        fprintf(f, "spill %s: a private spill directory per upload; reaps the orphans of dead "
+                   "owners\n\nusage:\n", spill_version());
+    for (c = commands; c->name; c++)
+        if (!cmd || strcmp(cmd, c->name) == 0)
+            fprintf(f, "  spill %s %s\n      %s\n", c->name, c->synopsis, c->what);
+    if (cmd)
+        return;
+    fprintf(f, "  spill --help | --version\n\n"
+               "ROOT is --root, else $SPILL_ROOT, else the per-user default (spill_default_root).\n"
+               "Exit status: 0 done (live or unsafe entries are not errors); 1 done with errors;\n"
+               "2 usage.\n");
+}
+
+static int dispatch(apr_pool_t *pool, int argc, const char *const *argv)
+{
+    const command *c;
+    if (argc < 2)
+        return spill__cli_usage_error(NULL, "which command? reap, ls, hold or demo");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        spill__cli_usage(stdout, NULL);
+        return SPILL_CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("spill %s\n", spill_version());
+        return SPILL_CLI_OK;
+    }
+    for (c = commands; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0)
+            return c->run(pool, argc - 1, argv + 1);
+    return spill__cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+}
+
+int main(int argc, const char *const *argv)
+{
+    apr_pool_t *pool;
+    int rc;
+    if (apr_app_initialize(&argc, &argv, NULL) != APR_SUCCESS ||
+        apr_pool_create(&pool, NULL) != APR_SUCCESS) {
+        fprintf(stderr, "spill: cannot initialise APR\n");
+        return SPILL_CLI_ERRORS;
+    }
+    spill__cli_self = argv[0];
+    rc = dispatch(pool, argc, argv);
+    /* output cut short (a full disk, a closed pipe) is a failure the caller must see */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "spill: writing the output failed\n");
+        if (rc == SPILL_CLI_OK)
+            rc = SPILL_CLI_ERRORS;
+    }
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return rc;
+}

@@ -1,0 +1,123 @@
+/* signals.c: stop requests for `hold` and stopping its children for `demo`; the program's only
+ * OS-specific file. POSIX: SIGINT/SIGTERM through a self-pipe; Windows: a console handler. */
+#include "cli.h"
+
+#ifndef _WIN32
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_time.h>
+
+/* The handler only writes a byte: the one thing async-signal-safe enough to wake a poll. */
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop(int sig)
+{
+    int saved = errno;
+    char c = (char)sig;
+    (void)!write(stop_pipe[1], &c, 1);
+    errno = saved;
+}
+
+static int nonblocking_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0
+               ? -1
+               : 0;
+}
+
+int spill__cli_catch_stop(void)
+{
+    struct sigaction sa;
+    if (pipe(stop_pipe) != 0 || nonblocking_cloexec(stop_pipe[0]) != 0 ||
+        nonblocking_cloexec(stop_pipe[1]) != 0)
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        return -1;
+    /* a reader of our stdout that goes away must not kill us (and orphan the spill) */
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+int spill__cli_wait_stop(long ms)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(ms < 0 ? 0 : ms);
+    struct pollfd p;
+    for (;;) {
+        long left = ms < 0 ? -1 : (long)apr_time_as_msec(deadline - apr_time_now());
+        int n;
+        if (ms >= 0 && left < 0)
+            left = 0;
+        p.fd = stop_pipe[0];
+        p.events = POLLIN;
+        p.revents = 0;
+        n = poll(&p, 1, (int)left);
+        if (n > 0)
+            return 1; /* the byte stays in the pipe: every later wait returns at once */
+        if (n == 0)
+            return 0;
+        if (errno != EINTR)
+            return 1; /* cannot wait: treat as a stop rather than spin */
+    }
+}
+
+int spill__cli_stop_child(apr_proc_t *p)
+{
+    return apr_proc_kill(p, SIGTERM) == APR_SUCCESS ? 0 : -1;
+}
+
+int spill__cli_kill_child(apr_proc_t *p)
+{
+    return apr_proc_kill(p, SIGKILL) == APR_SUCCESS ? 0 : -1;
+}
+
+#else /* _WIN32: untested until the Windows platform layer exists */
+
+#include <windows.h>
+
+static HANDLE stop_event;
+
+static BOOL WINAPI on_ctrl(DWORD type)
+{
+    (void)type; /* Ctrl-C, Ctrl-Break, console close: all ask for a graceful close */
+    SetEvent(stop_event);
+    return TRUE;
+}
+
+int spill__cli_catch_stop(void)
+{
+    stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (!stop_event || !SetConsoleCtrlHandler(on_ctrl, TRUE))
+        return -1;
+    return 0;
+}
+
+int spill__cli_wait_stop(long ms)
+{
+    return WaitForSingleObject(stop_event, ms < 0 ? INFINITE : (DWORD)ms) != WAIT_TIMEOUT;
+}
+
+int spill__cli_stop_child(apr_proc_t *p)
+{
+    /* A console event reaches only a child in its own process group, which apr_proc_create
+     * does not make: the demo's live holders are ended hard here, and their directories are
+     * left for the next reap. */
+    return apr_proc_kill(p, 9) == APR_SUCCESS ? 0 : -1;
+}
+
+int spill__cli_kill_child(apr_proc_t *p)
+{
+    return apr_proc_kill(p, 9) == APR_SUCCESS ? 0 : -1;
+}
+
+#endif
