@@ -78,6 +78,12 @@ typedef struct fz_tree {
     unsigned ids;          /* makes every name unique */
 } fz_tree;
 
+/* reap_fuzz.c: counts one invariant; a broken one is reported with the tree and aborts. */
+void fz_check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* order.c: while on, checks SPEC.md rule 6's order through the operations table. */
+void fz_order_watch(int on);
+
 /* tree.c: builds t->root (already open as t->root_fd) from the input. */
 void fz_build(fz_tree *t, const uint8_t *data, size_t size);
 /* The bytes of chunk i of a spill_open'ed entry (len bytes into buf). */

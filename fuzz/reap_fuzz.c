@@ -38,9 +38,8 @@ static void describe_tree(const fz_tree *t)
                 t->e[i].name, t->e[i].what, t->e[i].scanned);
 }
 
-/* Counts one invariant; a broken one is reported with the tree and aborts (libFuzzer keeps the
- * input as a crash artifact). */
-static void check(int ok, const char *fmt, ...)
+/* A broken invariant aborts: libFuzzer keeps the input as a crash artifact. */
+void fz_check(int ok, const char *fmt, ...)
 {
     va_list ap;
     totals.checks++;
@@ -115,7 +114,7 @@ static void check_victim(const char *after)
     fz_buf now;
     memset(&now, 0, sizeof now);
     fz_snapshot(AT_FDCWD, victim, &now);
-    check(strcmp(fz_buf_str(&now), fz_buf_str(&victim_before)) == 0,
+    fz_check(strcmp(fz_buf_str(&now), fz_buf_str(&victim_before)) == 0,
           "the victim outside the root changed after %s:\nbefore:\n%safter:\n%s", after,
           fz_buf_str(&victim_before), fz_buf_str(&now));
     fz_buf_free(&now);
@@ -196,7 +195,7 @@ static int unchanged(const fz_tree *t, const fz_entry *e, fz_buf *now)
 static void check_unchanged(const fz_tree *t, const fz_entry *e, const char *after)
 {
     fz_buf now;
-    check(unchanged(t, e, &now), "%s (%s) changed after %s:\nbefore:\n%safter:\n%s", e->name,
+    fz_check(unchanged(t, e, &now), "%s (%s) changed after %s:\nbefore:\n%safter:\n%s", e->name,
           expect_names[e->expect], after, fz_buf_str(&e->before), fz_buf_str(&now));
     fz_buf_free(&now);
 }
@@ -204,9 +203,9 @@ static void check_unchanged(const fz_tree *t, const fz_entry *e, const char *aft
 static int scan_cb(void *ctx, const spill_entry *se)
 {
     fz_entry *e = find(ctx, se->name);
-    check(e != NULL, "spill_scan reported %s, which is not a child of the root", se->name);
-    check(e->scanned == -1, "spill_scan reported %s twice", se->name);
-    check(se->reason && se->owner_host && se->tag, "spill_scan left a string NULL");
+    fz_check(e != NULL, "spill_scan reported %s, which is not a child of the root", se->name);
+    fz_check(e->scanned == -1, "spill_scan reported %s twice", se->name);
+    fz_check(se->reason && se->owner_host && se->tag, "spill_scan left a string NULL");
     e->scanned = (int)se->state;
     return 0;
 }
@@ -233,9 +232,9 @@ static void scan(fz_tree *t)
     fz_as_user();
     rc = spill_scan(t->root, &o, scan_cb, t);
     fz_as_checker();
-    check(rc == SPILL_OK, "spill_scan returned %d: %s", rc, spill_error_last()->message);
+    fz_check(rc == SPILL_OK, "spill_scan returned %d: %s", rc, spill_error_last()->message);
     for (i = 0; i < t->n; i++) {
-        check(t->e[i].scanned == scan_state(t->e[i].expect), "spill_scan judged %s %d, not %s",
+        fz_check(t->e[i].scanned == scan_state(t->e[i].expect), "spill_scan judged %s %d, not %s",
               t->e[i].name, t->e[i].scanned, expect_names[t->e[i].expect]);
         check_unchanged(t, &t->e[i], "spill_scan");
     }
@@ -245,7 +244,7 @@ static void on_log(void *ctx, int level, const char *msg)
 {
     (void)ctx;
     totals.logs++;
-    check(level >= 0 && level <= 3 && msg && *msg, "a log line of level %d", level);
+    fz_check(level >= 0 && level <= 3 && msg && *msg, "a log line of level %d", level);
 }
 
 static void opts_for(const fz_tree *t, spill_opts *o)
@@ -268,31 +267,31 @@ static void check_stats(const fz_tree *t, const spill_reap_stats *st)
         bytes += t->e[i].expect == FZ_CLEAN ? t->e[i].bytes : 0;
     }
     /* nothing else touches the root while it reaps, so nothing vanishes under it */
-    check(st->scanned == st->reaped + st->live + st->young + st->unsafe + st->errors,
+    fz_check(st->scanned == st->reaped + st->live + st->young + st->unsafe + st->errors,
           "scanned %u != reaped %u + live %u + young %u + unsafe %u + errors %u", st->scanned,
           st->reaped, st->live, st->young, st->unsafe, st->errors);
-    check(st->scanned == t->n - n[FZ_IGNORED], "scanned %u of %u", st->scanned,
+    fz_check(st->scanned == t->n - n[FZ_IGNORED], "scanned %u of %u", st->scanned,
           t->n - n[FZ_IGNORED]);
-    check(st->reaped == n[FZ_CLEAN], "reaped %u, not %u", st->reaped, n[FZ_CLEAN]);
-    check(st->live == n[FZ_LIVE], "live %u, not %u", st->live, n[FZ_LIVE]);
-    check(st->young == n[FZ_YOUNG], "young %u, not %u", st->young, n[FZ_YOUNG]);
-    check(st->unsafe == n[FZ_UNSAFE], "unsafe %u, not %u", st->unsafe, n[FZ_UNSAFE]);
-    check(st->errors == n[FZ_ERROR] + n[FZ_DIRTY], "errors %u, not %u", st->errors,
+    fz_check(st->reaped == n[FZ_CLEAN], "reaped %u, not %u", st->reaped, n[FZ_CLEAN]);
+    fz_check(st->live == n[FZ_LIVE], "live %u, not %u", st->live, n[FZ_LIVE]);
+    fz_check(st->young == n[FZ_YOUNG], "young %u, not %u", st->young, n[FZ_YOUNG]);
+    fz_check(st->unsafe == n[FZ_UNSAFE], "unsafe %u, not %u", st->unsafe, n[FZ_UNSAFE]);
+    fz_check(st->errors == n[FZ_ERROR] + n[FZ_DIRTY], "errors %u, not %u", st->errors,
           n[FZ_ERROR] + n[FZ_DIRTY]);
-    check(n[FZ_DIRTY] ? st->files_removed >= files : st->files_removed == files,
+    fz_check(n[FZ_DIRTY] ? st->files_removed >= files : st->files_removed == files,
           "files_removed %llu, expected %llu", (unsigned long long)st->files_removed,
           (unsigned long long)files);
-    check(n[FZ_DIRTY] ? st->bytes_freed >= bytes : st->bytes_freed == bytes,
+    fz_check(n[FZ_DIRTY] ? st->bytes_freed >= bytes : st->bytes_freed == bytes,
           "bytes_freed %llu, expected %llu", (unsigned long long)st->bytes_freed,
           (unsigned long long)bytes);
-    check(!st->budget_exhausted, "budget exhausted without a budget");
+    fz_check(!st->budget_exhausted, "budget exhausted without a budget");
 }
 
 static int exists(int dirfd, const char *name, int want_regular)
 {
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        check(errno == ENOENT, "fstatat %s: %s", name, strerror(errno));
+        fz_check(errno == ENOENT, "fstatat %s: %s", name, strerror(errno));
         return 0;
     }
     return !want_regular || S_ISREG(st.st_mode);
@@ -307,12 +306,12 @@ static void check_entries(const fz_tree *t)
     for (i = 0; i < t->n; i++) {
         const fz_entry *e = &t->e[i];
         if (e->expect == FZ_CLEAN) {
-            check(!exists(t->root_fd, e->name, 0), "orphan %s was not removed", e->name);
+            fz_check(!exists(t->root_fd, e->name, 0), "orphan %s was not removed", e->name);
         } else if (e->expect == FZ_DIRTY) {
             snprintf(lock, sizeof lock, "%s/.lock", e->name);
-            check(exists(t->root_fd, e->name, 0), "%s vanished though it cannot be emptied",
+            fz_check(exists(t->root_fd, e->name, 0), "%s vanished though it cannot be emptied",
                   e->name);
-            check(!e->lock_file || exists(t->root_fd, lock, 1),
+            fz_check(!e->lock_file || exists(t->root_fd, lock, 1),
                   "%s lost its .lock though its removal failed", e->name);
         } else {
             check_unchanged(t, e, "spill_reap");
@@ -329,9 +328,11 @@ static void reap(fz_tree *t)
     memset(&st, 0, sizeof st);
     st.version = SPILL_REAP_STATS_VERSION;
     fz_as_user();
+    fz_order_watch(1);
     rc = spill_reap(t->root, &o, &st);
+    fz_order_watch(0);
     fz_as_checker();
-    check(rc == SPILL_OK, "spill_reap returned %d: %s", rc, spill_error_last()->message);
+    fz_check(rc == SPILL_OK, "spill_reap returned %d: %s", rc, spill_error_last()->message);
     check_stats(t, &st);
     check_entries(t);
     check_victim("spill_reap");
@@ -348,7 +349,7 @@ static void check_opened(fz_tree *t)
         if (!e->spill)
             continue;
         fz_as_user();
-        check(spill_count(e->spill) == e->nchunks, "%s holds %zu chunks, not %u", e->name,
+        fz_check(spill_count(e->spill) == e->nchunks, "%s holds %zu chunks, not %u", e->name,
               spill_count(e->spill), e->nchunks);
         for (c = 0; c < e->nchunks; c++) {
             void *data = NULL;
@@ -356,15 +357,15 @@ static void check_opened(fz_tree *t)
             fz_chunk_addr(e, c, addr);
             fz_chunk_bytes(e, c, want);
             rc = spill_get(e->spill, addr, &data, &len);
-            check(rc == SPILL_OK && len == e->chunk_len[c] && (!len || !memcmp(data, want, len)),
+            fz_check(rc == SPILL_OK && len == e->chunk_len[c] && (!len || !memcmp(data, want, len)),
                   "chunk %u of %s: rc %d, %zu bytes", c, e->name, rc, len);
             spill_free(data);
         }
         rc = spill_close(e->spill);
         e->spill = NULL;
         fz_as_checker();
-        check(!e->clean_inside || rc == SPILL_OK, "spill_close of %s returned %d", e->name, rc);
-        check(!e->clean_inside || !exists(t->root_fd, e->name, 0), "spill_close left %s",
+        fz_check(!e->clean_inside || rc == SPILL_OK, "spill_close of %s returned %d", e->name, rc);
+        fz_check(!e->clean_inside || !exists(t->root_fd, e->name, 0), "spill_close left %s",
               e->name);
         check_victim("spill_close");
     }
@@ -403,9 +404,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     count(&t);
     fz_release(&t);
     close(t.root_fd);
-    check(fz_remove(base_fd, "root") == 0 && !exists(base_fd, "root", 0),
+    fz_check(fz_remove(base_fd, "root") == 0 && !exists(base_fd, "root", 0),
           "the root could not be cleaned");
-    check(fz_count_fds() == fds, "descriptors leaked: %d before, %d after", fds,
+    fz_check(fz_count_fds() == fds, "descriptors leaked: %d before, %d after", fds,
           fz_count_fds());
     current = NULL;
     return 0;
