@@ -68,9 +68,8 @@ static int w_unlock(spill__fd fd)
 static void removed(const struct stat *in, const char *name, int is_dir, const struct stat *gone)
 {
     dir_state *p = find(in), *d;
-    if (strcmp(name, ".lock") == 0 && !is_dir) {
-        fz_check(p->lock_fd != SPILL__NOFD || !p->locked_once,
-                 "rule 6: .lock unlinked after its lock was released");
+    if (strcmp(name, ".lock") == 0 && !is_dir && p->locked_once) { /* not a nested one */
+        fz_check(p->lock_fd != SPILL__NOFD, "rule 6: .lock unlinked after its lock was released");
         p->lock_unlinked = 1;
         return;
     }
