@@ -34,5 +34,8 @@ if [ "${SPILL_SKIP_SANITIZE:-0}" != 1 ]; then
     . ci/sanitize.sh
 fi
 
+# the reaper's fuzzer, about a minute (SPILL_SKIP_FUZZ=1 skips it)
+[ "${SPILL_SKIP_FUZZ:-}" = 1 ] || bash ci/fuzz.sh
+
 printf 'ci/test.sh: leg %s\n' "${timings[@]}"
 echo "ci/test.sh: all legs passed"

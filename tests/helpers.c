@@ -195,6 +195,9 @@ static int h_exit(int argc, const char *const *argv)
 int tu_helper_mountreap(int argc, const char *const *argv);
 #endif
 int tu_helper_putloop(int argc, const char *const *argv);
+#ifndef _WIN32
+int tu_helper_reaplimit(int argc, const char *const *argv);
+#endif
 int tu_helper_liveloop(int argc, const char *const *argv);
 int tu_helper_stress(int argc, const char *const *argv);
 
@@ -227,6 +230,9 @@ const test_helper test_helpers[] = {
     {"reap", h_reap},
     {"exit", h_exit},
     {"putloop", tu_helper_putloop},
+#ifndef _WIN32
+    {"reaplimit", tu_helper_reaplimit},
+#endif
     {"liveloop", tu_helper_liveloop},
     {"stress", tu_helper_stress},
     {NULL, NULL},

@@ -10,14 +10,14 @@
 #include "testutil.h"
 
 extern test_suite suite_basic, suite_lock, suite_walk, suite_fork, suite_reap, suite_kill,
-    suite_create, suite_backend, suite_root, suite_cli;
+    suite_create, suite_backend, suite_root, suite_cli, suite_found, suite_long;
 extern test_suite suite_faults, suite_threads;
 extern const test_helper test_helpers[];
 
 static test_suite *suites[] = {&suite_basic,  &suite_lock,    &suite_walk,   &suite_reap,
                                &suite_kill,   &suite_create,  &suite_fork,   &suite_root,
                                &suite_cli,    &suite_backend, &suite_faults, &suite_threads,
-                               NULL};
+                               &suite_found,  &suite_long,    NULL};
 
 static int run_helper(int argc, const char *const *argv)
 {
