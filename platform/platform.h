@@ -86,11 +86,13 @@ typedef struct spill__sys_ops {
      * never exists without this handle on it, held without FILE_SHARE_DELETE, so nobody can
      * delete it while we live; SPILL_EBUSY if the name exists */
     int (*mkdir_open)(spill__fd at, const char *name, unsigned mode, spill__fd *out);
-    /* remove `name` under `at`, which this process holds open as fd (a spill's .lock or its
-     * directory): POSIX unlinks the name; Windows, where a file held without
-     * FILE_SHARE_DELETE refuses every other delete, marks it for deletion through fd itself
-     * (it goes when fd is closed); SPILL_ENOTFOUND if it is already gone */
-    int (*unlink_held)(spill__fd at, const char *name, spill__fd fd, int is_dir);
+    /* remove `name` under `at`, which this process holds open as *fd (a spill's .lock or its
+     * directory). POSIX unlinks the name and leaves *fd open. Windows, where a handle held
+     * without FILE_SHARE_DELETE refuses every other delete: a file is marked for deletion
+     * through *fd (it goes when *fd is closed); a directory's *fd is closed (and set to
+     * SPILL__NOFD) first, then the name is removed if it still is that directory.
+     * SPILL_ENOTFOUND if it is already gone */
+    int (*unlink_held)(spill__fd at, const char *name, spill__fd *fd, int is_dir);
 } spill__sys_ops;
 
 extern spill__sys_ops spill__sys;

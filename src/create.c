@@ -43,14 +43,15 @@ static void undo(spill_t *s, attempt *a)
         if (spill__sys.stat(a->lock_fd, NULL, &lk) == SPILL_OK &&
             spill__sys.stat(a->dir_fd, SPILL__LOCK_NAME, &here) == SPILL_OK &&
             same_file(&lk, &here))
-            spill__sys.unlink_held(a->dir_fd, SPILL__LOCK_NAME, a->lock_fd, 0);
+            spill__sys.unlink_held(a->dir_fd, SPILL__LOCK_NAME, &a->lock_fd, 0);
         spill__sys.unlock(a->lock_fd);
         a->lock_fd = SPILL__NOFD;
     }
     if (a->dir_fd != SPILL__NOFD) {
         if (spill__sys.stat(s->root_fd, name, &st) == SPILL_OK && same_file(&st, &a->dir_st))
-            spill__sys.unlink_held(s->root_fd, name, a->dir_fd, 1);
-        spill__sys.close(a->dir_fd);
+            spill__sys.unlink_held(s->root_fd, name, &a->dir_fd, 1);
+        if (a->dir_fd != SPILL__NOFD)
+            spill__sys.close(a->dir_fd);
         a->dir_fd = SPILL__NOFD;
     }
     if (a->registered)

@@ -26,7 +26,7 @@ static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
     memset(&ts, 0, sizeof ts);
     rc = spill__tree_empty(v->dir_fd, v->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL, &ts);
     if (rc == SPILL_OK && v->lock_fd != SPILL__NOFD) {
-        rc = spill__sys.unlink_held(v->dir_fd, SPILL__LOCK_NAME, v->lock_fd, 0);
+        rc = spill__sys.unlink_held(v->dir_fd, SPILL__LOCK_NAME, &v->lock_fd, 0);
         removed_lock = rc == SPILL_OK;
         if (rc == SPILL_ENOTFOUND)
             rc = SPILL_OK;

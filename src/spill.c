@@ -157,12 +157,12 @@ static int remove_all(spill_t *s)
     if (rc != SPILL_OK)
         return spill__error_in(rc, s->path);
     if (lock_ok &&
-        (rc = spill__sys.unlink_held(s->dir_fd, SPILL__LOCK_NAME, s->lock_fd, 0)) != SPILL_OK &&
+        (rc = spill__sys.unlink_held(s->dir_fd, SPILL__LOCK_NAME, &s->lock_fd, 0)) != SPILL_OK &&
         rc != SPILL_ENOTFOUND)
         return spill__error_in(rc, s->path);
     if (spill__platform_unlock_before_rmdir())
         release_lock(s);
-    if (dir_ok && (rc = spill__sys.unlink_held(s->root_fd, s->name, s->dir_fd, 1)) != SPILL_OK &&
+    if (dir_ok && (rc = spill__sys.unlink_held(s->root_fd, s->name, &s->dir_fd, 1)) != SPILL_OK &&
         rc != SPILL_ENOTFOUND)
         return spill__error_in(rc, s->path);
     if (!dir_ok || !lock_ok)

@@ -124,7 +124,7 @@ static int p_mkdir_open(spill__fd at, const char *name, unsigned mode, spill__fd
 }
 
 /* Any descriptor may stay open while its name is unlinked. */
-static int p_unlink_held(spill__fd at, const char *name, spill__fd fd, int is_dir)
+static int p_unlink_held(spill__fd at, const char *name, spill__fd *fd, int is_dir)
 {
     (void)fd;
     return p_unlink(at, name, is_dir);
