@@ -36,11 +36,17 @@ int spill__path_is_absolute(const char *path)
 
 int spill__getcwd(char *buf, size_t size)
 {
-    wchar_t w[32768];
-    DWORD n = GetCurrentDirectoryW(sizeof w / sizeof w[0], w);
-    if (n == 0 || n >= sizeof w / sizeof w[0])
-        return spill__error_os("GetCurrentDirectoryW", "", (int)GetLastError());
-    if (!spill__win_utf8(w, -1, buf, size))
+    DWORD n = GetCurrentDirectoryW(0, NULL), got;
+    wchar_t *w = n ? malloc(n * sizeof *w) : NULL;
+    int ok;
+    if (!w || (got = GetCurrentDirectoryW(n, w)) == 0 || got >= n) {
+        DWORD e = w ? GetLastError() : ERROR_NOT_ENOUGH_MEMORY;
+        free(w);
+        return spill__error_os("GetCurrentDirectoryW", "", (int)(e ? e : ERROR_BUFFER_OVERFLOW));
+    }
+    ok = spill__win_utf8(w, -1, buf, size);
+    free(w);
+    if (!ok)
         return spill__error_set_os(SPILL_ERANGE, 0, "GetCurrentDirectoryW", "", "path too long");
     return SPILL_OK;
 }
