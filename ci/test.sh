@@ -37,5 +37,15 @@ fi
 # the reaper's fuzzer, about a minute (SPILL_SKIP_FUZZ=1 skips it)
 [ "${SPILL_SKIP_FUZZ:-}" = 1 ] || bash ci/fuzz.sh
 
+# The Windows leg: a MinGW-w64 cross build and its whole suite under Wine (Debian only).
+if [ "${SPILL_SKIP_WINDOWS:-0}" = 1 ]; then
+    echo "== leg: windows skipped (SPILL_SKIP_WINDOWS=1)"
+elif ! command -v apt-get >/dev/null 2>&1 || [ "$(uname -s)" != Linux ]; then
+    echo "== leg: windows skipped (needs Debian's MinGW-w64 and Wine; see README)"
+else
+    echo "== leg: windows"
+    bash ci/test-windows.sh
+fi
+
 printf 'ci/test.sh: leg %s\n' "${timings[@]}"
 echo "ci/test.sh: all legs passed"

@@ -1,6 +1,7 @@
 /* reap.c: spill_reap: judges each child of the root and removes the orphans, in the order of
  * SPEC.md rule 6: everything else, then .lock while still locked, then the directory, and
- * only then the lock is released. */
+ * only then the lock is released (where an open file cannot vanish, .lock is marked for
+ * deletion and closed, releasing its lock, before the directory goes). */
 #include <stdio.h>
 #include <string.h>
 
@@ -25,10 +26,14 @@ static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
     memset(&ts, 0, sizeof ts);
     rc = spill__tree_empty(v->dir_fd, v->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL, &ts);
     if (rc == SPILL_OK && v->lock_fd != SPILL__NOFD) {
-        rc = spill__sys.unlink(v->dir_fd, SPILL__LOCK_NAME, 0);
+        rc = spill__sys.unlink_held(v->dir_fd, SPILL__LOCK_NAME, &v->lock_fd, 0);
         removed_lock = rc == SPILL_OK;
         if (rc == SPILL_ENOTFOUND)
             rc = SPILL_OK;
+        if (spill__platform_unlock_before_rmdir()) {
+            spill__sys.unlock(v->lock_fd); /* .lock goes as its handle closes */
+            v->lock_fd = SPILL__NOFD;
+        }
     }
     /* remove the directory by name only if the name still is the directory we emptied */
     if (rc == SPILL_OK && (rc = spill__sys.stat(r->c.root_fd, name, &named)) == SPILL_OK) {

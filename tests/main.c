@@ -9,15 +9,26 @@
 
 #include "testutil.h"
 
-extern test_suite suite_basic, suite_lock, suite_walk, suite_fork, suite_reap, suite_kill,
-    suite_create, suite_backend, suite_root, suite_cli, suite_found, suite_long;
-extern test_suite suite_faults, suite_threads;
+extern test_suite suite_basic, suite_lock, suite_walk, suite_reap, suite_kill, suite_create,
+    suite_cli, suite_found, suite_threads;
+#ifdef _WIN32
+extern test_suite suite_win32;
+#else
+/* fork(), POSIX modes and owners, fcntl/flock traps, fault injection, PATH_MAX */
+extern test_suite suite_fork, suite_root, suite_backend, suite_faults, suite_long;
+#endif
 extern const test_helper test_helpers[];
 
-static test_suite *suites[] = {&suite_basic,  &suite_lock,    &suite_walk,   &suite_reap,
-                               &suite_kill,   &suite_create,  &suite_fork,   &suite_root,
-                               &suite_cli,    &suite_backend, &suite_faults, &suite_threads,
-                               &suite_found,  &suite_long,    NULL};
+static test_suite *suites[] = {&suite_basic,   &suite_lock,   &suite_walk,    &suite_reap,
+                               &suite_kill,    &suite_create, &suite_cli,     &suite_found,
+                               &suite_threads,
+#ifdef _WIN32
+                               &suite_win32,
+#else
+                               &suite_fork,    &suite_root,   &suite_backend, &suite_faults,
+                               &suite_long,
+#endif
+                               NULL};
 
 static int run_helper(int argc, const char *const *argv)
 {
@@ -82,6 +93,7 @@ int main(int argc, char **argv)
         CU_cleanup_registry();
         return 2;
     }
+    setvbuf(stdout, NULL, _IONBF, 0); /* a test that hangs shows which one it is */
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();

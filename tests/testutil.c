@@ -6,10 +6,13 @@
 
 #include <apr_file_io.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 
 #include "testutil.h"
 
-#ifndef _WIN32
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <unistd.h>
 #endif
 
@@ -185,10 +188,15 @@ static void snap(const char *dir, const char *rel, char **acc)
     apr_finfo_t fi;
     if (apr_dir_open(&d, dir, tu_pool) != APR_SUCCESS)
         return;
-    while (apr_dir_read(&fi, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_NAME |
-                                 APR_FINFO_PROT,
-                        d) != APR_ENOENT) {
+    for (;;) {
         const char *p, *r;
+        /* the end is APR_ENOENT on POSIX but ERROR_NO_MORE_FILES on Windows; APR_INCOMPLETE:
+         * Windows cannot give every field of "." and ".." */
+        apr_status_t rv = apr_dir_read(&fi, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_SIZE |
+                                                APR_FINFO_NAME | APR_FINFO_PROT,
+                                       d);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE)
+            break;
         if (strcmp(fi.name, ".") == 0 || strcmp(fi.name, "..") == 0)
             continue;
         p = apr_pstrcat(tu_pool, dir, "/", fi.name, NULL);
@@ -263,11 +271,7 @@ void tu_kill(tu_proc *p)
 {
     int code;
     apr_exit_why_e why;
-#ifdef _WIN32
-    apr_proc_kill(&p->proc, 9);
-#else
-    apr_proc_kill(&p->proc, SIGKILL);
-#endif
+    apr_proc_kill(&p->proc, SIGKILL); /* TerminateProcess on Windows */
     apr_proc_wait(&p->proc, &code, &why, APR_WAIT);
     apr_file_close(p->in);
     apr_file_close(p->out);
@@ -281,6 +285,65 @@ int tu_wait(tu_proc *p)
     apr_proc_wait(&p->proc, &code, &why, APR_WAIT);
     apr_file_close(p->out);
     return exit_code(code, why);
+}
+
+int tu_wait_unlocked(const char *dir)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_sec(10);
+    for (;;) {
+        spill__fd d, lk;
+        int rc = spill__sys.open_dir(SPILL__NOFD, dir, &d);
+        if (rc == SPILL_OK) {
+            rc = spill__sys.lock_probe(d, SPILL__LOCK_NAME, &lk);
+            if (rc == SPILL_OK)
+                spill__sys.unlock(lk);
+            spill__sys.close(d);
+        }
+        if (rc != SPILL_EBUSY)
+            return rc == SPILL_OK;
+        if (apr_time_now() > deadline)
+            return 0;
+        apr_sleep(apr_time_from_msec(5)); /* a bounded retry of the OS's own cleanup */
+    }
+}
+
+int tu_is_wine(void)
+{
+#ifdef _WIN32
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
+#else
+    return 0;
+#endif
+}
+
+const char *tu_base_name(const char *path)
+{
+    const char *p = strrchr(path, '/');
+#ifdef _WIN32
+    const char *b = strrchr(path, '\\');
+    if (b && (!p || b > p))
+        p = b;
+#endif
+    return p ? p + 1 : path;
+}
+
+int tu_has_prefix(const char *path, const char *dir)
+{
+#ifdef _WIN32
+    for (; *dir; path++, dir++) {
+        char a = *path == '/' ? '\\' : *path, b = *dir == '/' ? '\\' : *dir;
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z')
+            b = (char)(b - 'A' + 'a');
+        if (a != b)
+            return 0;
+    }
+    return 1;
+#else
+    return strncmp(path, dir, strlen(dir)) == 0;
+#endif
 }
 
 const char *tu_run_helper(const char *name, const char *const *args)
@@ -336,10 +399,31 @@ const char *tu_record(uint64_t nonce)
                         (apr_uint64_t)nonce, host);
 }
 
+#ifdef _WIN32
+/* APR opens without FILE_FLAG_BACKUP_SEMANTICS, so it cannot set a directory's time. */
+void tu_set_mtime(const char *path, int64_t unix_secs)
+{
+    wchar_t w[4096];
+    ULONGLONG t = (ULONGLONG)(unix_secs * 10000000LL + 116444736000000000LL);
+    FILETIME ft;
+    HANDLE h = INVALID_HANDLE_VALUE;
+    ft.dwLowDateTime = (DWORD)t;
+    ft.dwHighDateTime = (DWORD)(t >> 32);
+    if (MultiByteToWideChar(CP_UTF8, 0, path, -1, w, 4096) > 0)
+        h = CreateFileW(w, FILE_WRITE_ATTRIBUTES,
+                        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                        OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT,
+                        NULL);
+    CU_ASSERT(h != INVALID_HANDLE_VALUE && SetFileTime(h, NULL, NULL, &ft));
+    if (h != INVALID_HANDLE_VALUE)
+        CloseHandle(h);
+}
+#else
 void tu_set_mtime(const char *path, int64_t unix_secs)
 {
     CU_ASSERT(apr_file_mtime_set(path, apr_time_from_sec(unix_secs), tu_pool) == APR_SUCCESS);
 }
+#endif
 
 spill_reap_stats tu_reap(const char *root, uint32_t grace)
 {
