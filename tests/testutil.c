@@ -103,9 +103,12 @@ static void remove_deep(const char *path)
     apr_finfo_t fi;
     if (apr_dir_open(&d, path, tu_pool) != APR_SUCCESS)
         return;
-    while (apr_dir_read(&fi, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_NAME, d) !=
-           APR_ENOENT) {
+    for (;;) {
+        /* the end is APR_ENOENT on POSIX, ERROR_NO_MORE_FILES on Windows */
+        apr_status_t rv = apr_dir_read(&fi, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_NAME, d);
         const char *p;
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE)
+            break;
         if (!fi.name || !strcmp(fi.name, ".") || !strcmp(fi.name, ".."))
             continue;
         p = apr_pstrcat(tu_pool, path, "/", fi.name, NULL);
