@@ -10,6 +10,8 @@ spill_install_deps() {
         command -v c++ >/dev/null || need+=(g++)
         dpkg -s libapr1-dev >/dev/null 2>&1 || need+=(libapr1-dev)
         dpkg -s libcunit1-dev >/dev/null 2>&1 || need+=(libcunit1-dev)
+        command -v valgrind >/dev/null || need+=(valgrind) # the memcheck leg
+        python3 -c "import yaml" 2>/dev/null || need+=(python3 python3-yaml) # the workflow check
         if [ ${#need[@]} -gt 0 ]; then
             echo "installing: ${need[*]}"
             local sudo=""

@@ -10,19 +10,55 @@ build=${SPILL_BUILD_DIR:-$root/build-ci}
 spill_install_deps
 
 jobs=$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
+timings=()
 
-# one build tree per leg; each runs the whole suite
+# one build tree per leg; each runs the whole suite ($leg_ctest: extra ctest arguments)
 run_leg() {
-    local name=$1; shift
+    local name=$1 start=$SECONDS; shift
     echo "== leg: $name"
     rm -rf "$build/$name"
     cmake -S "$root" -B "$build/$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_WERROR=ON \
         -DSPILL_TEST_HOOKS=ON "$@" >"$build/$name.configure.log" 2>&1 ||
         { cat "$build/$name.configure.log"; return 1; }
     cmake --build "$build/$name" -j "$jobs"
-    (cd "$build/$name" && ctest --output-on-failure -j "$jobs")
+    (cd "$build/$name" && ctest --output-on-failure -j "$jobs" ${leg_ctest:-})
+    timings+=("$name $((SECONDS - start))s")
+}
+
+# SPILL_ONLY="flock fcntl sanitize fuzz windows" picks legs (the CI matrix passes it); the
+# SPILL_SKIP_* variables drop one. Unset: every leg this machine can run.
+want() {
+    local skip="SPILL_SKIP_$(echo "$1" | tr a-z A-Z)"
+    [ "${!skip:-0}" != 1 ] || return 1
+    [ -z "${SPILL_ONLY:-}" ] || [[ " $SPILL_ONLY " == *" $1 "* ]]
 }
 
 mkdir -p "$build"
-run_leg flock -DSPILL_LOCK_BACKEND=auto
+want workflow && /usr/bin/env python3 ci/check-workflow.py .github/workflows/ci.yml
+want flock && run_leg flock -DSPILL_LOCK_BACKEND=auto
+want fcntl && run_leg fcntl -DSPILL_LOCK_BACKEND=fcntl
+
+# The same suite under the sanitizers and valgrind (ci/sanitize.sh).
+if want sanitize; then
+    . ci/sanitize.sh
+fi
+
+# the reaper's fuzzer, about a minute (Linux and clang only)
+if want fuzz && [ "$(uname -s)" = Linux ]; then
+    bash ci/fuzz.sh
+fi
+
+# The Windows leg: a MinGW-w64 cross build and its whole suite under Wine (Debian only).
+if ! want windows; then
+    echo "== leg: windows skipped"
+elif ! command -v apt-get >/dev/null 2>&1 || [ "$(uname -s)" != Linux ]; then
+    echo "== leg: windows skipped (needs Debian's MinGW-w64 and Wine; see README)"
+else
+    echo "== leg: windows"
+    start=$SECONDS
+    bash ci/test-windows.sh
+    timings+=("windows $((SECONDS - start))s")
+fi
+
+[ ${#timings[@]} -eq 0 ] || printf 'ci/test.sh: leg %s\n' "${timings[@]}"
 echo "ci/test.sh: all legs passed"

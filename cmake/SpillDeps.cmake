@@ -26,7 +26,8 @@ if(NOT SPILL_APR_FOUND_BY)
     message(FATAL_ERROR "APR not found: install libapr1-dev (Debian), apr (Homebrew; set "
       "PKG_CONFIG_PATH=$(brew --prefix apr)/lib/pkgconfig) or apr (vcpkg)")
   endif()
-  target_include_directories(spill_apr INTERFACE ${APR_INCLUDE_DIR})
+  # SYSTEM, as pkg-config and vcpkg targets are: -Werror is for our code, not theirs
+  target_include_directories(spill_apr SYSTEM INTERFACE ${APR_INCLUDE_DIR})
   target_link_libraries(spill_apr INTERFACE ${APR_LIBRARY})
   if(WIN32 AND APR_LIBRARY MATCHES "\\.a$")
     target_compile_definitions(spill_apr INTERFACE APR_DECLARE_STATIC)
@@ -54,7 +55,7 @@ if(SPILL_BUILD_TESTS)
         message(FATAL_ERROR "CUnit not found: install libcunit1-dev (Debian), cunit "
           "(Homebrew or vcpkg), or configure with -DSPILL_BUILD_TESTS=OFF")
       endif()
-      target_include_directories(spill_cunit INTERFACE ${CUNIT_INCLUDE_DIR})
+      target_include_directories(spill_cunit SYSTEM INTERFACE ${CUNIT_INCLUDE_DIR})
       target_link_libraries(spill_cunit INTERFACE ${CUNIT_LIBRARY})
     endif()
   endif()

@@ -83,6 +83,17 @@ typedef struct spill__sys_ops {
     int (*space)(const char *path, uint64_t *avail);
     /* the kind of filesystem the directory fd sits on */
     int (*fs_kind)(spill__fd fd, int *kind);
+    /* create one directory and open it as open_dir does, in one step: on Windows the name
+     * never exists without this handle on it, held without FILE_SHARE_DELETE, so nobody can
+     * delete it while we live; SPILL_EBUSY if the name exists */
+    int (*mkdir_open)(spill__fd at, const char *name, unsigned mode, spill__fd *out);
+    /* remove `name` under `at`, which this process holds open as *fd (a spill's .lock or its
+     * directory). POSIX unlinks the name and leaves *fd open. Windows, where a handle held
+     * without FILE_SHARE_DELETE refuses every other delete: a file is marked for deletion
+     * through *fd (it goes when *fd is closed); a directory's *fd is closed (and set to
+     * SPILL__NOFD) first, then the name is removed if it still is that directory.
+     * SPILL_ENOTFOUND if it is already gone */
+    int (*unlink_held)(spill__fd at, const char *name, spill__fd *fd, int is_dir);
 } spill__sys_ops;
 
 extern spill__sys_ops spill__sys;
@@ -108,7 +119,21 @@ int spill__tree_measure(spill__fd dirfd, spill__tree_stats *st);
 /* Whether `path` is absolute. Writes the current directory to buf. */
 int spill__path_is_absolute(const char *path);
 int spill__getcwd(char *buf, size_t size);
+#ifdef _WIN32
+#define SPILL__PATH_SEP "\\"
+#else
 #define SPILL__PATH_SEP "/"
+#endif
+
+/* How a spill directory comes and goes (SPEC.md "Creating a spill" and rule 6).
+ * stages: 1 where it is built under a staging name and renamed into place once locked and
+ *   recorded (POSIX); 0 where it is created under its final name with mkdir_open and held open
+ *   (Windows, where a directory with an open file inside cannot be renamed).
+ * unlock_before_rmdir: 0 where .lock is unlinked and its lock kept until the directory is gone
+ *   (POSIX); 1 where an open file cannot vanish, so .lock, marked for deletion through its own
+ *   handle, is closed before its directory can go (Windows). */
+int spill__platform_stages(void);
+int spill__platform_unlock_before_rmdir(void);
 
 /* Creates path and its missing parents, each new one with mode 0700. */
 int spill__mkdir_parents(const char *path);

@@ -61,6 +61,9 @@ static int write_file(spill_t *s, const char *hex, const void *data, size_t len)
         spill__error_unstash();
     }
     if (rc != SPILL_OK) {
+        /* write and close know only a descriptor: name the chunk's file */
+        if (!spill_error_last()->path[0])
+            spill__error_in(rc, hex);
         spill__error_in(rc, s->path);
         spill__error_stash();
         spill__sys.unlink(s->dir_fd, hex, 0);

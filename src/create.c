@@ -1,6 +1,8 @@
 /* create.c: makes a spill directory that no reaper can ever judge an orphan while its creator
  * lives (SPEC.md "Creating a spill"). On POSIX the directory is built under a staging name that
- * no reaper takes for a spill, locked and recorded there, and only then renamed into place. */
+ * no reaper takes for a spill, locked and recorded there, and only then renamed into place. On
+ * Windows, where a directory with an open file inside cannot be renamed, it is created under
+ * its final name and held open, so that no reaper can delete it, from the moment it exists. */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,7 +25,7 @@ typedef struct attempt {
     uint64_t secs, rnd;
     spill__fd dir_fd, lock_fd;
     spill__stat dir_st;
-    int published, registered;
+    int published, registered, lock_tried;
 } attempt;
 
 static int same_file(const spill__stat *a, const spill__stat *b)
@@ -41,14 +43,21 @@ static void undo(spill_t *s, attempt *a)
         if (spill__sys.stat(a->lock_fd, NULL, &lk) == SPILL_OK &&
             spill__sys.stat(a->dir_fd, SPILL__LOCK_NAME, &here) == SPILL_OK &&
             same_file(&lk, &here))
-            spill__sys.unlink(a->dir_fd, SPILL__LOCK_NAME, 0);
+            spill__sys.unlink_held(a->dir_fd, SPILL__LOCK_NAME, &a->lock_fd, 0);
         spill__sys.unlock(a->lock_fd);
         a->lock_fd = SPILL__NOFD;
+    } else if (a->lock_tried && a->dir_fd != SPILL__NOFD) {
+        /* A lock_create whose lock call failed leaves the new .lock behind. Left there it
+         * keeps the directory from being removed, and where locking fails for good (ENOLCK
+         * on a filesystem without locks) no reaper can take it either: every retrying open
+         * would leave one more. The directory is this attempt's own (dir_fd), so is its .lock. */
+        spill__sys.unlink(a->dir_fd, SPILL__LOCK_NAME, 0);
     }
     if (a->dir_fd != SPILL__NOFD) {
         if (spill__sys.stat(s->root_fd, name, &st) == SPILL_OK && same_file(&st, &a->dir_st))
-            spill__sys.unlink(s->root_fd, name, 1);
-        spill__sys.close(a->dir_fd);
+            spill__sys.unlink_held(s->root_fd, name, &a->dir_fd, 1);
+        if (a->dir_fd != SPILL__NOFD)
+            spill__sys.close(a->dir_fd);
         a->dir_fd = SPILL__NOFD;
     }
     if (a->registered)
@@ -56,7 +65,7 @@ static void undo(spill_t *s, attempt *a)
     a->registered = 0;
 }
 
-/* The staging directory, open and registered as ours. */
+/* POSIX: the staging directory, made and then opened. */
 static int make_stage(spill_t *s, attempt *a)
 {
     int rc = spill__sys.mkdir(s->root_fd, a->stage, 0700);
@@ -64,11 +73,29 @@ static int make_stage(spill_t *s, attempt *a)
         return rc;
     if ((rc = STEP("mkdir")) != SPILL_OK)
         return rc;
-    rc = spill__sys.open_dir(s->root_fd, a->stage, &a->dir_fd);
+    return spill__sys.open_dir(s->root_fd, a->stage, &a->dir_fd);
+}
+
+/* Windows: the final directory, created and held open in one step. Until .lock is locked a
+ * reaper finds no lock here, but its delete meets our handle's sharing violation. */
+static int make_final(spill_t *s, attempt *a)
+{
+    int rc = spill__sys.mkdir_open(s->root_fd, a->final, 0700, &a->dir_fd);
+    a->published = rc == SPILL_OK;
+    return rc;
+}
+
+/* The spill directory, open and registered as ours. */
+static int make_dir(spill_t *s, attempt *a)
+{
+    int staged = spill__platform_stages();
+    int rc = staged ? make_stage(s, a) : make_final(s, a);
     if (rc == SPILL_OK)
         rc = spill__sys.stat(a->dir_fd, NULL, &a->dir_st);
     if (rc == SPILL_OK && (rc = spill__registry_add(a->dir_st.dev, a->dir_st.ino)) == SPILL_OK)
         a->registered = 1;
+    if (rc == SPILL_OK && !staged)
+        rc = STEP("mkdir");
     return rc;
 }
 
@@ -78,7 +105,9 @@ static int lock_and_record(spill_t *s, attempt *a)
     spill__stat held, here;
     char rec[SPILL__RECORD_MAX], host[256];
     size_t n;
-    int rc = spill__sys.lock_create(a->dir_fd, SPILL__LOCK_NAME, &a->lock_fd);
+    int rc;
+    a->lock_tried = 1;
+    rc = spill__sys.lock_create(a->dir_fd, SPILL__LOCK_NAME, &a->lock_fd);
     if (rc != SPILL_OK)
         return rc;
     if ((rc = STEP("lock")) != SPILL_OK)
@@ -123,10 +152,9 @@ static int try_once(spill_t *s, attempt *a)
              (unsigned long long)a->secs, (unsigned long long)a->rnd);
     snprintf(a->final, sizeof a->final, SPILL__NAME_PREFIX "%llu_%llu",
              (unsigned long long)a->secs, (unsigned long long)a->rnd);
-    if ((rc = make_stage(s, a)) != SPILL_OK || (rc = lock_and_record(s, a)) != SPILL_OK ||
-        (rc = publish(s, a)) != SPILL_OK)
+    if ((rc = make_dir(s, a)) != SPILL_OK || (rc = lock_and_record(s, a)) != SPILL_OK)
         return rc;
-    return SPILL_OK;
+    return spill__platform_stages() ? publish(s, a) : SPILL_OK;
 }
 
 /* Interference (a name taken, a file replaced, the directory taken away) is retried under a

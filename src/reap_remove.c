@@ -1,6 +1,8 @@
 /* reap_remove.c: removing one orphan while holding its lock, in the order of SPEC.md rule 6:
  * everything else, then .lock while still locked, then the directory; the caller releases the
- * lock only afterwards. Run by the reaping thread or by a worker of the pool. */
+ * lock only afterwards (where an open file cannot vanish, .lock is marked for deletion and
+ * closed, releasing its lock, before the directory goes). Run by the reaping thread or by a
+ * worker of the pool. */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,7 +21,7 @@ static void locate(const spill__judge_ctx *c, const char *name, int in_spill, in
     spill__error_in(rc, where);
 }
 
-void spill__remove_orphan(const spill__judge_ctx *c, const char *name, const spill__verdict *v,
+void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__verdict *v,
                           spill__removal *out)
 {
     spill__tree_stats ts;
@@ -28,10 +30,14 @@ void spill__remove_orphan(const spill__judge_ctx *c, const char *name, const spi
     memset(&ts, 0, sizeof ts);
     rc = spill__tree_empty(v->dir_fd, v->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL, &ts);
     if (rc == SPILL_OK && v->lock_fd != SPILL__NOFD) {
-        rc = spill__sys.unlink(v->dir_fd, SPILL__LOCK_NAME, 0);
+        rc = spill__sys.unlink_held(v->dir_fd, SPILL__LOCK_NAME, &v->lock_fd, 0);
         removed_lock = rc == SPILL_OK;
         if (rc == SPILL_ENOTFOUND)
             rc = SPILL_OK;
+        if (spill__platform_unlock_before_rmdir()) {
+            spill__sys.unlock(v->lock_fd); /* .lock goes as its handle closes */
+            v->lock_fd = SPILL__NOFD;
+        }
     }
     /* remove the directory by name only if the name still is the directory we emptied; only
      * the remover whose rmdir took it counts it as reaped, so racing reapers count it once */

@@ -1,6 +1,7 @@
 /* record.c: the owner record at the start of .lock, one line of at most 4 KiB:
  *   spill-owner 1 nonce=<u64> pid=<pid> host=<escaped> started=<secs> tag=<escaped>
  * Escaping keeps the line one token per field: bytes outside '!'..'~' and '%' become %XX. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,17 +78,20 @@ static const char *field(const char *p, const char *end, const char *key, char *
     return p;
 }
 
-/* Parses a decimal number (a '-' only where allowed) that must fill s. */
+/* Parses a decimal number (a '-' only where allowed) that must fill s and fit its type: an
+ * out-of-range value saturates in strtoull, and a record with one is not a version-1 record
+ * (a record makes an orphan at once, so any doubt must leave it foreign). */
 static int number(const char *s, int allow_sign, int64_t *out)
 {
     char *e;
     if (!*s || (!allow_sign && *s == '-') || *s == '+')
         return 0;
-    if (*s == '-')
+    errno = 0;
+    if (allow_sign)
         *out = (int64_t)strtoll(s, &e, 10);
     else
         *out = (int64_t)strtoull(s, &e, 10);
-    return *e == '\0';
+    return *e == '\0' && errno == 0;
 }
 
 /* Reads one numeric field followed by a space. */

@@ -137,8 +137,16 @@ static int still_ours(spill_t *s, int *dir_ok, int *lock_ok)
     return *dir_ok && *lock_ok;
 }
 
+static void release_lock(spill_t *s)
+{
+    if (s->lock_fd != SPILL__NOFD)
+        spill__sys.unlock(s->lock_fd);
+    s->lock_fd = SPILL__NOFD;
+}
+
 /* SPEC rule 6's order: everything else, then .lock while still locked, then the directory,
- * then the lock is released. What is no longer ours is left and reported as SPILL_ELOST. */
+ * then the lock is released (where an open file cannot vanish, .lock is released and closed
+ * before the directory goes). What is no longer ours is left and reported as SPILL_ELOST. */
 static int remove_all(spill_t *s)
 {
     spill__tree_stats ts;
@@ -148,10 +156,13 @@ static int remove_all(spill_t *s)
     rc = spill__tree_empty(s->dir_fd, SPILL__LOCK_NAME, &ts);
     if (rc != SPILL_OK)
         return spill__error_in(rc, s->path);
-    if (lock_ok && (rc = spill__sys.unlink(s->dir_fd, SPILL__LOCK_NAME, 0)) != SPILL_OK &&
+    if (lock_ok &&
+        (rc = spill__sys.unlink_held(s->dir_fd, SPILL__LOCK_NAME, &s->lock_fd, 0)) != SPILL_OK &&
         rc != SPILL_ENOTFOUND)
         return spill__error_in(rc, s->path);
-    if (dir_ok && (rc = spill__sys.unlink(s->root_fd, s->name, 1)) != SPILL_OK &&
+    if (spill__platform_unlock_before_rmdir())
+        release_lock(s);
+    if (dir_ok && (rc = spill__sys.unlink_held(s->root_fd, s->name, &s->dir_fd, 1)) != SPILL_OK &&
         rc != SPILL_ENOTFOUND)
         return spill__error_in(rc, s->path);
     if (!dir_ok || !lock_ok)
@@ -176,8 +187,7 @@ int spill_close(spill_t *s)
                             "handle closed in a forked child: the parent's spill is left intact");
     }
     rc = remove_all(s);
-    spill__sys.unlock(s->lock_fd);
-    s->lock_fd = SPILL__NOFD;
+    release_lock(s);
     spill__registry_remove(s->dev, s->ino);
     close_fds(s);
     destroy(s);

@@ -7,18 +7,24 @@
 
 #include "testutil.h"
 
-/* probe DIR: tries DIR/.lock as a reaper would; prints busy, free, or "error CODE". */
-static int h_probe(int argc, const char *const *argv)
+#ifndef _WIN32
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
+/* Tries DIR/.lock as a reaper would and prints busy, free, or "error CODE". */
+static void probe_and_print(const char *dir_path)
 {
     spill__fd dir, lk;
     int rc;
-    if (argc < 1)
-        return 2;
     spill__init();
-    if ((rc = spill__sys.open_dir(SPILL__NOFD, argv[0], &dir)) == SPILL_OK) {
+    if ((rc = spill__sys.open_dir(SPILL__NOFD, dir_path, &dir)) == SPILL_OK) {
         rc = spill__sys.lock_probe(dir, SPILL__LOCK_NAME, &lk);
         if (rc == SPILL_OK)
             spill__sys.unlock(lk);
+        spill__sys.close(dir);
     }
     if (rc == SPILL_OK)
         printf("free\n");
@@ -27,6 +33,14 @@ static int h_probe(int argc, const char *const *argv)
     else
         printf("error %d\n", rc);
     fflush(stdout);
+}
+
+/* probe DIR */
+static int h_probe(int argc, const char *const *argv)
+{
+    if (argc < 1)
+        return 2;
+    probe_and_print(argv[0]);
     return 0;
 }
 
@@ -60,6 +74,77 @@ static int h_hold(int argc, const char *const *argv)
         ;
     return spill_close(s) == SPILL_OK ? 0 : 1;
 }
+
+#ifndef _WIN32
+/* fds PATH...: prints "leak FD PATH" for the first open descriptor of this process that refers
+ * to one of the files (by dev/ino), else "clean". Spawned by a process holding a spill, it
+ * shows which of that process's descriptors survived exec. */
+static int h_fds(int argc, const char *const *argv)
+{
+    struct stat want[8], st;
+    long fd, max = sysconf(_SC_OPEN_MAX);
+    int i, n = argc < 8 ? argc : 8;
+    for (i = 0; i < n; i++)
+        if (lstat(argv[i], &want[i]) < 0) {
+            printf("error lstat %s\n", argv[i]);
+            return 1;
+        }
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (fd = 0; fd < max; fd++) {
+        if (fstat((int)fd, &st) < 0)
+            continue;
+        for (i = 0; i < n; i++)
+            if (st.st_dev == want[i].st_dev && st.st_ino == want[i].st_ino) {
+                printf("leak %ld %s\n", fd, argv[i]);
+                return 0;
+            }
+    }
+    printf("clean\n");
+    return 0;
+}
+
+/* forkhold ROOT [keep]: opens a spill and forks. The child closes its copy of the handle
+ * (unless "keep") and waits for a line on stdin, which the test writes once it has killed and
+ * reaped the parent (only then are the parent's locks surely released: a flock goes with the
+ * file's last reference, which an exiting process may drop after its pipes); it then probes the
+ * spill and prints what it saw. The parent prints the path once the child exists (the test may
+ * kill it at once), then waits for stdin to close or to be killed: it is dead before anything
+ * is written there. */
+static int h_forkhold(int argc, const char *const *argv)
+{
+    spill_t *s;
+    char path[4096], buf[256];
+    pid_t pid;
+    if (argc < 1)
+        return 2;
+    if (spill_open(argv[0], NULL, &s) != SPILL_OK) {
+        printf("error %s\n", spill_error_last()->message);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s", spill_path(s));
+    fflush(stdout);
+    if ((pid = fork()) < 0)
+        return 1;
+    if (pid > 0) {
+        printf("%s\n", path);
+        fflush(stdout);
+    } else {
+        char c = 0;
+        ssize_t r;
+        if (argc < 2 || strcmp(argv[1], "keep") != 0)
+            spill_close(s); /* SPILL_EFORKED: only the child's copies go */
+        do
+            r = read(0, &c, 1);
+        while ((r > 0 && c != '\n') || (r < 0 && errno == EINTR));
+        probe_and_print(path);
+        _exit(0);
+    }
+    while (fgets(buf, sizeof buf, stdin))
+        ;
+    return spill_close(s) == SPILL_OK ? 0 : 1;
+}
+#endif
 
 /* reap ROOT GRACE [wait]: reaps (after a line on stdin if "wait"), prints the counts. */
 static int h_reap(int argc, const char *const *argv)
@@ -110,6 +195,9 @@ static int h_exit(int argc, const char *const *argv)
 int tu_helper_mountreap(int argc, const char *const *argv);
 #endif
 int tu_helper_putloop(int argc, const char *const *argv);
+#ifndef _WIN32
+int tu_helper_reaplimit(int argc, const char *const *argv);
+#endif
 int tu_helper_liveloop(int argc, const char *const *argv);
 int tu_helper_stress(int argc, const char *const *argv);
 
@@ -135,9 +223,16 @@ const test_helper test_helpers[] = {
 #endif
     {"probe", h_probe},
     {"hold", h_hold},
+#ifndef _WIN32
+    {"fds", h_fds},
+    {"forkhold", h_forkhold},
+#endif
     {"reap", h_reap},
     {"exit", h_exit},
     {"putloop", tu_helper_putloop},
+#ifndef _WIN32
+    {"reaplimit", tu_helper_reaplimit},
+#endif
     {"liveloop", tu_helper_liveloop},
     {"stress", tu_helper_stress},
     {NULL, NULL},

@@ -9,13 +9,27 @@
 
 #include "testutil.h"
 
-extern test_suite suite_basic, suite_lock, suite_walk, suite_fork, suite_reap, suite_kill,
-    suite_create, suite_root, suite_cli, suite_parallel;
+extern test_suite suite_basic, suite_lock, suite_walk, suite_reap, suite_kill, suite_create,
+    suite_cli, suite_found, suite_threads;
+#ifdef _WIN32
+extern test_suite suite_win32;
+#else
+/* fork(), POSIX modes and owners, fcntl/flock traps, fault injection, PATH_MAX */
+extern test_suite suite_fork, suite_root, suite_backend, suite_faults, suite_long,
+    suite_parallel;
+#endif
 extern const test_helper test_helpers[];
 
-static test_suite *suites[] = {&suite_basic, &suite_lock,   &suite_walk, &suite_reap,
-                               &suite_kill,  &suite_create, &suite_fork, &suite_root,
-                               &suite_cli,   &suite_parallel, NULL};
+static test_suite *suites[] = {&suite_basic,   &suite_lock,   &suite_walk,    &suite_reap,
+                               &suite_kill,    &suite_create, &suite_cli,     &suite_found,
+                               &suite_threads,
+#ifdef _WIN32
+                               &suite_win32,
+#else
+                               &suite_fork,    &suite_root,   &suite_backend, &suite_faults,
+                               &suite_long,    &suite_parallel,
+#endif
+                               NULL};
 
 static int run_helper(int argc, const char *const *argv)
 {
@@ -80,6 +94,7 @@ int main(int argc, char **argv)
         CU_cleanup_registry();
         return 2;
     }
+    setvbuf(stdout, NULL, _IONBF, 0); /* a test that hangs shows which one it is */
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();

@@ -196,7 +196,11 @@ static void test_error_last_names_op_and_path(void)
     e = spill_error_last();
     CU_ASSERT(e->code != SPILL_OK);
     CU_ASSERT(e->os_error != 0);
+#ifdef _WIN32
+    CU_ASSERT_STRING_EQUAL(e->op, "NtCreateFile");
+#else
     CU_ASSERT_STRING_EQUAL(e->op, "openat");
+#endif
     CU_ASSERT_STRING_EQUAL(e->path, file);
     CU_ASSERT(strstr(e->message, file) != NULL);
 }
@@ -209,8 +213,8 @@ static void test_relative_root_made_absolute(void)
     CU_ASSERT_FATAL(apr_filepath_get(&cwd, 0, tu_pool) == APR_SUCCESS);
     CU_ASSERT_FATAL(apr_filepath_set(dir, tu_pool) == APR_SUCCESS);
     CU_ASSERT(spill_open("sub/root", NULL, &s) == SPILL_OK);
-    CU_ASSERT(strncmp(spill_path(s), dir, strlen(dir)) == 0);
-    CU_ASSERT(strstr(spill_path(s), "/sub/root/spill_") != NULL);
+    CU_ASSERT(tu_has_prefix(spill_path(s), dir));
+    CU_ASSERT(strstr(spill_path(s), SPILL__PATH_SEP "sub/root" SPILL__PATH_SEP "spill_") != NULL);
     CU_ASSERT(apr_filepath_set(cwd, tu_pool) == APR_SUCCESS);
     CU_ASSERT(tu_exists(spill_path(s)));
     spill_close(s);
@@ -235,13 +239,36 @@ static void test_default_root(void)
     char buf[4096], tiny[4];
     CU_ASSERT(spill_default_root("myapp", buf, sizeof buf) == SPILL_OK);
     CU_ASSERT(strstr(buf, "myapp") != NULL);
-    CU_ASSERT(strcmp(buf + strlen(buf) - 6, "/spill") == 0);
+    CU_ASSERT(strcmp(buf + strlen(buf) - 6, SPILL__PATH_SEP "spill") == 0);
     CU_ASSERT(spill_default_root("myapp", tiny, sizeof tiny) == SPILL_ERANGE);
     CU_ASSERT(spill_default_root(NULL, buf, sizeof buf) == SPILL_EINVAL);
     CU_ASSERT_STRING_EQUAL(spill_version(), "0.1.0");
     CU_ASSERT_STRING_EQUAL(spill_strerror(SPILL_ENOSPC), "not enough free space");
 }
 
+#ifdef _WIN32
+/* Windows: the directory and .lock, held without FILE_SHARE_DELETE, cannot be taken away while
+ * the owner lives; a chunk file can, and is then lost. */
+static void test_lost_directory(void)
+{
+    const char *root;
+    spill_t *s = open_fresh(&root);
+    uint8_t a[SPILL_ADDR_LEN];
+    void *data;
+    size_t len;
+    tu_addr(a, 1);
+    CU_ASSERT(spill_put(s, a, "abc", 3) == SPILL_OK);
+    tu_remove_tree(spill_path(s)); /* someone tries to take the directory away */
+    CU_ASSERT(tu_exists(spill_path(s)));
+    CU_ASSERT(tu_exists(tu_join(spill_path(s), ".lock")));
+    tu_addr(a, 2);
+    CU_ASSERT(spill_put(s, a, "def", 3) == SPILL_OK);
+    tu_addr(a, 1);
+    CU_ASSERT(spill_get(s, a, &data, &len) == SPILL_ELOST);
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+    CU_ASSERT(tu_count_entries(root) == 0);
+}
+#else
 static void test_lost_directory(void)
 {
     const char *root;
@@ -258,6 +285,7 @@ static void test_lost_directory(void)
     CU_ASSERT(spill_get(s, a, &data, &len) == SPILL_ELOST);
     CU_ASSERT(spill_close(s) == SPILL_ELOST);
 }
+#endif
 
 static CU_TestInfo tests[] = {
     {"round trip of two chunks", test_round_trip},

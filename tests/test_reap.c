@@ -2,8 +2,10 @@
  * counts and that nothing outside the root changed. */
 #include <errno.h>
 #include <string.h>
+#ifndef _WIN32
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +79,7 @@ static void test_live_spill_kept(void)
     CU_ASSERT(spill_close(s) == SPILL_OK);
 }
 
+#ifndef _WIN32 /* Windows links, junctions and odd .lock shapes: test_win32.c */
 static void test_symlink_named_like_spill(void)
 {
     fixture f = setup_fx();
@@ -127,12 +130,18 @@ static void test_lock_shapes_unsafe(void)
     victim_intact(&f);
     CU_ASSERT_FATAL(unlink(tu_join(d4, ".lock")) == 0); /* let the victim keep one link */
 }
+#endif
 
 static void test_file_and_near_miss_names(void)
 {
     fixture f = setup_fx();
     const char *names[] = {"spill_", "spill_1", "spill_x_1", "spill-1-2", "spilled_1_2",
-                           "spill_1_2_3", "spill_1_", "spill__1", "spill_+1_2", "spill_1_2 ",
+                           "spill_1_2_3", "spill_1_", "spill__1", "spill_+1_2",
+#ifdef _WIN32
+                           "spill_1_2x", /* Win32 strips a trailing space from a new name */
+#else
+                           "spill_1_2 ",
+#endif
                            "spill_99999999999999999999_1", NULL};
     const char **n;
     spill_reap_stats st;
@@ -145,6 +154,7 @@ static void test_file_and_near_miss_names(void)
     victim_intact(&f);
 }
 
+#ifndef _WIN32 /* Windows: not checked (README) */
 static void test_other_users_directory(void)
 {
     fixture f = setup_fx();
@@ -158,13 +168,16 @@ static void test_other_users_directory(void)
     CU_ASSERT(tu_count_entries(d) == 2);
     victim_intact(&f);
 }
+#endif
 
 static void test_read_only_chunk(void)
 {
     fixture f = setup_fx();
     const char *d = tu_make_spill_dir(f.root, OLD, 1, 2, tu_record(1));
     spill_reap_stats st;
-    CU_ASSERT_FATAL(chmod(tu_join(d, "chunk000"), 0444) == 0);
+    /* mode 0444 on POSIX; FILE_ATTRIBUTE_READONLY on Windows */
+    CU_ASSERT_FATAL(apr_file_attrs_set(tu_join(d, "chunk000"), APR_FILE_ATTR_READONLY,
+                                       APR_FILE_ATTR_READONLY, tu_pool) == APR_SUCCESS);
     st = tu_reap(f.root, 0);
     ST_EQ(st, 1, 1, 0, 0, 0, 0);
     CU_ASSERT(!tu_exists(d));
@@ -234,7 +247,6 @@ static void test_staging_needs_60s(void)
     ST_EQ(st, 2, 1, 0, 1, 0, 0); /* the recorded one at once; the bare one is 40s of 60s */
     CU_ASSERT(tu_exists(stage) && !tu_exists(recorded));
     tu_set_mtime(stage, now - 61);
-    CU_ASSERT(apr_file_mtime_set(stage, apr_time_from_sec(now - 61), tu_pool) == 0);
     {
         const char *older = apr_psprintf(tu_pool, "%s/.spill-new_%" APR_INT64_T_FMT "_7", f.root,
                                          (apr_int64_t)now - 61);
@@ -289,7 +301,11 @@ static void test_budget(void)
     for (i = 0; i < 400; i++)
         tu_make_spill_dir(root, OLD, (uint64_t)i, 8, tu_record((uint64_t)i));
     spill_opts_init(&o);
+#ifdef _WIN32
+    o.reap_budget_ms = 50; /* opening and listing the root alone can take a few ms */
+#else
     o.reap_budget_ms = 1;
+#endif
     memset(&st, 0, sizeof st);
     CU_ASSERT(spill_reap(root, &o, &st) == SPILL_OK);
     CU_ASSERT(st.budget_exhausted == 1);
@@ -370,7 +386,11 @@ static void test_scan(void)
     o.tag = "scan me";
     o.reap_on_open = 0;
     CU_ASSERT_FATAL(spill_open(f.root, &o, &s) == SPILL_OK);
+#ifdef _WIN32
+    CU_ASSERT_FATAL(tu_write_file(tu_join(f.root, "spill_3_4"), "not a directory") == 0);
+#else
     CU_ASSERT_FATAL(symlink(f.victim, tu_join(f.root, "spill_3_4")) == 0);
+#endif
     before = tu_snapshot(f.root);
     memset(&seen, 0, sizeof seen);
     CU_ASSERT(spill_scan(f.root, NULL, scan_cb, &seen) == SPILL_OK);
@@ -403,7 +423,7 @@ static void test_owner_exited_without_close(void)
     const char *args[] = {root, "3", NULL};
     const char *path = tu_run_helper("exit", args);
     spill_reap_stats st;
-    CU_ASSERT_FATAL(strncmp(path, root, strlen(root)) == 0);
+    CU_ASSERT_FATAL(tu_has_prefix(path, root));
     CU_ASSERT(tu_count_entries(path) == 4);
     st = tu_reap(root, 30);
     ST_EQ(st, 1, 1, 0, 0, 0, 0);
@@ -468,7 +488,14 @@ static void test_racing_reapers(void)
         reaped += r[i].st.reaped;
         errors += r[i].st.errors;
     }
-    CU_ASSERT_EQUAL(reaped, 200);
+    if (tu_is_wine()) {
+        /* Wine neither hides nor reports a directory whose deletion is pending until its last
+         * handle closes: two reapers may both mark one orphan. Each is counted once on Windows */
+        printf("\n  Wine: %u removals counted for 200 orphans\n", reaped);
+        CU_ASSERT(reaped >= 200);
+    } else {
+        CU_ASSERT_EQUAL(reaped, 200);
+    }
     CU_ASSERT_EQUAL(errors, 0);
     CU_ASSERT(tu_count_entries(root) == 0);
 }
@@ -587,11 +614,15 @@ static CU_TestInfo tests[] = {
 #endif
     {"orphan with a record reaped at once", test_orphan_with_record_reaped_at_once},
     {"live spill kept", test_live_spill_kept},
+#ifndef _WIN32
     {"symlink named like a spill", test_symlink_named_like_spill},
     {"links inside an orphan removed as links", test_links_inside_orphan},
     {".lock as symlink, FIFO, directory, hard link", test_lock_shapes_unsafe},
+#endif
     {"a file and near-miss names", test_file_and_near_miss_names},
+#ifndef _WIN32
     {"another user's directory", test_other_users_directory},
+#endif
     {"read-only chunk", test_read_only_chunk},
     {"nesting deeper than 64 levels", test_deeper_than_64},
     {"ages and grace", test_ages},

@@ -6,10 +6,13 @@
 
 #include <apr_file_io.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 
 #include "testutil.h"
 
-#ifndef _WIN32
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <unistd.h>
 #endif
 
@@ -18,19 +21,30 @@ const char *tu_self;
 static const char *base_dir;
 static unsigned counter;
 
+/* A directory of this run's own. Made new, never reused: process ids come round again, and a
+ * run that was killed (or one whose deep trees outlived cleanup) leaves its directory behind. */
 static const char *base(void)
 {
     if (!base_dir) {
         const char *env = getenv("SPILL_TEST_DIR");
         const char *tmp = NULL;
         static apr_pool_t *keep;
+        unsigned i;
         apr_pool_create(&keep, NULL);
         if (env && *env)
             tmp = env;
         else
             apr_temp_dir_get(&tmp, keep);
-        base_dir = apr_psprintf(keep, "%s/spill-tests-%ld", tmp, (long)spill__getpid());
-        apr_dir_make_recursive(base_dir, APR_FPROT_OS_DEFAULT, keep);
+        apr_dir_make_recursive(tmp, APR_FPROT_OS_DEFAULT, keep);
+        for (i = 0; i < 1000; i++) {
+            const char *d = apr_psprintf(keep, "%s/spill-tests-%ld-%u", tmp,
+                                         (long)spill__getpid(), i);
+            if (apr_dir_make(d, APR_FPROT_OS_DEFAULT, keep) == APR_SUCCESS) {
+                base_dir = d;
+                break;
+            }
+        }
+        CU_ASSERT_FATAL(base_dir != NULL);
     }
     return base_dir;
 }
@@ -81,6 +95,33 @@ int tu_count_entries(const char *dir)
     return n;
 }
 
+/* What the library's walker leaves (content deeper than its 64 levels), removed by path,
+ * never following a link (APR_FINFO_LINK: a link is seen, and removed, as a link). */
+static void remove_deep(const char *path)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    if (apr_dir_open(&d, path, tu_pool) != APR_SUCCESS)
+        return;
+    for (;;) {
+        /* the end is APR_ENOENT on POSIX, ERROR_NO_MORE_FILES on Windows */
+        apr_status_t rv = apr_dir_read(&fi, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_NAME, d);
+        const char *p;
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE)
+            break;
+        if (!fi.name || !strcmp(fi.name, ".") || !strcmp(fi.name, ".."))
+            continue;
+        p = apr_pstrcat(tu_pool, path, "/", fi.name, NULL);
+        if (fi.filetype == APR_DIR) {
+            remove_deep(p);
+            apr_dir_remove(p, tu_pool);
+        } else {
+            apr_file_remove(p, tu_pool);
+        }
+    }
+    apr_dir_close(d);
+}
+
 void tu_remove_tree(const char *path)
 {
     spill__fd fd;
@@ -90,7 +131,8 @@ void tu_remove_tree(const char *path)
         apr_file_remove(path, tu_pool);
         return;
     }
-    spill__tree_empty(fd, NULL, &st);
+    if (spill__tree_empty(fd, NULL, &st) != SPILL_OK)
+        remove_deep(path);
     spill__sys_default.close(fd);
     spill__sys_default.unlink(SPILL__NOFD, path, 1);
 }
@@ -104,23 +146,42 @@ void tu_addr(uint8_t addr[SPILL_ADDR_LEN], unsigned seed)
     }
 }
 
+/* Files are read through the library's own seam, never apr_file_open: with fcntl locks a test
+ * that merely read the .lock of a spill its own process holds would drop that lock on close
+ * (the seam's close parks such a descriptor instead). */
+static int read_all(const char *path, char **out, size_t *len)
+{
+    spill__fd fd;
+    spill__stat st;
+    size_t got = 0, n;
+    char *buf;
+    if (spill__sys_default.open_read(SPILL__NOFD, path, &fd) != SPILL_OK)
+        return -1;
+    if (spill__sys_default.stat(fd, NULL, &st) != SPILL_OK) {
+        spill__sys_default.close(fd);
+        return -1;
+    }
+    buf = apr_palloc(tu_pool, (apr_size_t)st.size + 1);
+    while (got < st.size &&
+           spill__sys_default.read(fd, buf + got, (size_t)st.size - got, &n) == SPILL_OK && n > 0)
+        got += n;
+    spill__sys_default.close(fd);
+    buf[got] = '\0';
+    *out = buf;
+    if (len)
+        *len = got;
+    return 0;
+}
+
 static uint64_t fnv_file(const char *path)
 {
-    apr_file_t *f;
-    char buf[4096];
-    apr_size_t n;
+    char *buf;
+    size_t i, n;
     uint64_t h = 1469598103934665603ULL;
-    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, tu_pool) != APR_SUCCESS)
+    if (read_all(path, &buf, &n) != 0)
         return 0;
-    for (;;) {
-        apr_size_t i;
-        n = sizeof buf;
-        if (apr_file_read(f, buf, &n) != APR_SUCCESS || n == 0)
-            break;
-        for (i = 0; i < n; i++)
-            h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
-    }
-    apr_file_close(f);
+    for (i = 0; i < n; i++)
+        h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
     return h;
 }
 
@@ -130,10 +191,15 @@ static void snap(const char *dir, const char *rel, char **acc)
     apr_finfo_t fi;
     if (apr_dir_open(&d, dir, tu_pool) != APR_SUCCESS)
         return;
-    while (apr_dir_read(&fi, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_SIZE | APR_FINFO_NAME |
-                                 APR_FINFO_PROT,
-                        d) != APR_ENOENT) {
+    for (;;) {
         const char *p, *r;
+        /* the end is APR_ENOENT on POSIX but ERROR_NO_MORE_FILES on Windows; APR_INCOMPLETE:
+         * Windows cannot give every field of "." and ".." */
+        apr_status_t rv = apr_dir_read(&fi, APR_FINFO_LINK | APR_FINFO_TYPE | APR_FINFO_SIZE |
+                                                APR_FINFO_NAME | APR_FINFO_PROT,
+                                       d);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE)
+            break;
         if (strcmp(fi.name, ".") == 0 || strcmp(fi.name, "..") == 0)
             continue;
         p = apr_pstrcat(tu_pool, dir, "/", fi.name, NULL);
@@ -208,11 +274,7 @@ void tu_kill(tu_proc *p)
 {
     int code;
     apr_exit_why_e why;
-#ifdef _WIN32
-    apr_proc_kill(&p->proc, 9);
-#else
-    apr_proc_kill(&p->proc, SIGKILL);
-#endif
+    apr_proc_kill(&p->proc, SIGKILL); /* TerminateProcess on Windows */
     apr_proc_wait(&p->proc, &code, &why, APR_WAIT);
     apr_file_close(p->in);
     apr_file_close(p->out);
@@ -226,6 +288,65 @@ int tu_wait(tu_proc *p)
     apr_proc_wait(&p->proc, &code, &why, APR_WAIT);
     apr_file_close(p->out);
     return exit_code(code, why);
+}
+
+int tu_wait_unlocked(const char *dir)
+{
+    apr_time_t deadline = apr_time_now() + apr_time_from_sec(10);
+    for (;;) {
+        spill__fd d, lk;
+        int rc = spill__sys.open_dir(SPILL__NOFD, dir, &d);
+        if (rc == SPILL_OK) {
+            rc = spill__sys.lock_probe(d, SPILL__LOCK_NAME, &lk);
+            if (rc == SPILL_OK)
+                spill__sys.unlock(lk);
+            spill__sys.close(d);
+        }
+        if (rc != SPILL_EBUSY)
+            return rc == SPILL_OK;
+        if (apr_time_now() > deadline)
+            return 0;
+        apr_sleep(apr_time_from_msec(5)); /* a bounded retry of the OS's own cleanup */
+    }
+}
+
+int tu_is_wine(void)
+{
+#ifdef _WIN32
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll && GetProcAddress(ntdll, "wine_get_version") != NULL;
+#else
+    return 0;
+#endif
+}
+
+const char *tu_base_name(const char *path)
+{
+    const char *p = strrchr(path, '/');
+#ifdef _WIN32
+    const char *b = strrchr(path, '\\');
+    if (b && (!p || b > p))
+        p = b;
+#endif
+    return p ? p + 1 : path;
+}
+
+int tu_has_prefix(const char *path, const char *dir)
+{
+#ifdef _WIN32
+    for (; *dir; path++, dir++) {
+        char a = *path == '/' ? '\\' : *path, b = *dir == '/' ? '\\' : *dir;
+        if (a >= 'A' && a <= 'Z')
+            a = (char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z')
+            b = (char)(b - 'A' + 'a');
+        if (a != b)
+            return 0;
+    }
+    return 1;
+#else
+    return strncmp(path, dir, strlen(dir)) == 0;
+#endif
 }
 
 const char *tu_run_helper(const char *name, const char *const *args)
@@ -253,25 +374,8 @@ void tu_cleanup(void)
 
 char *tu_read_file(const char *path, size_t *len)
 {
-    apr_file_t *f;
-    apr_finfo_t fi;
     char *buf;
-    apr_size_t n;
-    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, tu_pool) != APR_SUCCESS)
-        return NULL;
-    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS) {
-        apr_file_close(f);
-        return NULL;
-    }
-    buf = apr_palloc(tu_pool, (apr_size_t)fi.size + 1);
-    n = (apr_size_t)fi.size;
-    if (n && apr_file_read_full(f, buf, n, &n) != APR_SUCCESS)
-        n = 0;
-    buf[n] = '\0';
-    apr_file_close(f);
-    if (len)
-        *len = n;
-    return buf;
+    return read_all(path, &buf, len) == 0 ? buf : NULL;
 }
 
 const char *tu_make_spill_dir(const char *root, uint64_t secs, uint64_t rnd, int files,
@@ -298,10 +402,31 @@ const char *tu_record(uint64_t nonce)
                         (apr_uint64_t)nonce, host);
 }
 
+#ifdef _WIN32
+/* APR opens without FILE_FLAG_BACKUP_SEMANTICS, so it cannot set a directory's time. */
+void tu_set_mtime(const char *path, int64_t unix_secs)
+{
+    wchar_t w[4096];
+    ULONGLONG t = (ULONGLONG)(unix_secs * 10000000LL + 116444736000000000LL);
+    FILETIME ft;
+    HANDLE h = INVALID_HANDLE_VALUE;
+    ft.dwLowDateTime = (DWORD)t;
+    ft.dwHighDateTime = (DWORD)(t >> 32);
+    if (MultiByteToWideChar(CP_UTF8, 0, path, -1, w, 4096) > 0)
+        h = CreateFileW(w, FILE_WRITE_ATTRIBUTES,
+                        FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                        OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT,
+                        NULL);
+    CU_ASSERT(h != INVALID_HANDLE_VALUE && SetFileTime(h, NULL, NULL, &ft));
+    if (h != INVALID_HANDLE_VALUE)
+        CloseHandle(h);
+}
+#else
 void tu_set_mtime(const char *path, int64_t unix_secs)
 {
     CU_ASSERT(apr_file_mtime_set(path, apr_time_from_sec(unix_secs), tu_pool) == APR_SUCCESS);
 }
+#endif
 
 spill_reap_stats tu_reap(const char *root, uint32_t grace)
 {

@@ -9,6 +9,10 @@
 #include "spill.h"
 #include "spill_int.h"
 
+#if defined(_WIN32) && !defined(SIGKILL)
+#define SIGKILL 9 /* apr_proc_kill on Windows is TerminateProcess with this exit code */
+#endif
+
 /* A suite: a name and its tests, registered by main.c. */
 typedef struct test_suite {
     const char *name;
@@ -58,6 +62,21 @@ const char *tu_read_line(tu_proc *p);
 void tu_kill(tu_proc *p);
 /* Closes its stdin and waits; returns its exit code (or -signal). */
 int tu_wait(tu_proc *p);
+/* After its owner was killed and waited for, waits (bounded, 10 s) until the lock of the
+ * spill directory dir can be taken. At once on POSIX and under Wine; on Windows
+ * TerminateProcess returns, and the process object is signalled, before every handle of the
+ * dead process is closed and its locks are released. Returns 1 once it could be taken. */
+int tu_wait_unlocked(const char *dir);
+
+/* 1 when running under Wine (its ntdll exports wine_get_version), whose file semantics differ
+ * from Windows' (WINDOWS-NOTES.md); 0 elsewhere. */
+int tu_is_wine(void);
+
+/* The last component of a path (after the last '/' or, on Windows, '\'). */
+const char *tu_base_name(const char *path);
+/* 1 if path starts with the directory dir (on Windows '/' and '\' are the same, and case is
+ * ignored). */
+int tu_has_prefix(const char *path, const char *dir);
 
 /* Makes root/spill_<secs>_<rnd> by hand with `files` chunk files of 10 bytes and, unless
  * lock_content is NULL, a .lock holding it (nobody holds its lock). Returns its path. */

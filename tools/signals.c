@@ -1,5 +1,6 @@
 /* signals.c: stop requests for `hold` and stopping its children for `demo`; the program's only
- * OS-specific file. POSIX: SIGINT/SIGTERM through a self-pipe; Windows: a console handler. */
+ * OS-specific file. POSIX: SIGINT/SIGTERM through a self-pipe; Windows: a named event, which
+ * a console handler sets too. */
 #include "cli.h"
 
 #ifndef _WIN32
@@ -81,11 +82,21 @@ int spill__cli_kill_child(apr_proc_t *p)
     return apr_proc_kill(p, SIGKILL) == APR_SUCCESS ? 0 : -1;
 }
 
-#else /* _WIN32: untested until the Windows platform layer exists */
+#else /* _WIN32 */
 
+#include <stdio.h>
 #include <windows.h>
 
+/* The stop request: a named event per process, so that `demo` can ask one holder to close (a
+ * console event reaches only a child in its own process group, which apr_proc_create does not
+ * make); Ctrl-C, Ctrl-Break and closing the console set it too. */
 static HANDLE stop_event;
+
+static void event_name(wchar_t *buf, size_t n, unsigned long pid)
+{
+    _snwprintf(buf, n, L"Local\\spill-hold-stop-%lu", pid);
+    buf[n - 1] = L'\0';
+}
 
 static BOOL WINAPI on_ctrl(DWORD type)
 {
@@ -96,7 +107,9 @@ static BOOL WINAPI on_ctrl(DWORD type)
 
 int spill__cli_catch_stop(void)
 {
-    stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+    wchar_t name[64];
+    event_name(name, sizeof name / sizeof name[0], (unsigned long)GetCurrentProcessId());
+    stop_event = CreateEventW(NULL, TRUE, FALSE, name);
     if (!stop_event || !SetConsoleCtrlHandler(on_ctrl, TRUE))
         return -1;
     return 0;
@@ -109,15 +122,20 @@ int spill__cli_wait_stop(long ms)
 
 int spill__cli_stop_child(apr_proc_t *p)
 {
-    /* A console event reaches only a child in its own process group, which apr_proc_create
-     * does not make: the demo's live holders are ended hard here, and their directories are
-     * left for the next reap. */
-    return apr_proc_kill(p, 9) == APR_SUCCESS ? 0 : -1;
+    wchar_t name[64];
+    HANDLE ev;
+    BOOL ok;
+    event_name(name, sizeof name / sizeof name[0], (unsigned long)p->pid);
+    if (!(ev = OpenEventW(EVENT_MODIFY_STATE, FALSE, name)))
+        return -1; /* not a holder, or not yet listening */
+    ok = SetEvent(ev);
+    CloseHandle(ev);
+    return ok ? 0 : -1;
 }
 
 int spill__cli_kill_child(apr_proc_t *p)
 {
-    return apr_proc_kill(p, 9) == APR_SUCCESS ? 0 : -1;
+    return apr_proc_kill(p, 9) == APR_SUCCESS ? 0 : -1; /* TerminateProcess */
 }
 
 #endif

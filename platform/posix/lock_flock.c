@@ -67,3 +67,9 @@ int spill__posix_unlock(spill__fd fd)
         return spill__error_os("close", "", errno);
     return SPILL_OK;
 }
+
+/* flock locks go only with the last descriptor of their own open file description. */
+int spill__posix_close(int fd)
+{
+    return close(fd);
+}

@@ -13,6 +13,13 @@ int spill__posix_rename_noreplace(int from_at, const char *from, int to_at, cons
 int spill__posix_lock_create(spill__fd at, const char *name, spill__fd *out);
 int spill__posix_lock_probe(spill__fd at, const char *name, spill__fd *out);
 int spill__posix_unlock(spill__fd fd);
+/* close() for every other descriptor the core closes (spill__sys.close): with fcntl locks one
+ * on an inode this process holds locked is parked until that lock is released (trap 2) */
+int spill__posix_close(int fd);
+#if defined(SPILL_TEST_HOOKS) && defined(SPILL_LOCK_FCNTL)
+/* lock_fcntl.c calls it between its table check and its open, so a test can swap the name */
+extern void (*spill__fcntl_probe_hook)(spill__fd at, const char *name);
+#endif
 
 /* lockfile.c: what both lock backends do around the lock call itself. */
 /* opens an existing .lock read-write, never blocking, never through a link; -1 + errno */

@@ -93,8 +93,10 @@ static int p_read(spill__fd fd, void *buf, size_t len, size_t *got)
 
 static int p_close(spill__fd fd)
 {
-    /* close() is not retried on EINTR: the descriptor is gone either way on Linux */
-    if (close((int)fd) < 0 && errno != EINTR)
+    /* close() is not retried on EINTR: the descriptor is gone either way on Linux. The lock
+     * backend's close, because with fcntl locks a close can drop a lock (a record read
+     * through a second descriptor on a .lock this process holds, say). */
+    if (spill__posix_close((int)fd) < 0 && errno != EINTR)
         return spill__error_os("close", "", errno);
     return SPILL_OK;
 }
@@ -113,6 +115,21 @@ static int p_unlink(spill__fd at, const char *name, int is_dir)
     if (unlinkat(AT(at), name, is_dir ? AT_REMOVEDIR : 0) < 0)
         return spill__error_os(is_dir ? "rmdir" : "unlinkat", name, errno);
     return SPILL_OK;
+}
+
+/* POSIX has no use for holding a directory open while it is created: the staging protocol
+ * keeps a spill invisible until it is locked and recorded (spill__platform_stages). */
+static int p_mkdir_open(spill__fd at, const char *name, unsigned mode, spill__fd *out)
+{
+    int rc = p_mkdir(at, name, mode);
+    return rc == SPILL_OK ? p_open_dir(at, name, out) : rc;
+}
+
+/* Any descriptor may stay open while its name is unlinked. */
+static int p_unlink_held(spill__fd at, const char *name, spill__fd *fd, int is_dir)
+{
+    (void)fd;
+    return p_unlink(at, name, is_dir);
 }
 
 static int p_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to)
@@ -194,7 +211,7 @@ static void p_dir_close(spill__dir *d)
         p_open_dir, p_mkdir, p_create, p_open_read, p_write, p_read, p_close, p_stat,      \
             p_unlink, p_rename, spill__posix_lock_create, spill__posix_lock_probe,         \
             spill__posix_unlock, p_dir_open, p_dir_next, p_dir_rewind, p_dir_close,        \
-            p_space, spill__posix_fs_kind                                                  \
+            p_space, spill__posix_fs_kind, p_mkdir_open, p_unlink_held                     \
     }
 
 const spill__sys_ops spill__sys_default = POSIX_OPS;

@@ -1,0 +1,112 @@
+/* lock.c (Windows): the spill lock as LockFileEx, exclusive and fail-immediately, on the single
+ * byte at offset 2^62 of .lock: it overlaps the whole-file range other clients of this layout
+ * lock, and leaves the record at offset 0 readable under Windows' mandatory locking. .lock is
+ * held without FILE_SHARE_DELETE, by owners and reapers alike, so a second open of it for
+ * deletion, even in the same process, meets a sharing violation: that is "busy" too. */
+#include <string.h>
+
+#include "win32.h"
+
+#define LOCK_OFFSET_HIGH 0x40000000u /* 2^62 = 0x4000000000000000 */
+#define LOCK_ACCESS (GENERIC_READ | GENERIC_WRITE | DELETE)
+
+static void lock_range(OVERLAPPED *ov)
+{
+    memset(ov, 0, sizeof *ov);
+    ov->Offset = 0;
+    ov->OffsetHigh = LOCK_OFFSET_HIGH;
+}
+
+/* Never waits: a lock or sharing violation is "busy", anything else an error (never "free"). */
+static int try_lock(HANDLE h, const char *name)
+{
+    OVERLAPPED ov;
+    DWORD e;
+    lock_range(&ov);
+    if (LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov))
+        return SPILL_OK;
+    e = GetLastError();
+    if (e == ERROR_LOCK_VIOLATION || e == ERROR_SHARING_VIOLATION)
+        return spill__error_os_as(SPILL_EBUSY, "LockFileEx", name, (int)e);
+    if (e == ERROR_NOT_SUPPORTED || e == ERROR_INVALID_FUNCTION)
+        return spill__error_os_as(SPILL_ENOLCK, "LockFileEx", name, (int)e);
+    return spill__error_os("LockFileEx", name, (int)e);
+}
+
+int spill__win_lock_create(spill__fd at, const char *name, spill__fd *out)
+{
+    HANDLE h;
+    int rc = spill__win_open(at, name, LOCK_ACCESS, SPILL__SHARE_HELD, FILE_CREATE,
+                             FILE_NON_DIRECTORY_FILE, &h, NULL);
+    if (rc != SPILL_OK)
+        return rc;
+    if ((rc = try_lock(h, name)) != SPILL_OK) {
+        CloseHandle(h);
+        return rc;
+    }
+    *out = SPILL__FD(h);
+    return SPILL_OK;
+}
+
+/* A directory without .lock that someone holds open without FILE_SHARE_DELETE is a spill being
+ * created: its creator holds it from the moment it exists and locks .lock next. */
+static int dir_held(spill__fd at)
+{
+    HANDLE h;
+    int rc = spill__win_open(at, "", DELETE, SPILL__SHARE_ALL, FILE_OPEN, FILE_DIRECTORY_FILE,
+                             &h, NULL);
+    if (rc == SPILL_OK)
+        CloseHandle(h);
+    return rc == SPILL_EBUSY;
+}
+
+/* Rule 7: .lock must be a regular file with one link; a link, directory or device is unsafe. */
+static int check_shape(HANDLE h, const char *name)
+{
+    spill__stat st;
+    int rc = spill__win_stat_handle(h, name, &st);
+    if (rc != SPILL_OK)
+        return rc;
+    if (st.type == SPILL__F_LINK)
+        return spill__error_set_os(SPILL_EUNSAFE, 0, "NtCreateFile", name,
+                                   "lock file is a symbolic link or junction");
+    if (st.type != SPILL__F_REG)
+        return spill__error_set_os(SPILL_EUNSAFE, 0, "NtCreateFile", name,
+                                   "lock file is not a regular file");
+    if (st.nlink != 1)
+        return spill__error_set_os(SPILL_EUNSAFE, 0, "NtCreateFile", name,
+                                   "lock file has more than one link");
+    return SPILL_OK;
+}
+
+int spill__win_lock_probe(spill__fd at, const char *name, spill__fd *out)
+{
+    HANDLE h;
+    int rc = spill__win_open(at, name, LOCK_ACCESS, SPILL__SHARE_HELD, FILE_OPEN,
+                             FILE_NON_DIRECTORY_FILE | FILE_OPEN_REPARSE_POINT, &h, NULL);
+    if (rc == SPILL_EBUSY) /* a sharing violation: held by its owner (or another reaper) */
+        return rc;
+    if (rc == SPILL_ENOTFOUND && at != SPILL__NOFD && dir_held(at))
+        return spill__error_set_os(SPILL_EBUSY, ERROR_SHARING_VIOLATION, "NtCreateFile", name,
+                                   "no lock yet, but the directory is held by its creator");
+    if (rc != SPILL_OK)
+        return rc;
+    if ((rc = check_shape(h, name)) == SPILL_OK)
+        rc = try_lock(h, name);
+    if (rc != SPILL_OK) {
+        CloseHandle(h);
+        return rc;
+    }
+    *out = SPILL__FD(h);
+    return SPILL_OK;
+}
+
+int spill__win_unlock(spill__fd fd)
+{
+    OVERLAPPED ov;
+    lock_range(&ov);
+    UnlockFileEx(SPILL__H(fd), 0, 1, 0, &ov);
+    if (!CloseHandle(SPILL__H(fd)))
+        return spill__error_os("CloseHandle", "", (int)GetLastError());
+    return SPILL_OK;
+}
