@@ -96,6 +96,21 @@ static int w_unlink(spill__fd at, const char *name, int is_dir)
     return rc;
 }
 
+/* .lock (and, on close, a spill's directory) is removed through unlink_held: watched alike */
+static int w_unlink_held(spill__fd at, const char *name, spill__fd *fd, int is_dir)
+{
+    struct stat in, gone;
+    int seen = watching && fstat((int)at, &in) == 0 &&
+               fstatat((int)at, name, &gone, AT_SYMLINK_NOFOLLOW) == 0;
+    int rc = spill__sys_default.unlink_held(at, name, fd, is_dir);
+    if (seen && rc == SPILL_OK) {
+        pthread_mutex_lock(&mu);
+        removed(&in, name, is_dir, &gone);
+        pthread_mutex_unlock(&mu);
+    }
+    return rc;
+}
+
 void fz_order_watch(int on)
 {
     pthread_mutex_lock(&mu);
@@ -104,5 +119,6 @@ void fz_order_watch(int on)
     spill__sys.lock_probe = on ? w_lock_probe : spill__sys_default.lock_probe;
     spill__sys.unlock = on ? w_unlock : spill__sys_default.unlock;
     spill__sys.unlink = on ? w_unlink : spill__sys_default.unlink;
+    spill__sys.unlink_held = on ? w_unlink_held : spill__sys_default.unlink_held;
     pthread_mutex_unlock(&mu);
 }
