@@ -7,31 +7,11 @@
 #include <string.h>
 
 #include "win32.h"
-
-/* What one pass over one directory met. */
-typedef struct pass {
-    uint32_t errors;
-} pass;
-
-typedef struct walk {
-    int measure;              /* count only, remove nothing */
-    spill__tree_stats *st;
-    int first_error;          /* the first error met, returned at the end */
-} walk;
-
-static uint32_t walk_dir(walk *w, spill__fd fd, const spill__stat *self, const char *keep,
-                         int depth);
-
-static void fail(walk *w, int rc, pass *ps)
-{
-    if (w->first_error == SPILL_OK)
-        w->first_error = rc;
-    ps->errors++;
-}
+#include "walk.h"
 
 /* To remove: DELETE access (a passing sharing violation retried). To measure: attributes only,
  * which no other handle's share mode can refuse. */
-static int open_entry(walk *w, spill__fd fd, const char *name, HANDLE *h)
+static int open_entry(spill__walk *w, spill__fd fd, const char *name, HANDLE *h)
 {
     if (w->measure)
         return spill__win_open(fd, name, FILE_READ_ATTRIBUTES, SPILL__SHARE_ALL, FILE_OPEN,
@@ -41,17 +21,17 @@ static int open_entry(walk *w, spill__fd fd, const char *name, HANDLE *h)
 
 /* Descends into the directory open as h and, unless measuring, marks it for deletion once
  * empty. Returns 1 if it is going. */
-static int do_dir(walk *w, HANDLE h, const char *name, const spill__stat *cs,
-                  const spill__stat *self, int depth, pass *ps)
+static int do_dir(spill__walk *w, HANDLE h, const char *name, const spill__stat *cs,
+                  const spill__stat *self, int depth, spill__walk_pass *ps)
 {
     uint32_t nested;
     int rc;
     if (cs->dev != self->dev || cs->mount_id != self->mount_id) {
-        fail(w, spill__error_set_os(SPILL_EUNSAFE, 0, "walk", name,
+        spill__walk_fail(w, spill__error_set_os(SPILL_EUNSAFE, 0, "walk", name,
                                     "on another volume: not entered"), ps);
         return 0;
     }
-    nested = walk_dir(w, SPILL__FD(h), cs, NULL, depth);
+    nested = spill__walk_dir(w, SPILL__FD(h), cs, NULL, depth);
     w->st->dirs++;
     if (nested) {
         ps->errors += nested; /* the directory cannot go */
@@ -63,13 +43,14 @@ static int do_dir(walk *w, HANDLE h, const char *name, const spill__stat *cs,
     if (rc == SPILL_OK)
         return 1;
     if (rc != SPILL_ENOTFOUND)
-        fail(w, rc, ps);
+        spill__walk_fail(w, rc, ps);
     w->st->dirs--;
     return 0;
 }
 
 /* A file, a link or anything else that is not a directory, open as h. */
-static int do_file(walk *w, HANDLE h, const char *name, const spill__stat *cs, pass *ps)
+static int do_file(spill__walk *w, HANDLE h, const char *name, const spill__stat *cs,
+                   spill__walk_pass *ps)
 {
     int rc;
     if (!w->measure) {
@@ -77,7 +58,7 @@ static int do_file(walk *w, HANDLE h, const char *name, const spill__stat *cs, p
         if (rc == SPILL_ENOTFOUND)
             return 0;
         if (rc != SPILL_OK) {
-            fail(w, rc, ps);
+            spill__walk_fail(w, rc, ps);
             return 0;
         }
     }
@@ -88,8 +69,8 @@ static int do_file(walk *w, HANDLE h, const char *name, const spill__stat *cs, p
 }
 
 /* One entry at level `depth`. Returns 1 if something was removed: it goes as h is closed. */
-static int do_entry(walk *w, spill__fd fd, const char *name, const spill__stat *self,
-                    int depth, pass *ps)
+int spill__walk_entry(spill__walk *w, spill__fd fd, const char *name, const spill__stat *self,
+                      int depth, spill__walk_pass *ps)
 {
     HANDLE h;
     spill__stat cs;
@@ -97,13 +78,13 @@ static int do_entry(walk *w, spill__fd fd, const char *name, const spill__stat *
     if (rc == SPILL_ENOTFOUND) /* another remover got there first, or it is delete-pending */
         return 0;
     if (rc != SPILL_OK) {
-        fail(w, rc, ps);
+        spill__walk_fail(w, rc, ps);
         return 0;
     }
     if ((rc = spill__sys.stat(SPILL__FD(h), NULL, &cs)) != SPILL_OK)
-        fail(w, rc, ps);
+        spill__walk_fail(w, rc, ps);
     else if (depth > SPILL__MAX_DEPTH)
-        fail(w, spill__error_set_os(SPILL_EUNSAFE, 0, "walk", name,
+        spill__walk_fail(w, spill__error_set_os(SPILL_EUNSAFE, 0, "walk", name,
                                     "nested deeper than 64 levels: left"), ps);
     else if (cs.type == SPILL__F_DIR)
         removed = do_dir(w, h, name, &cs, self, depth, ps);
@@ -111,64 +92,4 @@ static int do_entry(walk *w, spill__fd fd, const char *name, const spill__stat *
         removed = do_file(w, h, name, &cs, ps);
     CloseHandle(h);
     return removed;
-}
-
-/* Entries of fd are at level depth + 1. The listing is read again until a pass removes
- * nothing. Returns the errors of the last pass, its subdirectories' included. */
-static uint32_t walk_dir(walk *w, spill__fd fd, const spill__stat *self, const char *keep,
-                         int depth)
-{
-    spill__dir *d;
-    const char *name;
-    pass ps;
-    int rc, removed;
-    if ((rc = spill__sys.dir_open(fd, &d)) != SPILL_OK) {
-        if (w->first_error == SPILL_OK)
-            w->first_error = rc;
-        return 1;
-    }
-    for (;;) {
-        removed = 0;
-        memset(&ps, 0, sizeof ps);
-        while ((rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name) {
-            if (keep && strcmp(name, keep) == 0)
-                continue;
-            removed += do_entry(w, fd, name, self, depth + 1, &ps);
-        }
-        if (rc != SPILL_OK)
-            fail(w, rc, &ps);
-        if (w->measure || !removed || rc != SPILL_OK)
-            break;
-        spill__sys.dir_rewind(d);
-    }
-    spill__sys.dir_close(d);
-    return ps.errors;
-}
-
-static int run(spill__fd dirfd, const char *keep, spill__tree_stats *st, int measure)
-{
-    walk w;
-    spill__stat self;
-    uint32_t errors;
-    int rc;
-    memset(&w, 0, sizeof w);
-    w.measure = measure;
-    w.st = st;
-    if ((rc = spill__sys.stat(dirfd, NULL, &self)) != SPILL_OK) {
-        st->errors++;
-        return rc;
-    }
-    errors = walk_dir(&w, dirfd, &self, keep, 0);
-    st->errors += errors;
-    return errors ? (w.first_error != SPILL_OK ? w.first_error : SPILL_EIO) : SPILL_OK;
-}
-
-int spill__tree_empty(spill__fd dirfd, const char *keep, spill__tree_stats *st)
-{
-    return run(dirfd, keep, st, 0);
-}
-
-int spill__tree_measure(spill__fd dirfd, spill__tree_stats *st)
-{
-    return run(dirfd, NULL, st, 1);
 }

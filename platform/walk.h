@@ -1,0 +1,33 @@
+/* walk.h: the tree walker's passes, shared by every OS: each directory's listing is read again
+ * until a pass removes nothing, errors are counted once, where they happen. What one entry is
+ * and how it goes (openat/unlinkat on POSIX, a handle and its disposition on Windows) is the
+ * OS's spill__walk_entry, in platform/<os>/walk.c. */
+#ifndef SPILL_WALK_H
+#define SPILL_WALK_H
+
+#include "platform.h"
+
+/* What one pass over one directory met. */
+typedef struct spill__walk_pass {
+    uint32_t errors; /* errors met at this level and below */
+} spill__walk_pass;
+
+typedef struct spill__walk {
+    int measure;            /* count only, remove nothing */
+    spill__tree_stats *st;
+    int first_error;        /* the first error met, returned at the end */
+} spill__walk;
+
+/* Records an error met in this pass. */
+void spill__walk_fail(spill__walk *w, int rc, spill__walk_pass *ps);
+
+/* Walks the directory open as fd, whose entries are at level depth + 1, skipping `keep`.
+ * Returns the errors of the last pass, its subdirectories' included. */
+uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const spill__stat *self, const char *keep,
+                         int depth);
+
+/* Per OS: one entry `name` of the directory fd, at level depth. Returns 1 if it was removed. */
+int spill__walk_entry(spill__walk *w, spill__fd fd, const char *name, const spill__stat *self,
+                      int depth, spill__walk_pass *ps);
+
+#endif
