@@ -41,45 +41,6 @@ static int run_helper(int argc, const char *const *argv)
     return 2;
 }
 
-static int wanted(const char *name, int argc, char **argv)
-{
-    int i;
-    if (argc < 2)
-        return 1;
-    for (i = 1; i < argc; i++)
-        if (strcmp(argv[i], name) == 0)
-            return 1;
-    return 0;
-}
-
-static void setup(void)
-{
-    apr_pool_create(&tu_pool, NULL);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(tu_pool);
-    tu_pool = NULL;
-}
-
-static int register_suites(int argc, char **argv)
-{
-    test_suite **s;
-    CU_TestInfo *t;
-    int n = 0;
-    for (s = suites; *s; s++) {
-        CU_pSuite cs;
-        if (!wanted((*s)->name, argc, argv))
-            continue;
-        cs = CU_add_suite_with_setup_and_teardown((*s)->name, NULL, NULL, setup, teardown);
-        for (t = (*s)->tests; t->pName; t++)
-            CU_add_test(cs, t->pName, t->pTestFunc);
-        n++;
-    }
-    return n;
-}
-
 int main(int argc, char **argv)
 {
     unsigned failed;
@@ -89,7 +50,7 @@ int main(int argc, char **argv)
         return run_helper(argc - 2, (const char *const *)argv + 2);
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
-    if (register_suites(argc, argv) == 0) {
+    if (tu_register_suites(suites, argc, argv) == 0) {
         fprintf(stderr, "no such suite\n");
         CU_cleanup_registry();
         return 2;

@@ -439,3 +439,44 @@ spill_reap_stats tu_reap(const char *root, uint32_t grace)
     CU_ASSERT(spill_reap(root, &o, &st) == SPILL_OK);
     return st;
 }
+
+/* CUnit registration: each suite (all, or those named on the command line) gets a fresh
+ * tu_pool per test. */
+static int wanted(const char *name, int argc, char **argv)
+{
+    int i;
+    if (argc < 2)
+        return 1;
+    for (i = 1; i < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void setup(void)
+{
+    apr_pool_create(&tu_pool, NULL);
+}
+
+static void teardown(void)
+{
+    apr_pool_destroy(tu_pool);
+    tu_pool = NULL;
+}
+
+int tu_register_suites(test_suite *const *suites, int argc, char **argv)
+{
+    test_suite *const *s;
+    CU_TestInfo *t;
+    int n = 0;
+    for (s = suites; *s; s++) {
+        CU_pSuite cs;
+        if (!wanted((*s)->name, argc, argv))
+            continue;
+        cs = CU_add_suite_with_setup_and_teardown((*s)->name, NULL, NULL, setup, teardown);
+        for (t = (*s)->tests; t->pName; t++)
+            CU_add_test(cs, t->pName, t->pTestFunc);
+        n++;
+    }
+    return n;
+}

@@ -91,6 +91,9 @@ spill_reap_stats tu_reap(const char *root, uint32_t grace);
 /* 1 if text is exactly one valid JSON value (RFC 8259, UTF-8), surrounded by whitespace. */
 int tu_json_valid(const char *text);
 
+/* Registers the suites named in argv[1..] (all when none) with CUnit; returns how many. */
+int tu_register_suites(test_suite *const *suites, int argc, char **argv);
+
 /* Removes every directory the run made. */
 void tu_cleanup(void);
 
