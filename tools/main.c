@@ -22,7 +22,7 @@ static const command commands[] = {
      "remove the spill directories of dead owners; never a live one (--dry-run: judge and\n"
      "      report what would be removed, removing nothing; --threads 0 or unset: one per core;\n"
      "      --as-owner, only as root: first become the user and group owning the root)"},
-    {"ls", spill__cli_ls, "[--root DIR] [--json | --prometheus [--output FILE]] [--as-owner]",
+    {"ls", spill__cli_ls, "[--root DIR] [--json] [--prometheus [--output FILE]] [--as-owner]",
      "list the spill directories under the root, oldest first, as reap would judge them\n"
      "      (--prometheus: directories, bytes and files per state for node_exporter's textfile\n"
      "      collector; --output: replace FILE atomically)"},
