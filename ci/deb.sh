@@ -60,7 +60,6 @@ if [ "$mode" = overlay ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 
         m=$top/merged
         mount -t proc proc "$m/proc"
         mount --rbind /dev "$m/dev"
-        mount -t tmpfs tmpfs "$m/tmp"
         chroot "$m" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp LANG=C.UTF-8 \
             bash "$root/ci/deb-check.sh" "$work" "$root"
     ' _ "$work" "$root"
