@@ -44,7 +44,7 @@ lintian --fail-on error --display-info "$changes" | tee "$work/lintian.log" || {
     exit 1
 }
 echo "lintian: $(grep -c '^E:' "$work/lintian.log" || true) errors," \
-    "$(grep -c '^W:' "$work/lintian.log" || true) warnings (README: Debian packages)"
+    "$(grep -c "^W:" "$work/lintian.log" || true) warnings (README, Installing, says which and why)"
 
 echo "== deb: install and try the packages"
 mode=${SPILL_DEB_ROOT:-overlay}
