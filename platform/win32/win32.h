@@ -59,6 +59,8 @@ int spill__win_stat_handle(HANDLE h, const char *name, spill__stat *st);
 int spill__win_lock_create(spill__fd at, const char *name, spill__fd *out);
 int spill__win_lock_probe(spill__fd at, const char *name, spill__fd *out);
 int spill__win_unlock(spill__fd fd);
+int spill__win_lock_read(spill__fd at, const char *name, spill__fd *out);
+int spill__win_dir_lock(spill__fd fd, int how);
 
 /* dir.c: directory listings */
 int spill__win_dir_open(spill__fd fd, spill__dir **out);
