@@ -359,8 +359,9 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *arg)
     if (s)
         w->close_rc = spill_close(s);
     apr_pool_destroy(pool);
-    apr_thread_exit(t, APR_SUCCESS);
-    return NULL;
+    (void)t;
+    return NULL; /* not apr_thread_exit: under ASan, pthread_exit unwinds without unpoisoning
+                     the frames (a false stack-use-after-scope in sigaltstack) */
 }
 
 static void test_threads(void)
@@ -543,11 +544,9 @@ static void race_once(int by_name)
     rc = probe_here(fake);
     spill__lock_reopen_by_name = 0;
     spill__fcntl_probe_hook = NULL;
-    if (by_name || access("/proc/self/fd", F_OK) != 0) {
-        CU_ASSERT(rc == SPILL_EUNSAFE); /* the swap was seen */
-    } else {
-        CU_ASSERT(rc == SPILL_OK); /* the examined stranger's file, locked and let go */
-    }
+    /* by name: the swap is seen; through /proc: the examined file, unlinked by the swap, has
+     * no link left. Unsafe either way, and never our live .lock */
+    CU_ASSERT(rc == SPILL_EUNSAFE);
     CU_ASSERT(!tu_exists(swap_from)); /* the swap did happen */
     CU_ASSERT(apr_file_remove(swap_to, tu_pool) == APR_SUCCESS);
     CU_ASSERT_STRING_EQUAL(probe_helper(path), "busy");

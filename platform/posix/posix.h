@@ -48,5 +48,9 @@ int spill__posix_open_lock_error(const char *name, int err);
 int spill__posix_check_lock_shape(int fd, const char *name);
 
 int spill__posix_fs_kind(spill__fd fd, int *kind);
+#ifdef __linux__
+/* 1 for the statfs f_type of a network or FUSE filesystem (rule 8) */
+int spill__posix_network_magic(unsigned long t);
+#endif
 
 #endif
