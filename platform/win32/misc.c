@@ -220,14 +220,3 @@ int spill__win_fs_kind(spill__fd fd, int *kind)
                 : SPILL__FS_LOCAL;
     return SPILL_OK;
 }
-
-/* Rule 11's mode bits have no meaning on Windows: who may plant or remove entries in the root
- * is its ACL's to say (the default root, under Local AppData, is the user's alone). Not
- * checked here; README says so. */
-int spill__root_check(spill__fd root_fd, const char *path, int *tightened)
-{
-    (void)root_fd;
-    (void)path;
-    *tightened = 0;
-    return SPILL_OK;
-}
