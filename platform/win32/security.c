@@ -97,7 +97,7 @@ int spill__win_owned_by_me(HANDLE h, const char *name, int *own)
 
 /* An ACL for the owner alone, inherited by everything made inside, and no longer inheriting
  * from the parent (whose ACEs were the loose ones). */
-static int tighten(spill__fd root_fd, const char *path)
+static int tighten_dacl(spill__fd root_fd, const char *path)
 {
     EXPLICIT_ACCESSW ea;
     PACL acl = NULL;
@@ -133,10 +133,11 @@ static int refuse(const char *path, const char *why)
     return spill__error_set_os(SPILL_EUNSAFE, 0, "root", path, why);
 }
 
-/* Rule 11: a root of ours that others may write to is tightened (or refused if that fails);
+/* Rule 11: a root of ours that others may write to is tightened (or refused if that fails;
+ * with tighten 0, a dry run, nothing is changed and *tightened says it would have been);
  * one of the system's is accepted only if nobody else may write to it; another user's is
  * refused. */
-int spill__root_check(spill__fd root_fd, const char *path, int *tightened)
+int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tightened)
 {
     PSID owner;
     PACL dacl = NULL;
@@ -160,7 +161,7 @@ int spill__root_check(spill__fd root_fd, const char *path, int *tightened)
         return spill__error_os("GetSecurityInfo", path, (int)e);
     loose = others_may_write(dacl);
     if (is_me(owner))
-        rc = loose ? tighten(root_fd, path) : SPILL_OK;
+        rc = loose && tighten ? tighten_dacl(root_fd, path) : SPILL_OK; /* dry run: would */
     else if (!is_system(owner))
         rc = refuse(path, "owned by another user");
     else
