@@ -12,11 +12,11 @@
 extern test_suite suite_basic, suite_lock, suite_walk, suite_reap, suite_kill, suite_create,
     suite_cli, suite_found, suite_threads, suite_api, suite_order, suite_budget;
 #ifdef _WIN32
-extern test_suite suite_win32;
+extern test_suite suite_win32, suite_win32owner;
 #else
 /* fork(), POSIX modes and owners, fcntl/flock traps, fault injection, PATH_MAX */
 extern test_suite suite_fork, suite_root, suite_backend, suite_faults, suite_long,
-    suite_parallel, suite_forkstorm;
+    suite_parallel, suite_forkstorm, suite_citizen;
 #endif
 #ifdef __linux__
 extern test_suite suite_deadmount; /* FUSE, mount namespaces */
@@ -27,10 +27,10 @@ static test_suite *suites[] = {&suite_basic,   &suite_lock,   &suite_walk,    &s
                                &suite_kill,    &suite_create, &suite_cli,     &suite_found,
                                &suite_threads, &suite_api,    &suite_order,   &suite_budget,
 #ifdef _WIN32
-                               &suite_win32,
+                               &suite_win32,   &suite_win32owner,
 #else
                                &suite_fork,    &suite_root,   &suite_backend, &suite_faults,
-                               &suite_long,    &suite_parallel, &suite_forkstorm,
+                               &suite_long,    &suite_parallel, &suite_forkstorm, &suite_citizen,
 #endif
 #ifdef __linux__
                                &suite_deadmount,

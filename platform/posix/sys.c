@@ -271,7 +271,8 @@ static void p_dir_close(spill__dir *d)
         p_open_dir, p_mkdir, p_create, p_open_read, p_write, p_read, p_close, p_stat,      \
             p_unlink, p_rename, spill__posix_lock_create, spill__posix_lock_probe,         \
             spill__posix_unlock, p_dir_open, p_dir_next, p_dir_rewind, p_dir_close,        \
-            p_space, spill__posix_fs_kind, p_mkdir_open, p_unlink_held                     \
+            p_space, spill__posix_fs_kind, p_mkdir_open, p_unlink_held,                    \
+            spill__posix_lock_read, spill__posix_dir_lock                                  \
     }
 
 const spill__sys_ops spill__sys_default = POSIX_OPS;
