@@ -16,7 +16,7 @@ extern test_suite suite_win32;
 #else
 /* fork(), POSIX modes and owners, fcntl/flock traps, fault injection, PATH_MAX */
 extern test_suite suite_fork, suite_root, suite_backend, suite_faults, suite_long,
-    suite_parallel;
+    suite_parallel, suite_big;
 #endif
 extern const test_helper test_helpers[];
 
@@ -27,7 +27,7 @@ static test_suite *suites[] = {&suite_basic,   &suite_lock,   &suite_walk,    &s
                                &suite_win32,
 #else
                                &suite_fork,    &suite_root,   &suite_backend, &suite_faults,
-                               &suite_long,    &suite_parallel,
+                               &suite_long,    &suite_parallel, &suite_big,
 #endif
                                NULL};
 
