@@ -19,6 +19,9 @@ spill_install_deps() {
         if spill_deps_for workflow; then
             python3 -c "import yaml" 2>/dev/null || need+=(python3 python3-yaml) # its check
         fi
+        if spill_deps_for abi; then
+            command -v abidiff >/dev/null || need+=(abigail-tools) # the ABI check (ci/abi.sh)
+        fi
         if spill_deps_for i386 && [ "$(dpkg --print-architecture)" != i386 ]; then
             command -v debootstrap >/dev/null || need+=(debootstrap) # the i386 root
         fi
@@ -28,7 +31,7 @@ spill_install_deps() {
             [ "$(id -u)" = 0 ] || sudo=sudo
             export DEBIAN_FRONTEND=noninteractive
             $sudo apt-get update -qq
-            $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+            $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends \
                 "${need[@]}" >/dev/null
         fi
     elif command -v brew >/dev/null 2>&1; then
