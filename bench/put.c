@@ -97,7 +97,10 @@ int bench_put(const bench_cfg *c, FILE *out)
     j.c = c;
     j.len = (size_t)c->chunk_kib * 1024;
     j.chunks = (unsigned)((uint64_t)c->put_mib * 1024 / c->chunk_kib);
-    j.data = malloc(j.len);
+    if (!(j.data = malloc(j.len))) {
+        fprintf(stderr, "spill_bench: cannot allocate a %u KiB chunk\n", c->chunk_kib);
+        return -1;
+    }
     memset(j.data, 'p', j.len);
     for (r = 0; r < c->rounds; r++) {
         const char *root = apr_psprintf(c->pool, "%s/put-%u", c->dir, r);
