@@ -1,6 +1,6 @@
-/* test_big.c: sizes past 4 GiB as a 32-bit build must keep them: spill_total_bytes, the sizes
- * `spill ls` shows and the reaper's bytes_freed (5 GiB of sparse chunks, every leg), and a
- * chunk of real bytes past 2 GiB (a tmpfs, SPILL_TEST_BIG=1 and room: the flock and i386 legs). */
+/* test_big.c: what a 32-bit build must keep: spill_total_bytes, the sizes `spill ls` shows and
+ * the reaper's bytes_freed past 4 GiB (5 GiB of sparse chunks, every leg), a chunk of real bytes
+ * past 2 GiB (a tmpfs, SPILL_TEST_BIG=1 and room: the flock and i386 legs), times past 2038. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/vfs.h>
@@ -355,9 +356,36 @@ static void test_total_ls_and_reap_past_4gib(void)
     CU_ASSERT(!tu_exists(path));
 }
 
+/* A time past 2038 (2^31 s), which a 32-bit time_t wraps to 1901: a lockless spill directory
+ * named and dated then is young (its age negative), not an orphan of 137 years reaped at once. */
+static void test_mtime_past_2038(void)
+{
+    const char *root = tu_fresh_dir("big-2038"), *d;
+    int64_t when = ((int64_t)1 << 31) + 86400;
+    struct timespec ts[2];
+    struct stat sb;
+    spill_reap_stats st;
+    if (sizeof(time_t) < 8) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+        CU_FAIL("time_t is 32 bits: the build must define _TIME_BITS=64");
+#endif
+        TU_SKIP("time_t is 32 bits here: no file can be dated past 2038");
+    }
+    d = tu_make_spill_dir(root, (uint64_t)when, 7, 1, NULL); /* its name dates it then too */
+    ts[0].tv_sec = ts[1].tv_sec = (time_t)when;
+    ts[0].tv_nsec = ts[1].tv_nsec = 0;
+    CU_ASSERT_FATAL(utimensat(AT_FDCWD, d, ts, AT_SYMLINK_NOFOLLOW) == 0);
+    st = tu_reap(root, 30);
+    CU_ASSERT_EQUAL(st.young, 1);
+    CU_ASSERT_EQUAL(st.reaped, 0);
+    /* lstat, not tu_exists: Debian 12's i386 APR has a 32-bit time_t and fails (EOVERFLOW) */
+    CU_ASSERT(lstat(d, &sb) == 0 && (int64_t)sb.st_mtime == when);
+}
+
 static CU_TestInfo tests[] = {
     {"spill_total_bytes, spill ls and bytes_freed past 4 GiB", test_total_ls_and_reap_past_4gib},
     {"a chunk of real bytes past 2 GiB", test_chunk_past_2gib},
+    {"a directory dated past 2038 is young", test_mtime_past_2038},
     CU_TEST_INFO_NULL,
 };
 
