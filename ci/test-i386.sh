@@ -55,7 +55,7 @@ mkdir -p "$cache"
 mirror() {
     local f=/etc/apt/sources.list.d/debian.sources
     if [ -r "$f" ]; then
-        sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' "$f" | head -n 1
+        sed -n '/^URIs:/{s/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p;q}' "$f"
     else
         awk '$1 == "deb" && $2 !~ /^\[/ { print $2; exit } $1 == "deb" { print $3; exit }' \
             /etc/apt/sources.list
