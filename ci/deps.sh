@@ -46,3 +46,21 @@ spill_install_deps() {
         echo "ci/deps.sh: no apt-get or brew here; install cmake, pkg-config, APR and CUnit" >&2
     fi
 }
+
+# ci/deb.sh (the packaging leg): Debian's packaging tools, scdoc for the man page, promtool
+# (Debian's prometheus), systemd-analyze and man. Debian/Ubuntu only.
+spill_install_packaging_deps() {
+    local need=() p
+    for p in debhelper dpkg-dev lintian scdoc prometheus systemd man-db util-linux; do
+        dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "installing: ${need[*]}"
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+        $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+            "${need[@]}" >/dev/null
+    fi
+}

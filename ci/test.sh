@@ -26,7 +26,7 @@ run_leg() {
     timings+=("$name $((SECONDS - start))s")
 }
 
-# SPILL_ONLY="flock fcntl sanitize fuzz windows" picks legs (the CI matrix passes it); the
+# SPILL_ONLY="flock fcntl abi packaging sanitize fuzz windows" picks legs (the CI matrix passes it); the
 # SPILL_SKIP_* variables drop one. Unset: every leg this machine can run.
 want() {
     local skip="SPILL_SKIP_$(echo "$1" | tr a-z A-Z)"
@@ -46,6 +46,18 @@ if want abi && [ "$(uname -s)" = Linux ]; then
     start=$SECONDS
     bash ci/abi.sh
     timings+=("abi $((SECONDS - start))s")
+fi
+
+# Packaging and the host (Debian/Ubuntu): a shared build's exports (nm -D against spill.h and
+# the symbols file), the subproject and installed-package consumers, the program's tests
+# (--as-owner as root, --prometheus); then ci/deb.sh: the Debian packages, lintian, and the
+# packages tried in a throwaway root (units verified, promtool, man, completion, purge).
+if want packaging && command -v apt-get >/dev/null 2>&1 && [ "$(uname -s)" = Linux ]; then
+    leg_ctest="-R ^(exports|subproject|consumer|cli|headertest)$" \
+        run_leg packaging -DBUILD_SHARED_LIBS=ON -DSPILL_BUILD_BENCH=OFF
+    start=$SECONDS
+    SPILL_DEB_DIR="$build/deb" bash ci/deb.sh
+    timings+=("packaging-deb $((SECONDS - start))s")
 fi
 
 # The same suite under the sanitizers and valgrind (ci/sanitize.sh).
