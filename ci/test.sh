@@ -38,6 +38,14 @@ want workflow && /usr/bin/env python3 ci/check-workflow.py .github/workflows/ci.
 want flock && run_leg flock -DSPILL_LOCK_BACKEND=auto
 want fcntl && run_leg fcntl -DSPILL_LOCK_BACKEND=fcntl
 
+# The shared library's ABI against 0.1.0 from git history: abidiff, and a 0.1 client under ASan.
+if want abi && [ "$(uname -s)" = Linux ]; then
+    echo "== leg: abi"
+    start=$SECONDS
+    bash ci/abi.sh
+    timings+=("abi $((SECONDS - start))s")
+fi
+
 # The same suite under the sanitizers and valgrind (ci/sanitize.sh).
 if want sanitize; then
     . ci/sanitize.sh

@@ -14,6 +14,7 @@
 #define SPILL__LOCK_NAME ".lock"
 #define SPILL__RECORD_MAX 4096
 #define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)
+#define SPILL__TAG_MAX 255 /* bytes of opts.tag */
 
 /* One stored chunk. Entries are recycled through a free list so that put/remove churn does not
  * grow the handle's pool. */
@@ -98,7 +99,8 @@ int spill__registry_has(uint64_t dev, uint64_t ino);
 extern int (*spill__step_hook)(const char *step);
 #endif
 
-/* spill.c: rule 11 on an open root, logging a tightening. */
+/* root.c: rule 11 on an open root, logging a tightening (with o->dry_run: only logging that it
+ * would tighten). */
 int spill__root_safe(spill__fd root_fd, const char *path, const spill_opts *o);
 
 /* create.c: makes the spill directory under root_fd, locked and recorded, and published. */
