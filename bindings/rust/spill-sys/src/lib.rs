@@ -41,7 +41,8 @@ pub struct spill_error {
     pub message: *const c_char,
 }
 
-pub const SPILL_OPTS_VERSION: c_uint = 1;
+/// Version 1 (0.1): grace_seconds .. log_ctx; version 2 (0.2): dry_run.
+pub const SPILL_OPTS_VERSION: c_uint = 2;
 
 pub type spill_log_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, level: c_int, msg: *const c_char)>;
 
@@ -57,9 +58,12 @@ pub struct spill_opts {
     pub tag: *const c_char,
     pub log: spill_log_fn,
     pub log_ctx: *mut c_void,
+    // version 2
+    pub dry_run: c_int,
 }
 
-pub const SPILL_REAP_STATS_VERSION: c_uint = 1;
+/// Version 1 (0.1): scanned .. budget_exhausted; version 2 (0.2): resumable, cut_short, cancelled.
+pub const SPILL_REAP_STATS_VERSION: c_uint = 2;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,6 +79,10 @@ pub struct spill_reap_stats {
     pub files_removed: u64,
     pub elapsed_ms: u32,
     pub budget_exhausted: c_int,
+    // version 2
+    pub resumable: u32,
+    pub cut_short: u32,
+    pub cancelled: c_int,
 }
 
 /// A `spill_state` value (the C enum).
@@ -83,6 +91,8 @@ pub const SPILL_LIVE: spill_state = 0;
 pub const SPILL_ORPHAN: spill_state = 1;
 pub const SPILL_YOUNG: spill_state = 2;
 pub const SPILL_UNSAFE: spill_state = 3;
+/// Reported only to callers whose opts are version 2 or later.
+pub const SPILL_ERROR: spill_state = 4;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -103,6 +113,9 @@ pub type spill_scan_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, e: *const
 extern "C" {
     pub fn spill_strerror(err: c_int) -> *const c_char;
     pub fn spill_error_last() -> *const spill_error;
+    pub fn spill_opts_init_version(opts: *mut spill_opts, version: c_uint) -> c_int;
+    /// The 0.1 symbol: writes version 1's fields only (spill.h's macro of that name calls
+    /// spill_opts_init_version with SPILL_OPTS_VERSION).
     pub fn spill_opts_init(opts: *mut spill_opts);
     pub fn spill_open(root: *const c_char, opts: *const spill_opts, out: *mut *mut spill_t) -> c_int;
     pub fn spill_put(s: *mut spill_t, addr: *const u8, data: *const c_void, len: usize) -> c_int;
@@ -123,7 +136,7 @@ extern "C" {
 
 /// The names of every function declared above, for the header check (tests/header.rs).
 pub const FUNCTIONS: &[&str] = &[
-    "spill_strerror", "spill_error_last", "spill_opts_init", "spill_open", "spill_put",
+    "spill_strerror", "spill_error_last", "spill_opts_init_version", "spill_opts_init", "spill_open", "spill_put",
     "spill_get", "spill_remove", "spill_free", "spill_count", "spill_total_bytes", "spill_addr",
     "spill_path", "spill_close", "spill_reap", "spill_scan", "spill_default_root",
     "spill_check_space", "spill_version",

@@ -27,9 +27,10 @@ fn layouts() -> Vec<Layout> {
     vec![
         layout!(spill_error { code, os_error, op, path, message }),
         layout!(spill_opts { version, grace_seconds, reap_on_open, reap_budget_ms, expected_bytes,
-                             threads, tag, log, log_ctx }),
+                             threads, tag, log, log_ctx, dry_run }),
         layout!(spill_reap_stats { version, scanned, reaped, live, young, unsafe_, errors,
-                                   bytes_freed, files_removed, elapsed_ms, budget_exhausted }),
+                                   bytes_freed, files_removed, elapsed_ms, budget_exhausted,
+                                   resumable, cut_short, cancelled }),
         layout!(spill_entry { name, state, age_seconds, bytes, files, owner_pid, owner_host, tag,
                               reason }),
     ]
@@ -43,7 +44,7 @@ fn constants() -> Vec<(&'static str, i64)> {
     consts!(SPILL_ADDR_LEN, SPILL_OK, SPILL_EINVAL, SPILL_ENOMEM, SPILL_EIO, SPILL_ENOSPC,
             SPILL_ENOTFOUND, SPILL_EBUSY, SPILL_EUNSAFE, SPILL_ENOLCK, SPILL_EACCES, SPILL_ELOST,
             SPILL_EFORKED, SPILL_ERANGE, SPILL_OPTS_VERSION, SPILL_REAP_STATS_VERSION,
-            SPILL_LIVE, SPILL_ORPHAN, SPILL_YOUNG, SPILL_UNSAFE)
+            SPILL_LIVE, SPILL_ORPHAN, SPILL_YOUNG, SPILL_UNSAFE, SPILL_ERROR)
 }
 
 fn header() -> (PathBuf, String) {

@@ -203,7 +203,7 @@ impl From<Error> for std::io::Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-fn check(rc: c_int) -> Result<()> {
+pub(crate) fn check(rc: c_int) -> Result<()> {
     if rc == sys::SPILL_OK {
         Ok(())
     } else {
@@ -387,6 +387,12 @@ pub struct ReapStats {
     pub elapsed: Duration,
     /// The time budget stopped it early.
     pub budget_exhausted: bool,
+    /// Orphans kept for a resume.
+    pub resumable: u32,
+    /// Orphans started and not finished (the budget); a later reap finishes them.
+    pub cut_short: u32,
+    /// A progress callback stopped it.
+    pub cancelled: bool,
 }
 
 impl ReapStats {
@@ -402,6 +408,9 @@ impl ReapStats {
             files_removed: r.files_removed,
             elapsed: Duration::from_millis(r.elapsed_ms.into()),
             budget_exhausted: r.budget_exhausted != 0,
+            resumable: r.resumable,
+            cut_short: r.cut_short,
+            cancelled: r.cancelled != 0,
         }
     }
 }
@@ -429,6 +438,8 @@ pub enum State {
     Young,
     /// Not ours to judge.
     Unsafe,
+    /// Could not be judged (`reason` says why).
+    Error,
     /// A state this crate does not know yet.
     Other(i32),
 }
@@ -440,6 +451,7 @@ impl State {
             sys::SPILL_ORPHAN => State::Orphan,
             sys::SPILL_YOUNG => State::Young,
             sys::SPILL_UNSAFE => State::Unsafe,
+            sys::SPILL_ERROR => State::Error,
             other => State::Other(other),
         }
     }

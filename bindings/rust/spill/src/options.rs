@@ -34,6 +34,7 @@ pub struct Options {
     threads: Option<u32>,
     tag: Option<String>,
     log: Option<LogFn>,
+    dry_run: Option<bool>,
 }
 
 impl Options {
@@ -84,13 +85,21 @@ impl Options {
         self
     }
 
+    /// reap only: judge exactly as a real run would and remove nothing; the stats say what a
+    /// real run would remove. Open refuses it ([`ErrorCode::Invalid`]).
+    pub fn dry_run(mut self, dry_run: bool) -> Options {
+        self.dry_run = Some(dry_run);
+        self
+    }
+
     pub(crate) fn to_raw(&self) -> Result<RawOpts<'_>> {
         let mut raw = MaybeUninit::<sys::spill_opts>::zeroed();
-        // SAFETY: spill_opts_init fills every field of this version.
-        let mut raw = unsafe {
-            sys::spill_opts_init(raw.as_mut_ptr());
-            raw.assume_init()
-        };
+        // SAFETY: spill_opts_init_version fills every field of the version spill-sys declares
+        // (the struct is that version's size), or fails and writes nothing (zeroes are fine).
+        let rc = unsafe { sys::spill_opts_init_version(raw.as_mut_ptr(), sys::SPILL_OPTS_VERSION) };
+        crate::check(rc)?;
+        // SAFETY: every field is set (or zero, a valid value of each field's type).
+        let mut raw = unsafe { raw.assume_init() };
         if let Some(g) = self.grace {
             raw.grace_seconds = u32::try_from(g.as_secs()).unwrap_or(u32::MAX);
         }
@@ -102,6 +111,9 @@ impl Options {
         }
         if let Some(e) = self.expected_bytes {
             raw.expected_bytes = e;
+        }
+        if let Some(d) = self.dry_run {
+            raw.dry_run = c_int::from(d);
         }
         if let Some(t) = self.threads {
             raw.threads = t;
@@ -146,6 +158,7 @@ impl fmt::Debug for Options {
             .field("threads", &self.threads)
             .field("tag", &self.tag)
             .field("log", &self.log.is_some())
+            .field("dry_run", &self.dry_run)
             .finish()
     }
 }

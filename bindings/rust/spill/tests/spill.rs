@@ -205,6 +205,12 @@ fn reap_and_scan_count() {
     assert_eq!((stats.scanned, stats.live, stats.young, stats.reaped), (2, 1, 1, 0));
     assert!(lockless.exists());
 
+    let dry = reap(root.path(), &Options::new().grace(Duration::ZERO).dry_run(true)).unwrap();
+    assert_eq!((dry.scanned, dry.live, dry.young, dry.reaped), (2, 1, 0, 1));
+    assert!(lockless.exists(), "a dry run removes nothing");
+    let e = Spill::open(root.path(), &Options::new().dry_run(true)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Invalid);
+
     let stats = reap(root.path(), &Options::new().grace(Duration::ZERO)).unwrap();
     assert_eq!((stats.scanned, stats.live, stats.young, stats.reaped), (2, 1, 0, 1));
     assert_eq!(stats.bytes_freed, 5);
