@@ -74,9 +74,7 @@ class SpillError(OSError):
         self.path = path
         self.message = message
 
-    def __str__(self) -> str:
-        if self.errno:
-            return f"{self.message} ({self.op}: {os.strerror(self.errno)})"
+    def __str__(self) -> str:  # the library's message names the operation and the OS error
         return self.message
 
     @classmethod

@@ -176,11 +176,8 @@ fn strerror(code: c_int) -> String {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(os) = self.os_error() {
-            write!(f, " ({}: {})", self.op, std::io::Error::from_raw_os_error(os))?;
-        }
-        Ok(())
+        // the library's message already names the operation and the OS error
+        f.write_str(&self.message)
     }
 }
 
