@@ -313,12 +313,10 @@ impl Spill {
     /// Removes the directory and everything in it, and releases the lock. Dropping the spill does
     /// the same but cannot report a failure.
     pub fn close(self) -> Result<()> {
-        let me = ManuallyDrop::new(self);
+        let mut me = ManuallyDrop::new(self);
+        drop(std::mem::take(&mut me.path));
         // SAFETY: the handle is live, and never used again (Drop does not run).
-        let rc = unsafe { sys::spill_close(me.raw.as_ptr()) };
-        // SAFETY: the path is ours to drop, once.
-        unsafe { ptr::drop_in_place(&me.path as *const PathBuf as *mut PathBuf) };
-        check(rc)
+        check(unsafe { sys::spill_close(me.raw.as_ptr()) })
     }
 }
 

@@ -161,6 +161,18 @@ fn a_root_that_is_a_file_is_an_error_with_details() {
     assert_eq!(fs::read(root.path()).unwrap(), b"not a directory");
 }
 
+#[test]
+fn a_directory_taken_away_is_lost_with_details() {
+    let root = Root::new();
+    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    s.put(&addr(1), b"x").unwrap();
+    fs::remove_dir_all(s.path()).unwrap();
+    assert_eq!(s.get(&addr(1)).unwrap_err().code(), ErrorCode::Lost);
+    let e = s.close().unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Lost, "{e}");
+    assert!(!e.message().is_empty());
+}
+
 #[cfg(unix)]
 #[test]
 fn a_foreign_root_is_unsafe() {
