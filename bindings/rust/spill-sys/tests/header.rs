@@ -117,7 +117,7 @@ fn header_constants(h: &str) -> BTreeSet<String> {
 
 fn header_structs(h: &str) -> BTreeSet<String> {
     h.split("typedef struct").skip(1).filter_map(|rest| {
-        let head = &rest[..rest.find(|c| c == '{' || c == ';')?];
+        let head = &rest[..rest.find(['{', ';'])?];
         rest[head.len()..].starts_with('{').then(|| head.trim().to_string())
     }).collect()
 }

@@ -32,6 +32,10 @@ impl ChunkSpill {
         self.inner.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
     pub fn total_bytes(&self) -> u64 {
         self.inner.total_bytes()
     }
