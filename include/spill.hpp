@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -99,16 +100,20 @@ private:
 // One live spill directory; the destructor removes it (close() reports a failure instead).
 class handle {
 public:
+    // The handle keeps a copy of opts: what its pointers point to (the tag, the log function)
+    // stays valid for the handle's life, as the library may call back after spill_open.
     handle(std::string_view root, const options &opts = options())
+        : opts_(std::make_shared<const options>(opts))
     {
-        detail::check(spill_open(std::string(root).c_str(), opts.get(), &s_));
+        detail::check(spill_open(std::string(root).c_str(), opts_->get(), &s_));
     }
-    handle(handle &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    handle(handle &&o) noexcept : s_(std::exchange(o.s_, nullptr)), opts_(std::move(o.opts_)) {}
     handle &operator=(handle &&o) noexcept
     {
         if (this != &o) {
             reset();
             s_ = std::exchange(o.s_, nullptr);
+            opts_ = std::move(o.opts_);
         }
         return *this;
     }
@@ -145,7 +150,12 @@ public:
     std::string path() const { return detail::str(spill_path(s_)); }
     explicit operator bool() const noexcept { return s_ != nullptr; }
     // Removes the directory now; the handle is empty afterwards, whatever happens.
-    void close() { detail::check(spill_close(std::exchange(s_, nullptr))); }
+    void close()
+    {
+        int rc = spill_close(std::exchange(s_, nullptr));
+        opts_.reset();
+        detail::check(rc);
+    }
 
 private:
     spill_t *live()
@@ -160,6 +170,7 @@ private:
             spill_close(std::exchange(s_, nullptr));
     }
     spill_t *s_ = nullptr;
+    std::shared_ptr<const options> opts_;
 };
 
 using reap_stats = spill_reap_stats;

@@ -145,6 +145,7 @@ class Spill:
         handle = ctypes.c_void_p()
         _check(lib.spill_open(_path(root), o.ref(), ctypes.byref(handle)))
         self._h: Optional[int] = handle.value
+        self._opts = o  # what its pointers point to lives as long as the handle
         self._path = os.fsdecode(lib.spill_path(self._h))
 
     def _handle(self) -> int:

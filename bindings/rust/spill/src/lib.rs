@@ -237,6 +237,9 @@ fn path_from_c(p: *const c_char) -> PathBuf {
 pub struct Spill {
     raw: NonNull<sys::spill_t>,
     path: PathBuf,
+    // what the options' pointers point to, kept for the handle's life: the C library may call
+    // back after spill_open returns
+    _callbacks: Option<LogFn>,
 }
 
 // SAFETY: a handle may be used from any thread, by one thread at a time (spill.h); !Sync comes
@@ -255,7 +258,7 @@ impl Spill {
         let raw = NonNull::new(out).expect("spill_open succeeded without a handle");
         // SAFETY: a live handle's path is a valid string until close.
         let path = path_from_c(unsafe { sys::spill_path(raw.as_ptr()) });
-        Ok(Spill { raw, path })
+        Ok(Spill { raw, path, _callbacks: opts.log_sink() })
     }
 
     /// Stores `data` under `addr`. An address already stored writes nothing and succeeds.
@@ -316,7 +319,9 @@ impl Spill {
         let mut me = ManuallyDrop::new(self);
         drop(std::mem::take(&mut me.path));
         // SAFETY: the handle is live, and never used again (Drop does not run).
-        check(unsafe { sys::spill_close(me.raw.as_ptr()) })
+        let rc = unsafe { sys::spill_close(me.raw.as_ptr()) };
+        drop(me._callbacks.take()); // only once the library is done with them
+        check(rc)
     }
 }
 
@@ -544,4 +549,8 @@ impl RawOpts<'_> {
     }
 }
 
-pub(crate) type LogFn = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+/// A log closure, behind a thin pointer that stays where it is for as long as a clone lives
+/// (the C library keeps `log_ctx`; a handle keeps its clone, see `Spill::_callbacks`).
+pub(crate) struct LogSink(pub(crate) Box<LogClosure>);
+pub(crate) type LogClosure = dyn Fn(LogLevel, &str) + Send + Sync;
+pub(crate) type LogFn = Arc<LogSink>;

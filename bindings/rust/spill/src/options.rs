@@ -1,6 +1,6 @@
 //! Options for open, reap and scan: only what the caller set is written over the library's own
 //! defaults (spill_opts_init), so fields the C library adds later keep their defaults.
-use crate::{sys, Error, ErrorCode, LogFn, RawOpts, Result};
+use crate::{sys, Error, ErrorCode, LogFn, LogSink, RawOpts, Result};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fmt;
 use std::marker::PhantomData;
@@ -81,7 +81,7 @@ impl Options {
 
     /// Receives the library's log lines, on the thread that called in, during the call.
     pub fn log(mut self, log: impl Fn(LogLevel, &str) + Send + Sync + 'static) -> Options {
-        self.log = Some(Arc::new(log));
+        self.log = Some(Arc::new(LogSink(Box::new(log))));
         self
     }
 
@@ -90,6 +90,10 @@ impl Options {
     pub fn dry_run(mut self, dry_run: bool) -> Options {
         self.dry_run = Some(dry_run);
         self
+    }
+
+    pub(crate) fn log_sink(&self) -> Option<LogFn> {
+        self.log.clone()
     }
 
     pub(crate) fn to_raw(&self) -> Result<RawOpts<'_>> {
@@ -129,15 +133,16 @@ impl Options {
         }
         if let Some(log) = &self.log {
             raw.log = Some(log_line);
-            raw.log_ctx = log as *const LogFn as *mut c_void;
+            raw.log_ctx = Arc::as_ptr(log) as *mut c_void;
         }
         Ok(RawOpts { raw, _tag: tag, _borrow: PhantomData })
     }
 }
 
 unsafe extern "C" fn log_line(ctx: *mut c_void, level: c_int, msg: *const c_char) {
-    // SAFETY: ctx is the LogFn of the Options borrowed for the call; msg a valid string.
-    let (log, msg) = unsafe { (&*(ctx as *const LogFn), CStr::from_ptr(msg).to_string_lossy()) };
+    // SAFETY: ctx is a LogSink kept alive by the Options of the call or the handle; msg a
+    // valid string.
+    let (log, msg) = unsafe { (&*(ctx as *const LogSink), CStr::from_ptr(msg).to_string_lossy()) };
     let level = match level {
         0 => LogLevel::Error,
         1 => LogLevel::Warn,
@@ -145,7 +150,7 @@ unsafe extern "C" fn log_line(ctx: *mut c_void, level: c_int, msg: *const c_char
         _ => LogLevel::Debug,
     };
     // a panic must not unwind into C
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| log(level, &msg)));
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (log.0)(level, &msg)));
 }
 
 impl fmt::Debug for Options {
