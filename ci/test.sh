@@ -65,6 +65,13 @@ if want sanitize; then
     . ci/sanitize.sh
 fi
 
+# the Rust, Python and C++ bindings (ci/bindings.sh); cargo or python3 missing: that part skipped
+if want bindings; then
+    start=$SECONDS
+    bash ci/bindings.sh
+    timings+=("bindings $((SECONDS - start))s")
+fi
+
 # the reaper's fuzzer, about a minute (Linux and clang only)
 if want fuzz && [ "$(uname -s)" = Linux ]; then
     bash ci/fuzz.sh
