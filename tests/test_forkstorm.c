@@ -171,14 +171,23 @@ int tu_helper_forkoutlive(int argc, const char *const *argv)
 {
     spill_t *s;
     char buf[1];
+    int ready[2];
     pid_t pid;
-    if (argc < 1 || spill_open(argv[0], NULL, &s) != SPILL_OK)
+    if (argc < 1 || spill_open(argv[0], NULL, &s) != SPILL_OK || pipe(ready) != 0)
         return 1;
     if ((pid = fork()) == 0) {
+        /* fork has returned here, so the atfork handler has run: say so */
+        close(ready[0]);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(1);
+        close(ready[1]);
         while (read(0, buf, 1) > 0) /* EOF once the test closes our stdin */
             ;
         _exit(0);
     }
+    close(ready[1]);
+    if (pid < 0 || read(ready[0], buf, 1) != 1)
+        return 1;
     printf("%s %ld\n", spill_path(s), (long)pid);
     fflush(stdout);
     while (read(0, buf, 1) > 0)
