@@ -72,35 +72,42 @@ static int shape_ok(const spill__judge_ctx *c, spill__verdict *v)
     else if (!v->dir_st.own)
         set(v, SPILL_UNSAFE, "%sowned by another user", "");
     else if (v->dir_st.dev != c->root_st.dev || v->dir_st.mount_id != c->root_st.mount_id)
-        set(v, SPILL_UNSAFE, "%sa mount point: never crossed", "");
+        set(v, SPILL_UNSAFE, "%sa mount point: never crossed, never waited on", "");
     else
         return 1;
     return 0;
 }
 
-/* Opens the directory (never through a link) and checks what was opened, so that nothing can be
- * swapped between the check and the open; one stat fewer than checking the name first, which
- * matters when judging a root of many live spills. An entry that will not open as a directory
- * is stat'ed to say why (a link, a file, another user's) or found gone. */
+/* Rule 2: the name is stat'ed first by a call that cannot wait on the far side of a mount (the
+ * platform's stat by name), so that a link, a file, another user's directory or a mount point
+ * (a dead FUSE or NFS mount among them) is judged unsafe without ever being opened; then the
+ * directory is opened (never through a link or across a mount, where the OS can refuse that
+ * itself) and what was opened is checked to be what was stat'ed, so that nothing can be
+ * swapped in between. */
 static int open_checked(const spill__judge_ctx *c, const char *name, spill__verdict *v)
 {
-    int rc = spill__sys.open_dir(c->root_fd, name, &v->dir_fd), why;
-    if (rc == SPILL_OK) {
-        if ((rc = spill__sys.stat(v->dir_fd, NULL, &v->dir_st)) == SPILL_OK)
-            return shape_ok(c, v);
+    spill__stat named;
+    int rc = spill__sys.stat(c->root_fd, name, &v->dir_st);
+    if (rc != SPILL_OK) {
+        error(v, rc); /* gone, most likely */
+        return 0;
+    }
+    if (!shape_ok(c, v))
+        return 0;
+    named = v->dir_st;
+    if ((rc = spill__sys.open_dir(c->root_fd, name, &v->dir_fd)) == SPILL_EUNSAFE) {
+        set(v, SPILL_UNSAFE, "%s", spill_error_last()->message); /* crossed into a mount since */
+        return 0;
+    }
+    if (rc != SPILL_OK || (rc = spill__sys.stat(v->dir_fd, NULL, &v->dir_st)) != SPILL_OK) {
         error(v, rc);
         return 0;
     }
-    spill__error_stash();
-    if ((why = spill__sys.stat(c->root_fd, name, &v->dir_st)) != SPILL_OK) {
-        error(v, why); /* gone, most likely */
+    if (v->dir_st.dev != named.dev || v->dir_st.ino != named.ino) {
+        error(v, spill__error_set_os(SPILL_EBUSY, 0, "judge", name, "replaced while judged"));
         return 0;
     }
-    if (shape_ok(c, v)) { /* a directory of ours on our mount, and yet it would not open */
-        spill__error_unstash();
-        error(v, rc);
-    }
-    return 0;
+    return shape_ok(c, v);
 }
 
 /* Reads the start of .lock through fd and parses the owner record. */

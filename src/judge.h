@@ -15,6 +15,7 @@ typedef struct spill__judge_ctx {
     spill__stat root_st;
     int network;          /* the root is on a network or FUSE filesystem (rule 8) */
     int64_t now;
+    int64_t deadline_us;  /* rule 10: spill__monotonic_us() at which the reap stops (0: none) */
     uint32_t grace;
     char host[256];
 } spill__judge_ctx;

@@ -40,9 +40,11 @@ struct spill {
     spill_opts opts;
 };
 
-/* init.c: APR initialised once, invisibly; a process-wide pool for global state. */
+/* init.c: APR initialised once, invisibly. */
 int spill__init(void);
-apr_pool_t *spill__global_pool(void);
+/* A pool of its own (unmanaged: its own allocator, no parent, no mutex) for one handle or one
+ * reap: nothing a forked child could inherit locked (rule 14). */
+int spill__pool_new(apr_pool_t **out);
 
 /* error.c: the per-thread last error. Each returns code. */
 int spill__error(int code, const char *op, const char *path, const char *fmt, ...);
@@ -90,6 +92,10 @@ int spill__record_parse(const char *buf, size_t len, spill__record *r);
 /* registry.c: the spill directories this process is creating or owns, by dev+ino. A forked
  * child starts with an empty registry: it owns nothing its parent made. */
 int spill__registry_add(uint64_t dev, uint64_t ino);
+/* The handle's descriptors, for the fork handler to close in a child (rule 14); set them to
+ * SPILL__NOFD before closing them, so that a child never closes a number reused meanwhile. */
+void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__fd dir_fd,
+                         spill__fd lock_fd);
 void spill__registry_remove(uint64_t dev, uint64_t ino);
 int spill__registry_has(uint64_t dev, uint64_t ino);
 

@@ -100,19 +100,25 @@ unsigned spill__ncpu(void)
 
 void spill__once(void (*fn)(void))
 {
-    /* one pthread_once per distinct function; the library has only a few */
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    /* one slot per distinct function; the library has only a few. Once a function has run, its
+     * slot is found without the mutex (rule 14: initialisation holds no lock once done); the
+     * mutex is the library's first (platform.h), so the fork handler waits for a first run */
     static void (*done[16])(void);
     static int ndone;
-    int i;
-    pthread_mutex_lock(&mu);
-    for (i = 0; i < ndone && done[i] != fn; i++)
+    int i, n = __atomic_load_n(&ndone, __ATOMIC_ACQUIRE);
+    for (i = 0; i < n; i++)
+        if (__atomic_load_n(&done[i], __ATOMIC_RELAXED) == fn)
+            return;
+    spill__mutex_lock(SPILL__MU_ONCE);
+    n = ndone;
+    for (i = 0; i < n && done[i] != fn; i++)
         ;
-    if (i == ndone && ndone < 16) {
+    if (i == n && n < 16) {
         fn();
-        done[ndone++] = fn;
+        __atomic_store_n(&done[n], fn, __ATOMIC_RELAXED);
+        __atomic_store_n(&ndone, n + 1, __ATOMIC_RELEASE);
     }
-    pthread_mutex_unlock(&mu);
+    spill__mutex_unlock(SPILL__MU_ONCE);
 }
 
 #if defined(__linux__)

@@ -6,6 +6,10 @@
 
 /* stat of name under dirfd without following a link (name NULL: dirfd itself); -1 + errno. */
 int spill__posix_statat(int dirfd, const char *name, spill__stat *st);
+#ifdef SPILL_TEST_HOOKS
+/* stat.c: set by tests to ignore STATX_MNT_ID, so that the pre-5.8 mount id path runs */
+extern int spill__posix_no_statx_mnt_id;
+#endif
 /* rename that never replaces an existing name; -1 + errno (EEXIST if `to` exists). */
 int spill__posix_rename_noreplace(int from_at, const char *from, int to_at, const char *to);
 

@@ -232,3 +232,32 @@ int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tig
     *tightened = 0;
     return SPILL_OK;
 }
+
+/* The library's process-wide mutexes (platform.h). Windows has no fork: SRW locks, no handler. */
+static SRWLOCK mutexes[SPILL__MU_COUNT] = {SRWLOCK_INIT, SRWLOCK_INIT, SRWLOCK_INIT};
+
+void spill__mutex_lock(int id)
+{
+    AcquireSRWLockExclusive(&mutexes[id]);
+}
+
+void spill__mutex_unlock(int id)
+{
+    ReleaseSRWLockExclusive(&mutexes[id]);
+}
+
+void spill__close_inherited(spill__fd fd)
+{
+    (void)fd; /* no fork on Windows: never called */
+}
+
+int64_t spill__monotonic_us(void)
+{
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (!freq.QuadPart)
+        QueryPerformanceFrequency(&freq); /* fixed at boot; racing first calls write the same */
+    QueryPerformanceCounter(&now);
+    return (int64_t)(now.QuadPart / freq.QuadPart * 1000000 +
+                     now.QuadPart % freq.QuadPart * 1000000 / freq.QuadPart);
+}
