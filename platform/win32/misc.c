@@ -234,7 +234,8 @@ int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tig
 }
 
 /* The library's process-wide mutexes (platform.h). Windows has no fork: SRW locks, no handler. */
-static SRWLOCK mutexes[SPILL__MU_COUNT] = {SRWLOCK_INIT, SRWLOCK_INIT, SRWLOCK_INIT};
+static SRWLOCK mutexes[SPILL__MU_COUNT] = {SRWLOCK_INIT, SRWLOCK_INIT, SRWLOCK_INIT,
+                                                  SRWLOCK_INIT};
 
 void spill__mutex_lock(int id)
 {
