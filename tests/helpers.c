@@ -197,6 +197,7 @@ int tu_helper_mountreap(int argc, const char *const *argv);
 int tu_helper_putloop(int argc, const char *const *argv);
 #ifndef _WIN32
 int tu_helper_reaplimit(int argc, const char *const *argv);
+int tu_helper_bgclose(int argc, const char *const *argv);
 #endif
 int tu_helper_liveloop(int argc, const char *const *argv);
 int tu_helper_stress(int argc, const char *const *argv);
@@ -232,6 +233,7 @@ const test_helper test_helpers[] = {
     {"putloop", tu_helper_putloop},
 #ifndef _WIN32
     {"reaplimit", tu_helper_reaplimit},
+    {"bgclose", tu_helper_bgclose},
 #endif
     {"liveloop", tu_helper_liveloop},
     {"stress", tu_helper_stress},
