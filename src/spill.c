@@ -31,6 +31,7 @@ static void close_fds(spill_t *s)
 
 static void destroy(spill_t *s)
 {
+    spill__order_free(&s->order);
     apr_pool_destroy(s->pool);
 }
 
@@ -52,7 +53,6 @@ static int new_handle(const spill_opts *opts, spill_t **out)
     s->opts.log = NULL; /* the handle's calls log nothing; a background reap keeps its own copy
                            of the options, log callback included (background.c) */
     s->index = apr_hash_make(pool);
-    s->order = apr_array_make(pool, 64, sizeof(spill__chunk *));
     *out = s;
     return SPILL_OK;
 }

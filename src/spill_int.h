@@ -21,8 +21,20 @@
 typedef struct spill__chunk {
     uint8_t addr[SPILL_ADDR_LEN];
     uint64_t len;
+    size_t slot;            /* its place in the handle's order */
     struct spill__chunk *next_free;
 } spill__chunk;
+
+/* order.c: the stored chunks in insertion order; push, remove and the i-th in O(log n). */
+typedef struct spill__order {
+    spill__chunk **slot;    /* by insertion; NULL where a chunk was removed */
+    size_t *tree;           /* Fenwick tree of chunks per slot, cap + 1 entries */
+    size_t used, live, cap; /* slots used, chunks among them, slots allocated */
+} spill__order;
+int spill__order_push(spill__order *o, spill__chunk *c);
+void spill__order_remove(spill__order *o, spill__chunk *c);
+spill__chunk *spill__order_at(const spill__order *o, size_t i);
+void spill__order_free(spill__order *o);
 
 struct spill {
     apr_pool_t *pool;
@@ -34,7 +46,7 @@ struct spill {
     spill__fd lock_fd;      /* .lock, locked for the handle's whole life */
     uint64_t dev, ino;      /* the directory's identity, for the registry */
     apr_hash_t *index;      /* addr -> spill__chunk */
-    apr_array_header_t *order; /* spill__chunk *, in insertion order */
+    spill__order order;     /* the chunks in insertion order */
     spill__chunk *free_list;
     uint64_t total;
     spill_opts opts;
