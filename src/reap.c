@@ -13,7 +13,6 @@ typedef struct reap_run {
     spill__judge_ctx c;
     const spill_opts *o;
     spill_reap_stats st;     /* the latest version, copied out for the caller's */
-    uint32_t cut_short;      /* orphans started and not finished (rule 10) */
     int64_t start_us;        /* spill__monotonic_us() at the start */
     unsigned workers;        /* 1: no pool; more: the pool, started at the first orphan */
     unsigned orphans;        /* handed to removal so far: the first always makes progress */
@@ -35,7 +34,6 @@ static void call_progress(reap_run *r, const spill__tree_stats *partial)
 {
     spill_reap_stats so_far = r->st;
     so_far.version = SPILL_REAP_STATS_VERSION;
-    so_far.cut_short = r->cut_short;
     if (partial) {
         so_far.files_removed += partial->files;
         so_far.bytes_freed += partial->bytes;
@@ -82,7 +80,7 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
         if (!stopping(r)) /* else a stop asked for cut it, not the budget */
             r->st.budget_exhausted = 1;
         if (rm->cut == SPILL__CUT_SHORT) {
-            r->cut_short++;
+            r->st.cut_short++; /* rule 10: started and not finished */
             spill__log(r->o, 2, "%s" SPILL__PATH_SEP "%s: cut short by the budget; the next "
                        "reap finishes it", r->c.root, name);
         }
@@ -117,11 +115,12 @@ static void count_orphan(reap_run *r, const char *name, spill__verdict *v)
 static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
 {
     spill__removal rm;
-    int progress = r->orphans++ == 0;
+    int progress;
     if (r->o->dry_run) {
         count_orphan(r, name, v);
         return;
     }
+    progress = r->orphans++ == 0;
     if (r->workers > 1 && !r->pool &&
         spill__pool_start(&r->pool, &r->c, r->workers, removed, r) != SPILL_OK) {
         spill__log(r->o, 1, "reaping %s on this thread alone: %s", r->c.root,
@@ -300,7 +299,6 @@ int spill__reap_until(const char *root, const spill_opts *o, spill_reap_stats *o
     } else {
         spill__error_in(rc, "");
     }
-    r.st.cut_short = r.cut_short;
     r.st.elapsed_ms = (uint32_t)((spill__monotonic_us() - r.start_us) / 1000);
     if (o->progress) { /* the last call: the final stats, whatever it returns */
         spill_reap_stats last = r.st;
