@@ -190,10 +190,10 @@ int spill_close(spill_t *s)
         return spill__error(SPILL_EFORKED, "spill_close", "",
                             "handle closed in a forked child: the parent's spill is left intact");
     }
-    /* the fork handler must not close these numbers once they are closed here and reused */
-    spill__registry_fds(s->dev, s->ino, SPILL__NOFD, SPILL__NOFD, SPILL__NOFD);
     if ((rc = spill__background_detach(s)) != SPILL_OK)
         return rc; /* from its own reap's callback: s stays open */
+    /* the fork handler must not close these numbers once they are closed here and reused */
+    spill__registry_fds(s->dev, s->ino, SPILL__NOFD, SPILL__NOFD, SPILL__NOFD);
     rc = remove_all(s);
     release_lock(s);
     spill__registry_remove(s->dev, s->ino);
