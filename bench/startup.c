@@ -1,6 +1,6 @@
 /* startup.c (bench): spill_open's latency on a root with 0, 100 and 1,000 orphans of 256 files,
  * reap_on_open synchronous against SPILL_REAP_BACKGROUND (and when the background reap has
- * emptied the backlog); and the cost of a progress callback every 200 ms on a whole reap. */
+ * emptied the backlog) and against no reap at all (the floor of an open on that root); and the cost of a progress callback every 200 ms on a whole reap. */
 #include <string.h>
 
 #include <apr_strings.h>
@@ -62,23 +62,23 @@ static int open_once(const bench_cfg *c, const char *root, int mode, double *ope
     spill_close(s);
     apr_thread_cond_destroy(e.cv);
     apr_thread_mutex_destroy(e.mu);
-    return tree_count(root) == 0 ? 0 : -1;
+    return mode == SPILL_REAP_NONE || tree_count(root) == 0 ? 0 : -1;
 }
 
 typedef struct open_row {
     unsigned orphans;
-    bench_series open[2], gone[2]; /* [0] synchronous, [1] background */
+    bench_series open[3], gone[3]; /* synchronous, background, no reap (the floor) */
 } open_row;
 
 static int measure_row(const bench_cfg *c, open_row *row)
 {
-    static const int modes[2] = {SPILL_REAP_SYNC, SPILL_REAP_BACKGROUND};
+    static const int modes[3] = {SPILL_REAP_SYNC, SPILL_REAP_BACKGROUND, SPILL_REAP_NONE};
     unsigned r, k, n = !row->orphans ? EMPTY_OPENS : row->orphans >= 1000 && c->rounds > 3 ? 3
                                                                                 : c->rounds;
     double o, g;
     for (r = 0; r < n; r++) {
-        for (k = 0; k < 2; k++) {
-            unsigned m = (k + r) % 2; /* each round the other goes first */
+        for (k = 0; k < 3; k++) {
+            unsigned m = (k + r) % 3; /* each round another goes first */
             const char *root = apr_psprintf(c->pool, "%s/open-%u-%u-%u", c->dir, row->orphans,
                                             r, m);
             if (tree_build(root, row->orphans, OPEN_FILES, OPEN_BYTES) != 0)
@@ -93,7 +93,7 @@ static int measure_row(const bench_cfg *c, open_row *row)
             tree_remove(root);
         }
     }
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < 3; k++) {
         bench_median(&row->open[k]);
         bench_median(&row->gone[k]);
     }
@@ -107,22 +107,22 @@ static void print_rows(const bench_cfg *c, const open_row *rows, unsigned n, FIL
         fprintf(out, "{\"files_per_orphan\":%u,\"rows\":[", OPEN_FILES);
         for (i = 0; i < n; i++)
             fprintf(out, "%s{\"orphans\":%u,\"sync_open_s\":%.6f,\"background_open_s\":%.6f,"
-                         "\"background_gone_s\":%.6f}",
+                         "\"background_gone_s\":%.6f,\"no_reap_open_s\":%.6f}",
                     i ? "," : "", rows[i].orphans, rows[i].open[0].median,
-                    rows[i].open[1].median, rows[i].gone[1].median);
+                    rows[i].open[1].median, rows[i].gone[1].median, rows[i].open[2].median);
         fprintf(out, "]}");
         return;
     }
     fprintf(out, "\nopen: spill_open on a root of N orphans (%u files each), medians of %u "
                  "rounds (%u on an empty root)\n", OPEN_FILES, c->rounds, EMPTY_OPENS);
-    fprintf(out, "  %8s %14s %14s %12s %20s\n", "orphans", "synchronous", "background",
-            "bg / empty", "background: all gone");
+    fprintf(out, "  %8s %14s %14s %12s %14s %20s\n", "orphans", "synchronous", "background",
+            "bg / empty", "no reap", "background: all gone");
     for (i = 0; i < n; i++)
-        fprintf(out, "  %8u %11.3f ms %11.3f ms %11.2fx %14.3f ms %4.2fx\n", rows[i].orphans,
-                rows[i].open[0].median * 1e3, rows[i].open[1].median * 1e3,
+        fprintf(out, "  %8u %11.3f ms %11.3f ms %11.2fx %11.3f ms %14.3f ms %4.2fx\n",
+                rows[i].orphans, rows[i].open[0].median * 1e3, rows[i].open[1].median * 1e3,
                 rows[0].open[0].median > 0 ? rows[i].open[1].median / rows[0].open[0].median
                                            : 0,
-                rows[i].gone[1].median * 1e3,
+                rows[i].open[2].median * 1e3, rows[i].gone[1].median * 1e3,
                 rows[i].open[0].median > 0 ? rows[i].gone[1].median / rows[i].open[0].median
                                            : 0);
 }

@@ -333,14 +333,23 @@ static void test_close_stops_it(void)
  * background open and close work; the parent's reap goes on and finishes. */
 static int fork_child(const char *root, spill_t *parents)
 {
+    const char *extra = tu_make_spill_dir(root, OLD, 999, 2, tu_record(999));
     spill_t *s;
     spill_opts o;
+    watch w;
     int bad = 0;
+    watch_init(&w);
     spill_opts_init(&o);
 #ifndef UNDER_TSAN /* TSan cannot start threads in a child of a multithreaded process */
     o.reap_on_open = SPILL_REAP_BACKGROUND;
+    o.log = on_log;
+    o.log_ctx = &w;
 #endif
     bad += spill_open(root, &o, &s) != SPILL_OK;
+#ifndef UNDER_TSAN
+    bad += !wait_for(&w, &w.done); /* a reaper of its own, not the parent's (held mid-run) */
+#endif
+    bad += tu_exists(extra);
     if (!bad)
         bad += spill_close(s) != SPILL_OK;
     bad += spill_close(parents) != SPILL_EFORKED;
