@@ -94,7 +94,18 @@ typedef struct spill__sys_ops {
      * SPILL__NOFD) first, then the name is removed if it still is that directory.
      * SPILL_ENOTFOUND if it is already gone */
     int (*unlink_held)(spill__fd at, const char *name, spill__fd *fd, int is_dir);
+    /* open the existing lock file `name` read-only, to read its record without locking it,
+     * after the same examination as lock_probe (rule 7): SPILL_EUNSAFE, never opened, if it is
+     * not a regular file with one link; SPILL_ENOTFOUND if it does not exist */
+    int (*lock_read)(spill__fd at, const char *name, spill__fd *out);
+    /* rule 13: the host cleaners' lock, flock(how | LOCK_NB) on a directory's own descriptor
+     * (SPILL__DLOCK_SH, _EX or _UN), whatever the lock backend. SPILL_EBUSY if another open
+     * file holds a conflicting one; every other failure is SPILL_OK, as `.lock` stays the
+     * correctness gate. A no-op (SPILL_OK) where the OS has no such convention (Windows). */
+    int (*dir_lock)(spill__fd fd, int how);
 } spill__sys_ops;
+
+enum spill__dlock { SPILL__DLOCK_SH = 1, SPILL__DLOCK_EX = 2, SPILL__DLOCK_UN = 3 };
 
 extern spill__sys_ops spill__sys;
 

@@ -110,7 +110,8 @@ static int open_checked(const spill__judge_ctx *c, const char *name, spill__verd
     return shape_ok(c, v);
 }
 
-/* Reads the start of .lock through fd and parses the owner record. */
+/* Reads the start of .lock through fd and parses the owner record. fd is a descriptor the
+ * platform opened only after examining .lock as a regular file with one link (rule 7). */
 static void read_record(spill__fd fd, spill__verdict *v)
 {
     char buf[SPILL__RECORD_MAX];
@@ -124,6 +125,28 @@ static void read_record(spill__fd fd, spill__verdict *v)
         v->lock_size = st.size;
 }
 
+/* Rule 13: an orphan's directory is taken from the host's cleaners by convention too, with a
+ * non-blocking exclusive flock; someone holding it (a cleaner walking it, or a process that
+ * marks the directory as in use) makes it live. Other failures are ignored by the platform. */
+static void claim_dir(spill__verdict *v)
+{
+    if (spill__sys.dir_lock(v->dir_fd, SPILL__DLOCK_EX) == SPILL_OK) {
+        v->dir_locked = 1;
+        return;
+    }
+    v->state = SPILL_LIVE;
+    snprintf(v->reason, sizeof v->reason, "directory locked by another process");
+}
+
+int64_t spill__age(int64_t now, int64_t born)
+{
+    if (born < 0 && now > INT64_MAX + born)
+        return INT64_MAX;
+    if (born > 0 && now < INT64_MIN + born)
+        return INT64_MIN;
+    return now - born;
+}
+
 /* Rule 5: the age of a lockless or foreign directory against the grace it needs. */
 static void judge_age(const spill__judge_ctx *c, const char *name, spill__verdict *v,
                       const char *what)
@@ -132,9 +155,10 @@ static void judge_age(const spill__judge_ctx *c, const char *name, spill__verdic
     int64_t born = v->dir_st.mtime, need = c->grace;
     spill__parse_name(name, NULL, &secs, &rnd);
     /* a name timestamp more than one grace in the future is ignored */
-    if ((int64_t)secs > born && (int64_t)secs <= c->now + (int64_t)c->grace)
+    if (secs <= (uint64_t)INT64_MAX && (int64_t)secs > born &&
+        (int64_t)secs <= c->now + (int64_t)c->grace)
         born = (int64_t)secs;
-    v->age = c->now - born;
+    v->age = spill__age(c->now, born);
     if (v->staging && need < STAGING_MIN_AGE)
         need = STAGING_MIN_AGE;
     if (c->network && need < NETWORK_MIN_AGE)
@@ -154,6 +178,7 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
     int rc = spill__sys.lock_probe(v->dir_fd, SPILL__LOCK_NAME, &v->lock_fd);
     if (rc == SPILL_EBUSY) {
         v->state = SPILL_LIVE;
+        v->lock_examined = 1; /* a regular file with one link: its record may be read */
     } else if (rc == SPILL_ENOTFOUND) {
         judge_age(c, name, v, "no .lock");
     } else if (rc == SPILL_EUNSAFE) {
@@ -171,6 +196,8 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
         else
             v->state = SPILL_ORPHAN; /* rule 4: a record beside a free lock */
     }
+    if (v->state == SPILL_ORPHAN)
+        claim_dir(v);
 }
 
 void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v)
@@ -196,17 +223,30 @@ void spill__judge_read_record(const spill__judge_ctx *c, spill__verdict *v)
 {
     spill__fd fd;
     (void)c;
-    if (v->dir_fd == SPILL__NOFD || v->lock_fd != SPILL__NOFD ||
+    /* only a live spill's: an entry judged unsafe (or in error) is never opened again (rule
+     * 7), and the registry's own spills are never opened at all (with fcntl locks, the close
+     * would drop the owner's lock) */
+    if (v->dir_fd == SPILL__NOFD || v->lock_fd != SPILL__NOFD || !v->lock_examined ||
         spill__registry_has(v->dir_st.dev, v->dir_st.ino))
         return;
-    if (spill__sys.open_read(v->dir_fd, SPILL__LOCK_NAME, &fd) != SPILL_OK)
+    if (spill__sys.lock_read(v->dir_fd, SPILL__LOCK_NAME, &fd) != SPILL_OK)
         return;
     read_record(fd, v);
     spill__sys.close(fd);
 }
 
+void spill__verdict_dir_unlock(spill__verdict *v)
+{
+    if (v->dir_locked && v->dir_fd != SPILL__NOFD)
+        spill__sys.dir_lock(v->dir_fd, SPILL__DLOCK_UN);
+    v->dir_locked = 0;
+}
+
 void spill__verdict_release(spill__verdict *v)
 {
+    /* rule 13: LOCK_UN before the close, never the close alone: a child forked meanwhile
+     * shares the open file and would keep the directory locked for as long as it lives */
+    spill__verdict_dir_unlock(v);
     if (v->dir_fd != SPILL__NOFD)
         spill__sys.close(v->dir_fd);
     if (v->lock_fd != SPILL__NOFD)

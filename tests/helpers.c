@@ -204,6 +204,9 @@ int tu_helper_forkoutlive(int argc, const char *const *argv);
 #endif
 int tu_helper_liveloop(int argc, const char *const *argv);
 int tu_helper_stress(int argc, const char *const *argv);
+#ifndef _WIN32
+int tu_helper_bighold(int argc, const char *const *argv);
+#endif
 
 /* rootopen ROOT: spill_open + close, then spill_reap; prints both codes. */
 static int h_rootopen(int argc, const char *const *argv)
@@ -240,6 +243,7 @@ const test_helper test_helpers[] = {
 #ifndef _WIN32
     {"reaplimit", tu_helper_reaplimit},
     {"bgclose", tu_helper_bgclose},
+    {"bighold", tu_helper_bighold},
 #endif
     {"liveloop", tu_helper_liveloop},
     {"stress", tu_helper_stress},

@@ -161,6 +161,10 @@ int tu_helper_deadmount(int argc, const char *const *argv)
     if (argc < 2)
         return 2;
     alarm(DEADLINE_S); /* a hung call kills this process, its namespace and its mounts */
+#ifdef SPILL_TEST_HOOKS
+    /* "noopenat2": the stat before the open must keep it off the mount by itself */
+    spill__posix_no_openat2 = argc > 2 && strcmp(argv[2], "noopenat2") == 0;
+#endif
     if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
         printf("skip cannot make a private mount namespace: %s\n", strerror(errno));
         return 0;
@@ -202,14 +206,14 @@ int tu_helper_bindmount(int argc, const char *const *argv)
         printf("skip cannot make a private mount namespace: %s\n", strerror(errno));
         return 0;
     }
-    if (argc > 1 && strcmp(argv[1], "fallback") == 0) {
 #ifdef SPILL_TEST_HOOKS
-        spill__posix_no_statx_mnt_id = 1;
+    /* the mount check itself, not openat2's RESOLVE_NO_XDEV behind it */
+    spill__posix_no_openat2 = 1;
+    spill__posix_no_statx_mnt_id = argc > 1 && strcmp(argv[1], "fallback") == 0;
 #else
-        printf("skip the fallback needs SPILL_TEST_HOOKS\n");
-        return 0;
+    printf("skip needs SPILL_TEST_HOOKS (the mount check without openat2 behind it)\n");
+    return 0;
 #endif
-    }
     snprintf(orphan, sizeof orphan, "%s/spill_1000_1", argv[0]);
     snprintf(outside, sizeof outside, "%s/outside", argv[0]);
     snprintf(keep, sizeof keep, "%s/keep", outside);
@@ -246,20 +250,26 @@ static int mounted_under(const char *dir)
     return found;
 }
 
-static const char *run(const char *name, const char *root, const char *mode)
+static const char *run3(const char *name, const char *root, const char *mode,
+                        const char *extra)
 {
-    const char *args[] = {root, mode, NULL};
+    const char *args[] = {root, mode, extra, NULL};
     const char *line = tu_run_helper(name, args); /* waits for the helper to be gone */
     CU_ASSERT(!mounted_under(root));
     return line;
 }
 
+static const char *run(const char *name, const char *root, const char *mode)
+{
+    return run3(name, root, mode, NULL);
+}
+
 /* A dead mount as a root child: unsafe, and every call returns at once; the orphan beside it is
  * reaped. */
-static void test_dead_root_child(void)
+static void dead_root_child(const char *extra)
 {
     const char *root = tu_fresh_dir("deadchild");
-    const char *line = run("deadmount", root, "child");
+    const char *line = run3("deadmount", root, "child", extra);
     if (strncmp(line, "skip", 4) == 0)
         TU_SKIP(line);
     CU_ASSERT_STRING_EQUAL(line, "fast=1 scan=0 entries=2 reaped=1 unsafe=1 errors=0 named=0 "
@@ -269,15 +279,32 @@ static void test_dead_root_child(void)
 
 /* A dead mount one level inside an orphan: left, the rest of the orphan removed, an error whose
  * reason names the mount; no call waits on it. */
-static void test_dead_inside_orphan(void)
+static void dead_inside_orphan(const char *extra)
 {
     const char *root = tu_fresh_dir("deadinside");
-    const char *line = run("deadmount", root, "inside");
+    const char *line = run3("deadmount", root, "inside", extra);
     if (strncmp(line, "skip", 4) == 0)
         TU_SKIP(line);
     /* scan, reap and the reap in spill_open: the orphan is an error each time, never entered */
     CU_ASSERT_STRING_EQUAL(line, "fast=1 scan=0 entries=1 reaped=0 unsafe=0 errors=1 named=1 "
                                  "open=0 close=0 left=1");
+}
+
+static void test_dead_root_child(void)
+{
+    dead_root_child(NULL);
+}
+
+static void test_dead_inside_orphan(void)
+{
+    dead_inside_orphan(NULL);
+}
+
+/* The same where the kernel has no openat2 (before 5.6, or a seccomp filter refusing it). */
+static void test_dead_without_openat2(void)
+{
+    dead_root_child("noopenat2");
+    dead_inside_orphan("noopenat2");
 }
 
 /* A bind mount of the same filesystem inside an orphan has the root's device number: only the
@@ -307,6 +334,7 @@ static CU_TestInfo tests[] = {
     {"a dead FUSE mount as a root child blocks nothing", test_dead_root_child},
     {"a dead FUSE mount inside an orphan: left, the rest reaped, nothing waits",
      test_dead_inside_orphan},
+    {"the same two without openat2", test_dead_without_openat2},
     {"a bind mount of the same filesystem inside an orphan is never entered",
      test_bind_mount_inside_orphan},
     {"the same with the mount ids of kernels before 5.8", test_bind_mount_fallback},

@@ -230,22 +230,22 @@ int spill__posix_lock_create(spill__fd at, const char *name, spill__fd *out)
 
 int spill__posix_lock_probe(spill__fd at, const char *name, spill__fd *out)
 {
-    struct stat st;
+    spill__lock_exam ex;
     int rc, fd;
-    /* TRAPS 1 and 2: one of ours is busy, and is never even opened */
-    if (fstatat((int)at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return spill__error_os("fstatat", name, errno);
-    if (is_ours(st.st_dev, st.st_ino))
+    /* rule 7: examined before it is opened (lockfile.c names the trap); TRAPS 1 and 2: one
+     * of ours is busy, and is never even opened */
+    if ((rc = spill__posix_lock_examine((int)at, name, &ex)) != SPILL_OK)
+        return rc;
+    if (is_ours(ex.st.st_dev, ex.st.st_ino)) {
+        spill__posix_lock_exam_done(&ex);
         return busy_here(name);
+    }
 #ifdef SPILL_TEST_HOOKS
     if (spill__fcntl_probe_hook)
         spill__fcntl_probe_hook(at, name);
 #endif
-    do
-        fd = spill__posix_open_lock((int)at, name);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return spill__posix_open_lock_error(name, errno);
+    if ((rc = spill__posix_lock_reopen(&ex, (int)at, name, O_RDWR, &fd)) != SPILL_OK)
+        return rc;
     /* the name may now be one of ours after all: claim checks again and parks it */
     if ((rc = claim_locked(fd, name, 1)) == SPILL_OK)
         *out = fd;

@@ -123,7 +123,7 @@ void spill__once(void (*fn)(void))
 
 #if defined(__linux__)
 /* f_type magic numbers of filesystems whose locks can look free while their owner lives */
-static int network_magic(unsigned long t)
+int spill__posix_network_magic(unsigned long t)
 {
     switch (t) {
     case 0x6969UL:     /* NFS */
@@ -133,7 +133,9 @@ static int network_magic(unsigned long t)
     case 0x01021997UL: /* 9p (v9fs) */
     case 0x65735546UL: /* FUSE, which virtiofs also reports */
     case 0x00C36400UL: /* Ceph */
-    case 0x5346414FUL: /* AFS */
+    case 0x5346414FUL: /* AFS (OpenAFS) */
+    case 0x6B414653UL: /* kAFS, the kernel's AFS client */
+    case 0x19830326UL: /* BeeGFS */
     case 0x47504653UL: /* GPFS */
     case 0x0BD00BD0UL: /* Lustre */
         return 1;
@@ -147,7 +149,7 @@ int spill__posix_fs_kind(spill__fd fd, int *kind)
     struct statfs sf;
     if (fstatfs((int)fd, &sf) < 0)
         return spill__error_os("fstatfs", "", errno);
-    *kind = network_magic((unsigned long)sf.f_type) ? SPILL__FS_NETWORK : SPILL__FS_LOCAL;
+    *kind = spill__posix_network_magic((unsigned long)sf.f_type) ? SPILL__FS_NETWORK : SPILL__FS_LOCAL;
     return SPILL_OK;
 }
 #else

@@ -126,17 +126,38 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
 }
 #endif
 
-int spill__posix_rename_noreplace(int from_at, const char *from, int to_at, const char *to)
+#ifdef SPILL_TEST_HOOKS
+int spill__rename_native_errno; /* non-zero: the native no-replace rename fails with it */
+#endif
+
+/* The OS's atomic no-replace rename: 0, or -1 + errno; ENOSYS where there is none. */
+static int native_noreplace(int from_at, const char *from, int to_at, const char *to)
 {
-#if defined(SPILL_HAVE_RENAMEAT2)
-    if (renameat2(from_at, from, to_at, to, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
+#ifdef SPILL_TEST_HOOKS
+    if (spill__rename_native_errno) {
+        errno = spill__rename_native_errno;
         return -1;
-    /* the filesystem does not support RENAME_NOREPLACE: fall through */
+    }
+#endif
+#if defined(SPILL_HAVE_RENAMEAT2)
+    return renameat2(from_at, from, to_at, to, RENAME_NOREPLACE);
 #elif defined(__APPLE__) && defined(RENAME_EXCL)
     return renameatx_np(from_at, from, to_at, to, RENAME_EXCL);
+#else
+    (void)from_at, (void)from, (void)to_at, (void)to;
+    errno = ENOSYS;
+    return -1;
 #endif
+}
+
+int spill__posix_rename_noreplace(int from_at, const char *from, int to_at, const char *to)
+{
+    if (native_noreplace(from_at, from, to_at, to) == 0)
+        return 0;
+    /* the filesystem cannot: Linux answers EINVAL (FUSE, bindfs), macOS ENOTSUP for
+     * renameatx_np(RENAME_EXCL) on smbfs, msdos and exfat. Fall through to the check below */
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP && errno != EOPNOTSUPP)
+        return -1;
     {
         /* No atomic no-replace rename here. renameat() would replace an empty directory, so
          * refuse an existing name first; the window left is harmless because final names

@@ -26,7 +26,12 @@
  * openat2 (ENOSYS), one that does not know a flag (EINVAL) or a seccomp filter that refuses the
  * call (EPERM; container runtimes did before they knew it) leaves the classic openat, once and
  * for all: the mount check before it still holds. */
+#ifdef SPILL_TEST_HOOKS
+int spill__posix_no_openat2; /* tests: the classic openat, as on kernels before 5.6 */
+#define no_openat2 spill__posix_no_openat2
+#else
 static int no_openat2;
+#endif
 
 static int open_beneath(int at, const char *name, int flags)
 {
@@ -111,11 +116,16 @@ static int p_open_read(spill__fd at, const char *name, spill__fd *out)
     return SPILL_OK;
 }
 
+/* The trap of big counts: macOS refuses a read(2) or write(2) of more than INT_MAX bytes
+ * (EINVAL), and POSIX leaves one past SSIZE_MAX (a chunk past 2 GiB on 32-bit) to the
+ * implementation. At most 1 GiB a call, as on Windows; the loops take the rest. */
+#define RW_MAX ((size_t)1 << 30)
+
 static int p_write(spill__fd fd, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
-        ssize_t n = write((int)fd, p, len);
+        ssize_t n = write((int)fd, p, len > RW_MAX ? RW_MAX : len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -132,7 +142,7 @@ static int p_read(spill__fd fd, void *buf, size_t len, size_t *got)
 {
     ssize_t n;
     do
-        n = read((int)fd, buf, len);
+        n = read((int)fd, buf, len > RW_MAX ? RW_MAX : len);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return spill__error_os("read", "", errno);
@@ -266,7 +276,8 @@ static void p_dir_close(spill__dir *d)
         p_open_dir, p_mkdir, p_create, p_open_read, p_write, p_read, p_close, p_stat,      \
             p_unlink, p_rename, spill__posix_lock_create, spill__posix_lock_probe,         \
             spill__posix_unlock, p_dir_open, p_dir_next, p_dir_rewind, p_dir_close,        \
-            p_space, spill__posix_fs_kind, p_mkdir_open, p_unlink_held                     \
+            p_space, spill__posix_fs_kind, p_mkdir_open, p_unlink_held,                    \
+            spill__posix_lock_read, spill__posix_dir_lock                                  \
     }
 
 const spill__sys_ops spill__sys_default = POSIX_OPS;

@@ -221,18 +221,6 @@ int spill__win_fs_kind(spill__fd fd, int *kind)
     return SPILL_OK;
 }
 
-/* Rule 11's mode bits have no meaning on Windows: who may plant or remove entries in the root
- * is its ACL's to say (the default root, under Local AppData, is the user's alone). Not
- * checked here; README says so. */
-int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tightened)
-{
-    (void)root_fd;
-    (void)path;
-    (void)tighten;
-    *tightened = 0;
-    return SPILL_OK;
-}
-
 /* The library's process-wide mutexes (platform.h). Windows has no fork: SRW locks, no handler. */
 static SRWLOCK mutexes[SPILL__MU_COUNT] = {SRWLOCK_INIT, SRWLOCK_INIT, SRWLOCK_INIT,
                                                   SRWLOCK_INIT};
