@@ -71,10 +71,9 @@ int spill__win_open_delete(spill__fd at, const char *name, ULONG options, HANDLE
             continue;
         }
         /* a sharing violation: someone holds it without FILE_SHARE_DELETE. A live owner's
-         * hold lasts; a scanner's passes: retried a bounded number of times. A directory asked
-         * for as one (a spill directory the reaper removes) is never waited on: its owner
-         * holds it for its whole life (rule 2: nothing blocks the reap) */
-        if (rc != SPILL_EBUSY || i == DELETE_RETRIES || (options & FILE_DIRECTORY_FILE))
+         * hold lasts; a scanner's passes: retried a bounded number of times (63 ms at most;
+         * judging opens a directory once and never waits on it) */
+        if (rc != SPILL_EBUSY || i == DELETE_RETRIES)
             return rc;
         Sleep(1u << i);
     }
