@@ -29,8 +29,9 @@ void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__ve
     int rc, removed_lock = 0, in_spill = 1;
     memset(&ts, 0, sizeof ts);
     memset(out, 0, sizeof *out);
-    rc = spill__tree_empty_until(v->dir_fd, v->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL,
-                                 &ts, c->deadline_us, progress);
+    rc = spill__tree_empty_checked(v->dir_fd,
+                                   v->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL, &ts,
+                                   c->deadline_us, progress, c->stop, c->stop_ctx);
     /* rule 10: cut short by the budget, the orphan keeps .lock and its record (removed last),
      * the caller releases its lock, and the next reap finishes it */
     if (rc == SPILL_OK && ts.cut_short) {

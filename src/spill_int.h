@@ -50,6 +50,7 @@ struct spill {
     spill__chunk *free_list;
     uint64_t total;
     spill_opts opts;
+    struct spill__bg *bg;   /* the root's background reaper it shares, or NULL */
 };
 
 /* init.c: APR initialised once, invisibly. */
@@ -128,6 +129,19 @@ int spill__create(spill_t *s, const char *root);
 void spill__reap_on_open(const char *root, const spill_opts *opts);
 /* The reap itself, on checked options. */
 int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out);
+
+/* The same, stopped at its next check once *stop (set from another thread) is non-zero. */
+int spill__reap_until(const char *root, const spill_opts *o, spill_reap_stats *out,
+                      volatile apr_uint32_t *stop);
+
+/* background.c: SPILL_REAP_BACKGROUND. attach makes s share the root's background reaper,
+ * starting one if none is running (failures are logged, never returned); detach, from
+ * spill_close, stops and joins it when s was its last handle: SPILL_EINVAL (nothing done) when
+ * called from that reaper's own thread. fork_child runs in the fork handler's child. */
+typedef struct spill__bg spill__bg;
+void spill__background_attach(spill_t *s, const char *root, const spill_opts *o);
+int spill__background_detach(spill_t *s);
+void spill__background_fork_child(void);
 
 /* random.c */
 uint64_t spill__random_u64(void);
