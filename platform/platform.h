@@ -94,6 +94,16 @@ typedef struct spill__sys_ops {
      * SPILL__NOFD) first, then the name is removed if it still is that directory.
      * SPILL_ENOTFOUND if it is already gone */
     int (*unlink_held)(spill__fd at, const char *name, spill__fd *fd, int is_dir);
+    /* spill_adopt: open an existing directory as mkdir_open holds a new one (on Windows
+     * without FILE_SHARE_DELETE, so that nobody deletes it while we live; SPILL_EBUSY if
+     * someone is deleting it); POSIX: open_dir */
+    int (*open_dir_held)(spill__fd at, const char *name, spill__fd *out);
+    /* the chunk journal: open `name` for appending, creating it (mode 0600) if missing, never
+     * through a link; each write then goes at the end */
+    int (*open_append)(spill__fd at, const char *name, spill__fd *out);
+    /* write len bytes at offset 0, then cut the file to len (the owner record, rewritten by
+     * spill_adopt under the lock) */
+    int (*rewrite)(spill__fd fd, const void *buf, size_t len);
 } spill__sys_ops;
 
 extern spill__sys_ops spill__sys;

@@ -75,7 +75,6 @@ static int write_file(spill_t *s, const char *hex, const void *data, size_t len)
 int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, size_t len)
 {
     char hex[SPILL__HEX_LEN + 1];
-    spill__chunk *c;
     int rc;
     if (!usable(s, &rc))
         return rc;
@@ -86,13 +85,19 @@ int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, 
     spill__hex(addr, hex);
     if ((rc = write_file(s, hex, data, len)) != SPILL_OK)
         return rc;
-    c = new_chunk(s);
+    spill__journal_append(s, addr, len); /* after the complete write: spill_adopt's proof */
+    spill__chunks_index(s, addr, len);
+    return SPILL_OK;
+}
+
+void spill__chunks_index(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len)
+{
+    spill__chunk *c = new_chunk(s);
     memcpy(c->addr, addr, SPILL_ADDR_LEN);
     c->len = len;
     APR_ARRAY_PUSH(s->order, spill__chunk *) = c;
     apr_hash_set(s->index, c->addr, SPILL_ADDR_LEN, c);
     s->total += len;
-    return SPILL_OK;
 }
 
 static int read_all(spill__fd fd, uint8_t *buf, size_t len, const char *path, const char *hex)

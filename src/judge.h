@@ -16,6 +16,7 @@ typedef struct spill__judge_ctx {
     int network;          /* the root is on a network or FUSE filesystem (rule 8) */
     int64_t now;
     uint32_t grace;
+    int reap_resumable;   /* resumable orphans are orphans (rule 4's exception waived) */
     char host[256];
 } spill__judge_ctx;
 

@@ -135,7 +135,7 @@ static const char *record(int64_t pid, const char *tag)
 {
     char host[256], buf[SPILL__RECORD_MAX];
     spill__hostname(host, sizeof host);
-    CU_ASSERT_FATAL(spill__record_format(buf, sizeof buf, 7, pid, host, 1, tag) > 0);
+    CU_ASSERT_FATAL(spill__record_format(buf, sizeof buf, 7, pid, host, 1, 0, tag) > 0);
     return apr_pstrdup(tu_pool, buf);
 }
 

@@ -5,7 +5,7 @@
 
 #include "cli.h"
 
-enum { O_ROOT = 256, O_GRACE, O_THREADS, O_BUDGET, O_DRY, O_JSON, O_HELP = 'h' };
+enum { O_ROOT = 256, O_GRACE, O_THREADS, O_BUDGET, O_DRY, O_RESUMABLE, O_JSON, O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root"},
@@ -13,6 +13,7 @@ static const apr_getopt_option_t options[] = {
     {"threads", O_THREADS, 1, "reaper workers; 0: one per core (the default)"},
     {"budget-ms", O_BUDGET, 1, "stop after this many milliseconds"},
     {"dry-run", O_DRY, 0, "judge and report, remove nothing"},
+    {"resumable", O_RESUMABLE, 0, "remove resumable orphans too (kept for spill_adopt)"},
     {"json", O_JSON, 0, "one JSON object"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
@@ -32,6 +33,7 @@ static void print_json(const spill_reap_stats *st)
     spill__json_u64(&j, "files_removed", st->files_removed);
     spill__json_u64(&j, "elapsed_ms", st->elapsed_ms);
     spill__json_bool(&j, "budget_exhausted", st->budget_exhausted);
+    spill__json_u64(&j, "resumable", st->resumable); /* 0.2: after SPEC's fields */
     spill__json_end(&j);
     fputc('\n', stdout);
 }
@@ -45,6 +47,8 @@ static void print_human(const spill__cli_reap_args *a, const spill_reap_stats *s
            a->root, spill__cli_size(size, sizeof size, st->bytes_freed),
            a->dry_run ? "would be freed" : "freed", (unsigned long long)st->files_removed,
            (unsigned)st->live, (unsigned)st->young, (unsigned)st->unsafe);
+    if (st->resumable)
+        printf(", %u resumable", (unsigned)st->resumable);
     if (st->errors)
         printf("; %u error%s", (unsigned)st->errors, st->errors == 1 ? "" : "s");
     if (st->budget_exhausted)
@@ -95,6 +99,7 @@ static int parse(int argc, const char *const *argv, apr_pool_t *pool, spill__cli
             a->opts.reap_budget_ms = (uint32_t)v;
             break;
         case O_DRY: a->dry_run = a->opts.dry_run = 1; break;
+        case O_RESUMABLE: a->opts.reap_resumable = 1; break;
         case O_JSON: a->json = 1; break;
         case O_HELP: spill__cli_usage(stdout, "reap"); return -1;
         }
