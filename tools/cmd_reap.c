@@ -33,7 +33,6 @@ static void print_json(const spill_reap_stats *st)
     spill__json_u64(&j, "files_removed", st->files_removed);
     spill__json_u64(&j, "elapsed_ms", st->elapsed_ms);
     spill__json_bool(&j, "budget_exhausted", st->budget_exhausted);
-    spill__json_u64(&j, "resumable", st->resumable); /* 0.2: after SPEC's fields */
     spill__json_end(&j);
     fputc('\n', stdout);
 }
