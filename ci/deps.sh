@@ -12,6 +12,7 @@ spill_install_deps() {
         dpkg -s libcunit1-dev >/dev/null 2>&1 || need+=(libcunit1-dev)
         command -v valgrind >/dev/null || need+=(valgrind) # the memcheck leg
         python3 -c "import yaml" 2>/dev/null || need+=(python3 python3-yaml) # the workflow check
+        command -v systemd-tmpfiles >/dev/null || need+=(systemd) # the citizen suite (rule 13)
         command -v abidiff >/dev/null || need+=(abigail-tools) # the ABI check (ci/abi.sh)
         if [ ${#need[@]} -gt 0 ]; then
             echo "installing: ${need[*]}"

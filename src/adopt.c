@@ -121,7 +121,8 @@ static void index_chunks(spill_t *s, apr_hash_t *keep)
         if (spill__sys.stat(s->dir_fd, hex, &st) != SPILL_OK || st.type != SPILL__F_REG ||
             st.nlink != 1 || st.size != e->len)
             continue;
-        spill__chunks_index(s, e->addr, e->len);
+        if (spill__chunks_index(s, e->addr, e->len) != SPILL_OK)
+            continue; /* out of memory: removed with the rest, not adopted */
         apr_hash_set(keep, apr_pstrdup(s->pool, hex), APR_HASH_KEY_STRING, "");
     }
 }
@@ -166,8 +167,9 @@ static void remove_unproven(spill_t *s, apr_hash_t *keep, const spill__stat *dir
         remove_entry(s, APR_ARRAY_IDX(names, i, char *), dir_st);
 }
 
-/* Holds the directory as spill_open holds its own (on Windows without FILE_SHARE_DELETE) and
- * checks that the name is still the directory whose lock we took. */
+/* Holds the directory as spill_open holds its own (on Windows without FILE_SHARE_DELETE; rule
+ * 13's shared flock on POSIX, which keeps host cleaners out) and checks that the name is still
+ * the directory whose lock we took. */
 static int hold_dir(search *q, const char *name, spill__verdict *v)
 {
     spill__stat named, held;
@@ -182,8 +184,13 @@ static int hold_dir(search *q, const char *name, spill__verdict *v)
         spill__sys.close(fd);
         return SPILL_EBUSY;
     }
+    /* the judge's exclusive flock goes with its descriptor (LOCK_UN, never by closing); a
+     * refused shared one means a cleaner walks the directory right now: given up */
+    spill__verdict_dir_unlock(v);
     spill__sys.close(v->dir_fd);
     v->dir_fd = fd;
+    if (spill__sys.dir_lock(fd, SPILL__DLOCK_SH) == SPILL_EBUSY)
+        return SPILL_EBUSY;
     return SPILL_OK;
 }
 
@@ -216,6 +223,8 @@ static int take(search *q, const char *name, spill_t *s)
     if ((rc = hold_dir(q, name, &v)) == SPILL_OK)
         rc = rewrite_record(s, v.lock_fd, spill__now());
     if (rc != SPILL_OK) {
+        if (v.dir_fd != SPILL__NOFD) /* the shared flock, if taken: LOCK_UN, not the close */
+            spill__sys.dir_lock(v.dir_fd, SPILL__DLOCK_UN);
         spill__registry_remove(v.dir_st.dev, v.dir_st.ino);
         spill__verdict_release(&v);
         return rc == SPILL_EBUSY ? rc : spill__error_in(rc, q->c.root);
@@ -259,6 +268,8 @@ static int adopt_in(search *q, spill_t *s)
             s->path = apr_pstrcat(s->pool, q->c.root, SPILL__PATH_SEP, name, NULL);
             s->root_fd = q->c.root_fd; /* the handle's own from now on */
             q->c.root_fd = SPILL__NOFD;
+            /* a fork in another thread leaves the child nothing of this spill (rule 14) */
+            spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd);
             return SPILL_OK;
         }
         if (rc == SPILL_EBUSY)

@@ -22,13 +22,24 @@ static void locate(const spill__judge_ctx *c, const char *name, int in_spill, in
 }
 
 void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__verdict *v,
-                          spill__removal *out)
+                          int progress, spill__removal *out)
 {
     spill__tree_stats ts;
     spill__stat named;
     int rc, removed_lock = 0, in_spill = 1;
     memset(&ts, 0, sizeof ts);
-    rc = spill__tree_empty(v->dir_fd, v->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL, &ts);
+    memset(out, 0, sizeof *out);
+    rc = spill__tree_empty_until(v->dir_fd, v->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL,
+                                 &ts, c->deadline_us, progress);
+    /* rule 10: cut short by the budget, the orphan keeps .lock and its record (removed last),
+     * the caller releases its lock, and the next reap finishes it */
+    if (rc == SPILL_OK && ts.cut_short) {
+        out->cut = ts.files || ts.dirs ? SPILL__CUT_SHORT : SPILL__NOT_STARTED;
+        out->files = ts.files;
+        out->bytes = ts.bytes;
+        return;
+    }
+    /* once .lock goes, the directory is finished whatever the budget */
     if (rc == SPILL_OK && v->lock_fd != SPILL__NOFD) {
         rc = spill__sys.unlink_held(v->dir_fd, SPILL__LOCK_NAME, &v->lock_fd, 0);
         removed_lock = rc == SPILL_OK;

@@ -22,8 +22,20 @@
 typedef struct spill__chunk {
     uint8_t addr[SPILL_ADDR_LEN];
     uint64_t len;
+    size_t slot;            /* its place in the handle's order */
     struct spill__chunk *next_free;
 } spill__chunk;
+
+/* order.c: the stored chunks in insertion order; push, remove and the i-th in O(log n). */
+typedef struct spill__order {
+    spill__chunk **slot;    /* by insertion; NULL where a chunk was removed */
+    size_t *tree;           /* Fenwick tree of chunks per slot, cap + 1 entries */
+    size_t used, live, cap; /* slots used, chunks among them, slots allocated */
+} spill__order;
+int spill__order_push(spill__order *o, spill__chunk *c);
+void spill__order_remove(spill__order *o, spill__chunk *c);
+spill__chunk *spill__order_at(const spill__order *o, size_t i);
+void spill__order_free(spill__order *o);
 
 struct spill {
     apr_pool_t *pool;
@@ -35,7 +47,7 @@ struct spill {
     spill__fd lock_fd;      /* .lock, locked for the handle's whole life */
     uint64_t dev, ino;      /* the directory's identity, for the registry */
     apr_hash_t *index;      /* addr -> spill__chunk */
-    apr_array_header_t *order; /* spill__chunk *, in insertion order */
+    spill__order order;     /* the chunks in insertion order */
     spill__chunk *free_list;
     uint64_t total;
     spill_opts opts;
@@ -44,9 +56,11 @@ struct spill {
     int journal_broken;     /* an append failed: later chunks are not journaled */
 };
 
-/* init.c: APR initialised once, invisibly; a process-wide pool for global state. */
+/* init.c: APR initialised once, invisibly. */
 int spill__init(void);
-apr_pool_t *spill__global_pool(void);
+/* A pool of its own (unmanaged: its own allocator, no parent, no mutex) for one handle or one
+ * reap: nothing a forked child could inherit locked (rule 14). */
+int spill__pool_new(apr_pool_t **out);
 
 /* error.c: the per-thread last error. Each returns code. */
 int spill__error(int code, const char *op, const char *path, const char *fmt, ...);
@@ -94,7 +108,7 @@ size_t spill__record_format(char *buf, size_t size, uint64_t nonce, int64_t pid,
 int spill__record_parse(const char *buf, size_t len, spill__record *r);
 
 /* chunks.c: indexes a chunk whose file is complete, as spill_put does after writing it. */
-void spill__chunks_index(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
+int spill__chunks_index(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
 
 /* journal.c: the chunk journal of a resumable spill, appended after each complete chunk write
  * (never fails the put: an unjournaled chunk is only not adoptable), read back by spill_adopt. */
@@ -116,6 +130,10 @@ int spill__absolute_root(apr_pool_t *pool, const char *root, char **out);
 /* registry.c: the spill directories this process is creating or owns, by dev+ino. A forked
  * child starts with an empty registry: it owns nothing its parent made. */
 int spill__registry_add(uint64_t dev, uint64_t ino);
+/* The handle's descriptors, for the fork handler to close in a child (rule 14); set them to
+ * SPILL__NOFD before closing them, so that a child never closes a number reused meanwhile. */
+void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__fd dir_fd,
+                         spill__fd lock_fd);
 void spill__registry_remove(uint64_t dev, uint64_t ino);
 int spill__registry_has(uint64_t dev, uint64_t ino);
 

@@ -193,6 +193,8 @@ static int h_exit(int argc, const char *const *argv)
 
 #ifdef __linux__
 int tu_helper_mountreap(int argc, const char *const *argv);
+int tu_helper_deadmount(int argc, const char *const *argv);
+int tu_helper_bindmount(int argc, const char *const *argv);
 #endif
 int tu_helper_putloop(int argc, const char *const *argv);
 int tu_helper_adoptjob(int argc, const char *const *argv);
@@ -200,6 +202,7 @@ int tu_helper_adoptgo(int argc, const char *const *argv);
 int tu_helper_reapgo(int argc, const char *const *argv);
 #ifndef _WIN32
 int tu_helper_reaplimit(int argc, const char *const *argv);
+int tu_helper_forkoutlive(int argc, const char *const *argv);
 #endif
 int tu_helper_liveloop(int argc, const char *const *argv);
 int tu_helper_stress(int argc, const char *const *argv);
@@ -223,12 +226,15 @@ const test_helper test_helpers[] = {
     {"rootopen", h_rootopen},
 #ifdef __linux__
     {"mountreap", tu_helper_mountreap},
+    {"deadmount", tu_helper_deadmount},
+    {"bindmount", tu_helper_bindmount},
 #endif
     {"probe", h_probe},
     {"hold", h_hold},
 #ifndef _WIN32
     {"fds", h_fds},
     {"forkhold", h_forkhold},
+    {"forkoutlive", tu_helper_forkoutlive},
 #endif
     {"reap", h_reap},
     {"exit", h_exit},

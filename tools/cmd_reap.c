@@ -81,7 +81,13 @@ static int parse(int argc, const char *const *argv, apr_pool_t *pool, spill__cli
     int id, more;
     while ((more = spill__cli_next(os, options, &id, &arg)) == 1) {
         switch (id) {
-        case O_ROOT: *root = arg; break;
+        case O_ROOT:
+            if (!*arg) { /* an empty root is a usage error, not a failed reap */
+                fprintf(stderr, "spill reap: --root: an empty path names no root\n");
+                return SPILL_CLI_USAGE;
+            }
+            *root = arg;
+            break;
         case O_GRACE:
             if (!spill__cli_number("reap", "grace", arg, UINT32_MAX, &v))
                 return SPILL_CLI_USAGE;
