@@ -293,6 +293,14 @@ static void test_adopt_twice(void)
     o.keep_seconds = KEEP;
     CU_ASSERT_FATAL(spill_adopt(root, TAG, &o, &s) == SPILL_OK);
     CU_ASSERT(check_job_chunks(s) == 10);
+#ifndef _WIN32
+    { /* rule 13: held with the shared directory flock, as spill_open holds its own */
+        spill__fd fd;
+        CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, path, &fd) == SPILL_OK);
+        CU_ASSERT(spill__sys.dir_lock(fd, SPILL__DLOCK_EX) == SPILL_EBUSY);
+        spill__sys.close(fd);
+    }
+#endif
     CU_ASSERT(put_job(s, 10, 15, 0) == 0);
     /* its record is this process's now, resumable again */
     {
@@ -325,6 +333,53 @@ static void make_orphan(const char *root, const char *tag, unsigned n)
     CU_ASSERT(tu_read_line(&p) != NULL); /* done */
     tu_wait(&p);
     CU_ASSERT_FATAL(tu_wait_unlocked(path));
+}
+
+/* Journal entries whose file is not the chunk written (cut short since, or a link in its
+ * place) are not adopted; stray files go; nothing outside is touched, links are not followed. */
+static void test_only_proven(void)
+{
+    const char *root = tu_fresh_dir("adopt-proven");
+    const char *outside = tu_join(tu_fresh_dir("adopt-outside"), "precious");
+    const char *args[] = {root, TAG, "10", "exit", NULL};
+    char hex3[SPILL__HEX_LEN + 1], hex5[SPILL__HEX_LEN + 1];
+    uint8_t a3[SPILL_ADDR_LEN], a5[SPILL_ADDR_LEN];
+    const char *path;
+    apr_file_t *f;
+    spill_t *s;
+    void *data;
+    size_t len;
+    tu_proc p;
+    CU_ASSERT_FATAL(tu_spawn(&p, "adoptjob", args) == 0);
+    path = path_of(tu_read_line(&p));
+    CU_ASSERT(tu_wait(&p) == 0);
+    CU_ASSERT_FATAL(tu_wait_unlocked(path));
+    tu_addr(a3, 3);
+    tu_addr(a5, 5);
+    spill__hex(a3, hex3);
+    spill__hex(a5, hex5);
+    CU_ASSERT_FATAL(apr_file_open(&f, tu_join(path, hex3), APR_FOPEN_WRITE, 0, tu_pool) ==
+                    APR_SUCCESS);
+    CU_ASSERT(apr_file_trunc(f, 10) == APR_SUCCESS);
+    apr_file_close(f);
+    CU_ASSERT_FATAL(tu_write_file(tu_join(path, "stray"), "x") == 0);
+    CU_ASSERT_FATAL(tu_write_file(outside, "keep me") == 0);
+#ifndef _WIN32
+    CU_ASSERT_FATAL(apr_file_remove(tu_join(path, hex5), tu_pool) == APR_SUCCESS);
+    CU_ASSERT_FATAL(symlink(outside, tu_join(path, hex5)) == 0);
+#endif
+    CU_ASSERT_FATAL(spill_adopt(root, TAG, NULL, &s) == SPILL_OK);
+    CU_ASSERT(spill_get(s, a3, &data, &len) == SPILL_ENOTFOUND);
+    CU_ASSERT(!tu_exists(tu_join(path, hex3)) && !tu_exists(tu_join(path, "stray")));
+#ifndef _WIN32
+    CU_ASSERT(spill_count(s) == 8);
+    CU_ASSERT(spill_get(s, a5, &data, &len) == SPILL_ENOTFOUND);
+    CU_ASSERT(!tu_exists(tu_join(path, hex5)));
+#else
+    CU_ASSERT(spill_count(s) == 9);
+#endif
+    CU_ASSERT_STRING_EQUAL(tu_read_file(outside, NULL), "keep me");
+    CU_ASSERT(spill_close(s) == SPILL_OK);
 }
 
 #ifdef _WIN32
@@ -604,6 +659,7 @@ static CU_TestInfo tests[] = {
     {"killed at random moments: the complete chunks, byte for byte", test_kill_random},
     {"killed inside a write: no partial chunk", test_kill_inside_write},
     {"an adopted spill is resumable and adoptable again", test_adopt_twice},
+    {"only proven chunks: a file cut short, a link, a stray file", test_only_proven},
     {"race: an adopter against 4 reapers, exactly one wins", test_race_reapers},
     {"race: two adopters, exactly one wins", test_race_adopters},
     {"not adoptable: bad tags, dry_run, no match, live, 0.1, staging, trash, links",
