@@ -206,6 +206,9 @@ int tu_helper_forkoutlive(int argc, const char *const *argv);
 #endif
 int tu_helper_liveloop(int argc, const char *const *argv);
 int tu_helper_stress(int argc, const char *const *argv);
+#ifndef _WIN32
+int tu_helper_bighold(int argc, const char *const *argv);
+#endif
 
 /* rootopen ROOT: spill_open + close, then spill_reap; prints both codes. */
 static int h_rootopen(int argc, const char *const *argv)
@@ -241,6 +244,7 @@ const test_helper test_helpers[] = {
     {"putloop", tu_helper_putloop},
 #ifndef _WIN32
     {"reaplimit", tu_helper_reaplimit},
+    {"bighold", tu_helper_bighold},
 #endif
     {"liveloop", tu_helper_liveloop},
     {"stress", tu_helper_stress},

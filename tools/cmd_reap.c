@@ -5,7 +5,8 @@
 
 #include "cli.h"
 
-enum { O_ROOT = 256, O_GRACE, O_THREADS, O_BUDGET, O_DRY, O_RESUMABLE, O_JSON, O_HELP = 'h' };
+enum { O_ROOT = 256, O_GRACE, O_THREADS, O_BUDGET, O_DRY, O_RESUMABLE, O_JSON, O_AS_OWNER,
+       O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root"},
@@ -15,6 +16,7 @@ static const apr_getopt_option_t options[] = {
     {"dry-run", O_DRY, 0, "judge and report, remove nothing"},
     {"resumable", O_RESUMABLE, 0, "remove resumable orphans too (kept for spill_adopt)"},
     {"json", O_JSON, 0, "one JSON object"},
+    {"as-owner", O_AS_OWNER, 0, "as root: become the root's owner first"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
@@ -106,6 +108,7 @@ static int parse(int argc, const char *const *argv, apr_pool_t *pool, spill__cli
         case O_DRY: a->dry_run = a->opts.dry_run = 1; break;
         case O_RESUMABLE: a->opts.reap_resumable = 1; break;
         case O_JSON: a->json = 1; break;
+        case O_AS_OWNER: a->as_owner = 1; break;
         case O_HELP: spill__cli_usage(stdout, "reap"); return -1;
         }
     }
@@ -127,6 +130,8 @@ int spill__cli_reap(apr_pool_t *pool, int argc, const char *const *argv)
         return rc < 0 ? SPILL_CLI_OK : rc;
     if (!(a.root = spill__cli_root(pool, "reap", root)))
         return SPILL_CLI_ERRORS;
+    if (a.as_owner && (rc = spill__cli_as_owner("reap", a.root)) != SPILL_CLI_OK)
+        return rc;
     /* No progress display: spill_reap reports only when it is done (the API has no progress
      * hook, and its log callback runs only on the calling thread). */
     return spill__cli_reap_run(pool, &a, &st);

@@ -116,11 +116,16 @@ static int p_open_read(spill__fd at, const char *name, spill__fd *out)
     return SPILL_OK;
 }
 
+/* The trap of big counts: macOS refuses a read(2) or write(2) of more than INT_MAX bytes
+ * (EINVAL), and POSIX leaves one past SSIZE_MAX (a chunk past 2 GiB on 32-bit) to the
+ * implementation. At most 1 GiB a call, as on Windows; the loops take the rest. */
+#define RW_MAX ((size_t)1 << 30)
+
 static int p_write(spill__fd fd, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
-        ssize_t n = write((int)fd, p, len);
+        ssize_t n = write((int)fd, p, len > RW_MAX ? RW_MAX : len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -137,7 +142,7 @@ static int p_read(spill__fd fd, void *buf, size_t len, size_t *got)
 {
     ssize_t n;
     do
-        n = read((int)fd, buf, len);
+        n = read((int)fd, buf, len > RW_MAX ? RW_MAX : len);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return spill__error_os("read", "", errno);
