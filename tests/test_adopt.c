@@ -567,6 +567,31 @@ static void test_newest_first(void)
     CU_ASSERT(spill_close(s) == SPILL_OK);
 }
 
+/* Rule 8: on a network filesystem, a record naming another host is not adoptable. */
+static int fake_network(spill__fd fd, int *kind)
+{
+    (void)fd;
+    *kind = SPILL__FS_NETWORK;
+    return SPILL_OK;
+}
+
+static void test_other_host_on_network(void)
+{
+    const char *root = tu_fresh_dir("adopt-nfs");
+    char rec[SPILL__RECORD_MAX];
+    spill_t *s = NULL;
+    int rc;
+    spill__record_format(rec, sizeof rec, 1, 999999, "another-host", spill__now(), KEEP, TAG);
+    hand_orphan(root, "spill_", 1, rec, 1);
+    spill__sys.fs_kind = fake_network;
+    rc = spill_adopt(root, TAG, NULL, &s);
+    spill__sys.fs_kind = spill__sys_default.fs_kind;
+    CU_ASSERT(rc == SPILL_ENOTFOUND && s == NULL);
+    /* the same orphan on a local filesystem is adoptable */
+    CU_ASSERT_FATAL(spill_adopt(root, TAG, NULL, &s) == SPILL_OK);
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+}
+
 typedef struct states {
     int n, resumable, young, orphan;
     char reason[512];
@@ -669,6 +694,7 @@ static CU_TestInfo tests[] = {
     {"not adoptable: bad tags, dry_run, no match, live, 0.1, staging, trash, links",
      test_not_adoptable},
     {"newest first by the record's started", test_newest_first},
+    {"another host's record on a network filesystem is not adopted", test_other_host_on_network},
     {"resumable until mtime + keep; reap_resumable; young for version 1",
      test_resumable_judgement},
     {"space beats resumability", test_space_beats_resumability},
