@@ -826,6 +826,19 @@ static void test_demo(void)
     CU_ASSERT_EQUAL(tu_count_entries(root), 0);
 }
 
+/* demo --resume: the killed upload's chunks adopted untouched by the restarted one */
+static void test_demo_resume(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-demo-resume"), "root");
+    cli_result r = run("demo", "--resume", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Verdict: the same directory (yes), "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, " resumable"));
+    if (r.code != 0)
+        printf("\n%s\n%s", r.out, r.err);
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
 static CU_TestInfo tests[] = {
     {"bad usage exits 2 with one line on stderr", test_usage_errors},
     {"--help and --version", test_help_and_version},
@@ -850,6 +863,7 @@ static CU_TestInfo tests[] = {
     {"ls --prometheus --output: replaced atomically", test_ls_prometheus_output},
 #endif
     {"demo keeps the live, reclaims the dead", test_demo},
+    {"demo --resume: the killed upload resumed, its chunks not rewritten", test_demo_resume},
     CU_TEST_INFO_NULL,
 };
 
