@@ -41,10 +41,19 @@ pub struct spill_error {
     pub message: *const c_char,
 }
 
-/// Version 1 (0.1): grace_seconds .. log_ctx; version 2 (0.2): dry_run.
+/// Version 1 (0.1): grace_seconds .. log_ctx; version 2 (0.2): dry_run, progress, progress_ctx,
+/// progress_ms, keep_seconds, reap_resumable.
 pub const SPILL_OPTS_VERSION: c_uint = 2;
 
+/// Values of spill_opts.reap_on_open.
+pub const SPILL_REAP_NONE: c_int = 0;
+pub const SPILL_REAP_SYNC: c_int = 1;
+/// Version-2 opts only: spill_open returns at once, the reap runs on a thread of its own.
+pub const SPILL_REAP_BACKGROUND: c_int = 2;
+
 pub type spill_log_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, level: c_int, msg: *const c_char)>;
+/// Called during a reap; a non-zero return stops it (`cancelled`).
+pub type spill_progress_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, so_far: *const spill_reap_stats) -> c_int>;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +69,11 @@ pub struct spill_opts {
     pub log_ctx: *mut c_void,
     // version 2
     pub dry_run: c_int,
+    pub progress: spill_progress_fn,
+    pub progress_ctx: *mut c_void,
+    pub progress_ms: u32,
+    pub keep_seconds: u32,
+    pub reap_resumable: c_int,
 }
 
 /// Version 1 (0.1): scanned .. budget_exhausted; version 2 (0.2): resumable, cut_short, cancelled.
@@ -93,6 +107,8 @@ pub const SPILL_YOUNG: spill_state = 2;
 pub const SPILL_UNSAFE: spill_state = 3;
 /// Reported only to callers whose opts are version 2 or later.
 pub const SPILL_ERROR: spill_state = 4;
+/// Reported only to callers whose opts are version 2 or later.
+pub const SPILL_RESUMABLE: spill_state = 5;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +145,7 @@ extern "C" {
     pub fn spill_close(s: *mut spill_t) -> c_int;
     pub fn spill_reap(root: *const c_char, opts: *const spill_opts, stats: *mut spill_reap_stats) -> c_int;
     pub fn spill_scan(root: *const c_char, opts: *const spill_opts, cb: spill_scan_fn, ctx: *mut c_void) -> c_int;
+    pub fn spill_adopt(root: *const c_char, tag: *const c_char, opts: *const spill_opts, out: *mut *mut spill_t) -> c_int;
     pub fn spill_default_root(app: *const c_char, buf: *mut c_char, size: usize) -> c_int;
     pub fn spill_check_space(root: *const c_char, bytes: u64) -> c_int;
     pub fn spill_version() -> *const c_char;
@@ -138,6 +155,6 @@ extern "C" {
 pub const FUNCTIONS: &[&str] = &[
     "spill_strerror", "spill_error_last", "spill_opts_init_version", "spill_opts_init", "spill_open", "spill_put",
     "spill_get", "spill_remove", "spill_free", "spill_count", "spill_total_bytes", "spill_addr",
-    "spill_path", "spill_close", "spill_reap", "spill_scan", "spill_default_root",
+    "spill_path", "spill_close", "spill_reap", "spill_scan", "spill_adopt", "spill_default_root",
     "spill_check_space", "spill_version",
 ];

@@ -27,7 +27,8 @@ fn layouts() -> Vec<Layout> {
     vec![
         layout!(spill_error { code, os_error, op, path, message }),
         layout!(spill_opts { version, grace_seconds, reap_on_open, reap_budget_ms, expected_bytes,
-                             threads, tag, log, log_ctx, dry_run }),
+                             threads, tag, log, log_ctx, dry_run, progress, progress_ctx,
+                             progress_ms, keep_seconds, reap_resumable }),
         layout!(spill_reap_stats { version, scanned, reaped, live, young, unsafe_, errors,
                                    bytes_freed, files_removed, elapsed_ms, budget_exhausted,
                                    resumable, cut_short, cancelled }),
@@ -44,7 +45,8 @@ fn constants() -> Vec<(&'static str, i64)> {
     consts!(SPILL_ADDR_LEN, SPILL_OK, SPILL_EINVAL, SPILL_ENOMEM, SPILL_EIO, SPILL_ENOSPC,
             SPILL_ENOTFOUND, SPILL_EBUSY, SPILL_EUNSAFE, SPILL_ENOLCK, SPILL_EACCES, SPILL_ELOST,
             SPILL_EFORKED, SPILL_ERANGE, SPILL_OPTS_VERSION, SPILL_REAP_STATS_VERSION,
-            SPILL_LIVE, SPILL_ORPHAN, SPILL_YOUNG, SPILL_UNSAFE, SPILL_ERROR)
+            SPILL_LIVE, SPILL_ORPHAN, SPILL_YOUNG, SPILL_UNSAFE, SPILL_ERROR, SPILL_RESUMABLE,
+            SPILL_REAP_NONE, SPILL_REAP_SYNC, SPILL_REAP_BACKGROUND)
 }
 
 fn header() -> (PathBuf, String) {

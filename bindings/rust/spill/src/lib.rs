@@ -34,8 +34,9 @@ use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod background;
 mod options;
-pub use options::{LogLevel, Options};
+pub use options::{LogLevel, Options, ProgressReply, ReapOnOpen};
 
 /// The length of a chunk address.
 pub const ADDR_LEN: usize = sys::SPILL_ADDR_LEN;
@@ -239,7 +240,10 @@ pub struct Spill {
     path: PathBuf,
     // what the options' pointers point to, kept for the handle's life: the C library may call
     // back after spill_open returns
-    _callbacks: Option<LogFn>,
+    callbacks: Option<Callbacks>,
+    // a background reap's root, whose closures crate::background keeps until its last handle
+    // has closed
+    background: Option<background::Root>,
 }
 
 // SAFETY: a handle may be used from any thread, by one thread at a time (spill.h); !Sync comes
@@ -255,10 +259,30 @@ impl Spill {
         let mut out = ptr::null_mut();
         // SAFETY: valid strings and options, which outlive the call.
         check(unsafe { sys::spill_open(root.as_ptr(), raw_opts.as_ptr(), &mut out) })?;
-        let raw = NonNull::new(out).expect("spill_open succeeded without a handle");
+        Ok(Spill::from_raw(out, opts, opts.is_background()))
+    }
+
+    fn from_raw(out: *mut sys::spill_t, opts: &Options, background: bool) -> Spill {
+        let raw = NonNull::new(out).expect("spill call succeeded without a handle");
         // SAFETY: a live handle's path is a valid string until close.
         let path = path_from_c(unsafe { sys::spill_path(raw.as_ptr()) });
-        Ok(Spill { raw, path, _callbacks: opts.log_sink() })
+        let background = if background { background::attach(&path, opts.callbacks()) } else { None };
+        Spill { raw, path, callbacks: Some(opts.callbacks()), background }
+    }
+
+    /// The handle is closed (rc): what kept its callbacks alive may go.
+    fn closed(&mut self, rc: c_int) {
+        if rc == sys::SPILL_EINVAL && self.background.is_some() {
+            // refused from its own background reap's callback: the C handle stays open, and so
+            // the reap may call again (a leak, not a dangling closure)
+            std::mem::forget(self.callbacks.take());
+            std::mem::forget(self.background.take());
+            return;
+        }
+        drop(self.callbacks.take());
+        if let Some(b) = self.background.take() {
+            background::detach(b);
+        }
     }
 
     /// Stores `data` under `addr`. An address already stored writes nothing and succeeds.
@@ -320,7 +344,7 @@ impl Spill {
         drop(std::mem::take(&mut me.path));
         // SAFETY: the handle is live, and never used again (Drop does not run).
         let rc = unsafe { sys::spill_close(me.raw.as_ptr()) };
-        drop(me._callbacks.take()); // only once the library is done with them
+        me.closed(rc); // only once the library is done with them
         check(rc)
     }
 }
@@ -328,7 +352,8 @@ impl Spill {
 impl Drop for Spill {
     fn drop(&mut self) {
         // SAFETY: the handle is live; it is freed here, whatever spill_close returns.
-        unsafe { sys::spill_close(self.raw.as_ptr()) };
+        let rc = unsafe { sys::spill_close(self.raw.as_ptr()) };
+        self.closed(rc);
     }
 }
 
@@ -387,7 +412,7 @@ pub struct ReapStats {
     pub elapsed: Duration,
     /// The time budget stopped it early.
     pub budget_exhausted: bool,
-    /// Orphans kept for a resume.
+    /// Resumable orphans kept for [`adopt`] ([`Options::keep`]).
     pub resumable: u32,
     /// Orphans started and not finished (the budget); a later reap finishes them.
     pub cut_short: u32,
@@ -396,7 +421,7 @@ pub struct ReapStats {
 }
 
 impl ReapStats {
-    fn from_raw(r: &sys::spill_reap_stats) -> ReapStats {
+    pub(crate) fn from_raw(r: &sys::spill_reap_stats) -> ReapStats {
         ReapStats {
             scanned: r.scanned,
             reaped: r.reaped,
@@ -440,6 +465,9 @@ pub enum State {
     Unsafe,
     /// Could not be judged (`reason` says why).
     Error,
+    /// An orphan whose owner asked ([`Options::keep`]) that it be kept for [`adopt`], within
+    /// that time.
+    Resumable,
     /// A state this crate does not know yet.
     Other(i32),
 }
@@ -452,6 +480,7 @@ impl State {
             sys::SPILL_YOUNG => State::Young,
             sys::SPILL_UNSAFE => State::Unsafe,
             sys::SPILL_ERROR => State::Error,
+            sys::SPILL_RESUMABLE => State::Resumable,
             other => State::Other(other),
         }
     }
@@ -506,6 +535,22 @@ pub fn scan(root: impl AsRef<Path>, opts: &Options) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
+/// Resumes a killed job instead of redoing it: takes over the newest orphan under `root` whose
+/// owner record carries `tag` and which can prove its chunks complete (one opened with
+/// [`Options::keep`], or journaled), and returns it as a live [`Spill`] of this process that
+/// holds those chunks, in the order they were written. Anything unproven in it is removed.
+/// [`ErrorCode::Busy`] when only live spills carry the tag (the job runs elsewhere),
+/// [`ErrorCode::NotFound`] when none does. With `opts.keep` the adopted spill is resumable again.
+pub fn adopt(root: impl AsRef<Path>, tag: &str, opts: &Options) -> Result<Spill> {
+    let root = c_path(root.as_ref())?;
+    let tag = CString::new(tag).map_err(|_| Error::new(ErrorCode::Invalid, "", "", "the tag contains a NUL byte"))?;
+    let raw_opts = opts.to_raw()?;
+    let mut out = ptr::null_mut();
+    // SAFETY: valid strings and options, which outlive the call.
+    check(unsafe { sys::spill_adopt(root.as_ptr(), tag.as_ptr(), raw_opts.as_ptr(), &mut out) })?;
+    Ok(Spill::from_raw(out, opts, false)) // adopt runs no reap
+}
+
 /// The default root for an application: its per-OS data directory joined with "spill".
 pub fn default_root(app: &str) -> Result<PathBuf> {
     let app = CString::new(app).map_err(|_| Error::new(ErrorCode::Invalid, "", "", "the name contains a NUL byte"))?;
@@ -550,7 +595,19 @@ impl RawOpts<'_> {
 }
 
 /// A log closure, behind a thin pointer that stays where it is for as long as a clone lives
-/// (the C library keeps `log_ctx`; a handle keeps its clone, see `Spill::_callbacks`).
+/// (the C library keeps `log_ctx`; a handle keeps its clone, see `Spill::callbacks`).
 pub(crate) struct LogSink(pub(crate) Box<LogClosure>);
 pub(crate) type LogClosure = dyn Fn(LogLevel, &str) + Send + Sync;
 pub(crate) type LogFn = Arc<LogSink>;
+
+/// A progress closure, likewise behind a thin pointer (`progress_ctx`); FnMut, so behind a lock.
+pub(crate) struct ProgressSink(pub(crate) std::sync::Mutex<Box<ProgressClosure>>);
+pub(crate) type ProgressClosure = dyn FnMut(&ReapStats) -> bool + Send;
+pub(crate) type ProgressFn = Arc<ProgressSink>;
+
+/// The closures one call's options point to.
+#[derive(Clone)]
+pub(crate) struct Callbacks {
+    pub(crate) _log: Option<LogFn>,
+    pub(crate) _progress: Option<ProgressFn>,
+}

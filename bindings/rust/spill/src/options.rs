@@ -1,11 +1,12 @@
 //! Options for open, reap and scan: only what the caller set is written over the library's own
 //! defaults (spill_opts_init), so fields the C library adds later keep their defaults.
-use crate::{sys, Error, ErrorCode, LogFn, LogSink, RawOpts, Result};
+use crate::{sys, Callbacks, Error, ErrorCode, LogFn, LogSink, ProgressFn, ProgressSink, RawOpts, ReapStats, Result};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::sync::Arc;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How much a log line matters.
@@ -15,6 +16,38 @@ pub enum LogLevel {
     Warn,
     Info,
     Debug,
+}
+
+/// When [`Spill::open`](crate::Spill::open) reaps the orphans under its root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReapOnOpen {
+    /// Not at all.
+    None,
+    /// First, on the calling thread (the default).
+    Sync,
+    /// On a thread of its own, one per root per process, shared by the handles open on that
+    /// root; open returns without waiting, and the last handle's close stops it at its next
+    /// check. Its log and progress closures are those of the open that started it, called from
+    /// its thread: the handles keep them alive (see [`Options::progress`]).
+    Background,
+}
+
+/// What a progress closure returns: `true` or `ControlFlow::Break(())` stops the reap at its
+/// next check ([`ReapStats::cancelled`]); `false` or `ControlFlow::Continue(())` goes on.
+pub trait ProgressReply {
+    fn stop(self) -> bool;
+}
+
+impl ProgressReply for bool {
+    fn stop(self) -> bool {
+        self
+    }
+}
+
+impl ProgressReply for ControlFlow<()> {
+    fn stop(self) -> bool {
+        self.is_break()
+    }
 }
 
 /// Options for [`Spill::open`](crate::Spill::open), [`reap`](crate::reap) and
@@ -28,13 +61,17 @@ pub enum LogLevel {
 #[derive(Clone, Default)]
 pub struct Options {
     grace: Option<Duration>,
-    reap_on_open: Option<bool>,
+    reap_on_open: Option<ReapOnOpen>,
     reap_budget: Option<Duration>,
     expected_bytes: Option<u64>,
     threads: Option<u32>,
     tag: Option<String>,
     log: Option<LogFn>,
     dry_run: Option<bool>,
+    progress: Option<ProgressFn>,
+    progress_interval: Option<Duration>,
+    keep: Option<Duration>,
+    reap_resumable: Option<bool>,
 }
 
 impl Options {
@@ -48,10 +85,19 @@ impl Options {
         self
     }
 
-    /// Whether open first reaps the orphans under the root (default true).
-    pub fn reap_on_open(mut self, reap: bool) -> Options {
-        self.reap_on_open = Some(reap);
+    /// Whether open reaps the orphans under the root, and how: `true` or [`ReapOnOpen::Sync`]
+    /// (the default) first, `false` or [`ReapOnOpen::None`] not at all,
+    /// [`ReapOnOpen::Background`] on a thread of its own ([`Options::background`]).
+    pub fn reap_on_open(mut self, reap: impl Into<ReapOnOpen>) -> Options {
+        self.reap_on_open = Some(reap.into());
         self
+    }
+
+    /// Open returns without waiting for the reap, which runs on a background thread
+    /// ([`ReapOnOpen::Background`]). With [`Options::expected_bytes`] short of free space, open
+    /// first reaps synchronously all the same.
+    pub fn background(self) -> Options {
+        self.reap_on_open(ReapOnOpen::Background)
     }
 
     /// The reap in open (and reap itself) stops after this (default: no limit; at least 1 ms).
@@ -92,8 +138,46 @@ impl Options {
         self
     }
 
-    pub(crate) fn log_sink(&self) -> Option<LogFn> {
-        self.log.clone()
+    /// Called during a reap (reap, or open's) at most every [`Options::progress_interval`]
+    /// with the counts so far, and once at the end with the final ones; returning `true` (or
+    /// `ControlFlow::Break(())`) stops the reap at its next check, and its stats say
+    /// `cancelled`. It runs on the thread that runs the reap: the caller's, or for a background
+    /// reap its own thread after open has returned, which is why it must be `Send`; the handles
+    /// on that root keep it alive until the last of them is closed. A panic in it stops the
+    /// reap.
+    pub fn progress<R: ProgressReply>(mut self, progress: impl FnMut(&ReapStats) -> R + Send + 'static) -> Options {
+        let mut f = progress;
+        self.progress = Some(Arc::new(ProgressSink(Mutex::new(Box::new(move |s: &ReapStats| f(s).stop())))));
+        self
+    }
+
+    /// How often the progress closure is called at most (default 200 ms; whole milliseconds).
+    pub fn progress_interval(mut self, every: Duration) -> Options {
+        self.progress_interval = Some(every);
+        self
+    }
+
+    /// Open (and [`adopt`](crate::adopt)): should this process die, its spill stays resumable
+    /// (kept for [`adopt`](crate::adopt), [`State::Resumable`](crate::State::Resumable)) for this
+    /// long after its last change (whole seconds; default 0: reaped at once). Keep it only as
+    /// long as a restart of the job takes: a resumable orphan holds its disk space meanwhile.
+    pub fn keep(mut self, keep: Duration) -> Options {
+        self.keep = Some(keep);
+        self
+    }
+
+    /// reap: remove resumable orphans at once, like any other orphan.
+    pub fn reap_resumable(mut self, yes: bool) -> Options {
+        self.reap_resumable = Some(yes);
+        self
+    }
+
+    pub(crate) fn callbacks(&self) -> Callbacks {
+        Callbacks { _log: self.log.clone(), _progress: self.progress.clone() }
+    }
+
+    pub(crate) fn is_background(&self) -> bool {
+        self.reap_on_open == Some(ReapOnOpen::Background)
     }
 
     pub(crate) fn to_raw(&self) -> Result<RawOpts<'_>> {
@@ -108,7 +192,20 @@ impl Options {
             raw.grace_seconds = u32::try_from(g.as_secs()).unwrap_or(u32::MAX);
         }
         if let Some(r) = self.reap_on_open {
-            raw.reap_on_open = c_int::from(r);
+            raw.reap_on_open = match r {
+                ReapOnOpen::None => sys::SPILL_REAP_NONE,
+                ReapOnOpen::Sync => sys::SPILL_REAP_SYNC,
+                ReapOnOpen::Background => sys::SPILL_REAP_BACKGROUND,
+            };
+        }
+        if let Some(p) = self.progress_interval {
+            raw.progress_ms = u32::try_from(p.as_millis()).unwrap_or(u32::MAX);
+        }
+        if let Some(k) = self.keep {
+            raw.keep_seconds = u32::try_from(k.as_secs()).unwrap_or(u32::MAX);
+        }
+        if let Some(r) = self.reap_resumable {
+            raw.reap_resumable = c_int::from(r);
         }
         if let Some(b) = self.reap_budget {
             raw.reap_budget_ms = u32::try_from(b.as_millis()).unwrap_or(u32::MAX).max(1);
@@ -135,6 +232,10 @@ impl Options {
             raw.log = Some(log_line);
             raw.log_ctx = Arc::as_ptr(log) as *mut c_void;
         }
+        if let Some(progress) = &self.progress {
+            raw.progress = Some(progress_call);
+            raw.progress_ctx = Arc::as_ptr(progress) as *mut c_void;
+        }
         Ok(RawOpts { raw, _tag: tag, _borrow: PhantomData })
     }
 }
@@ -153,6 +254,29 @@ unsafe extern "C" fn log_line(ctx: *mut c_void, level: c_int, msg: *const c_char
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (log.0)(level, &msg)));
 }
 
+unsafe extern "C" fn progress_call(ctx: *mut c_void, so_far: *const sys::spill_reap_stats) -> c_int {
+    // SAFETY: ctx is a ProgressSink kept alive by the Options of the call or by the handles on
+    // the root (crate::background); so_far is valid during the call.
+    let (sink, so_far) = unsafe { (&*(ctx as *const ProgressSink), ReapStats::from_raw(&*so_far)) };
+    // a panic must not unwind into C: it stops the reap (and poisons nothing: the lock's
+    // poison is ignored below)
+    let stop = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut f = sink.0.lock().unwrap_or_else(|e| e.into_inner());
+        (f)(&so_far)
+    }));
+    c_int::from(stop.unwrap_or(true))
+}
+
+impl From<bool> for ReapOnOpen {
+    fn from(reap: bool) -> ReapOnOpen {
+        if reap {
+            ReapOnOpen::Sync
+        } else {
+            ReapOnOpen::None
+        }
+    }
+}
+
 impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
@@ -164,6 +288,10 @@ impl fmt::Debug for Options {
             .field("tag", &self.tag)
             .field("log", &self.log.is_some())
             .field("dry_run", &self.dry_run)
+            .field("progress", &self.progress.is_some())
+            .field("progress_interval", &self.progress_interval)
+            .field("keep", &self.keep)
+            .field("reap_resumable", &self.reap_resumable)
             .finish()
     }
 }

@@ -1,7 +1,9 @@
 //! The crate as a user sees it: chunks round-trip, the directory goes on close and on drop,
 //! errors carry spill_error's fields, reap and scan count, a SIGKILLed holder is reaped at the
 //! next open, and the crate interoperates with a client that locks `.lock` itself.
-use spill::{reap, scan, Addr, ErrorCode, Options, Spill, State};
+use spill::{adopt, reap, scan, Addr, ErrorCode, Options, ReapStats, Spill, State};
+use std::ops::ControlFlow;
+use std::sync::mpsc;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -11,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const HOLDER: &str = "SPILL_RS_TEST_HOLDER";
 const OLD_CLIENT: &str = "SPILL_RS_TEST_OLD_CLIENT";
+const KEEPER: &str = "SPILL_RS_TEST_KEEPER";
+const KEPT_CHUNKS: u8 = 5;
 
 /// A fresh private root under the temp directory, removed on drop.
 struct Root(PathBuf);
@@ -294,6 +298,15 @@ fn child_process() {
         let p = s.path().to_path_buf();
         std::mem::forget(s);
         p
+    } else if let Some(root) = std::env::var_os(KEEPER) {
+        // a resumable job: should it die, its chunks stay for adopt for ten minutes
+        let mut s = Spill::open(&root, &Options::new().tag("job").keep(Duration::from_secs(600))).unwrap();
+        for n in 1..=KEPT_CHUNKS {
+            s.put(&addr(n), &kept_chunk(n)).unwrap();
+        }
+        let p = s.path().to_path_buf();
+        std::mem::forget(s);
+        p
     } else if let Some(root) = std::env::var_os(OLD_CLIENT) {
         old_client_chunk_dir(Path::new(&root))
     } else {
@@ -359,4 +372,162 @@ fn an_old_style_client_interoperates() {
     let s = Spill::open(root.path(), &Options::new()).unwrap();
     let lock = File::options().read(true).write(true).open(s.path().join(".lock")).unwrap();
     assert!(matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+}
+
+/// The bytes of the keeper's chunk n: distinct lengths and contents.
+fn kept_chunk(n: u8) -> Vec<u8> {
+    (0..(1000 * n as u32 + 7)).map(|i| (i.wrapping_mul(31) ^ n as u32) as u8).collect()
+}
+
+/// `n` lockless directories in spill's naming, each with `files` files: orphans at once to a
+/// grace of 0.
+fn lockless_orphans(root: &Path, n: u32, files: u32) {
+    fs::create_dir_all(root).unwrap();
+    for i in 0..n {
+        let d = root.join(format!("spill_1_{}", i + 1));
+        fs::create_dir(&d).unwrap();
+        for f in 0..files {
+            fs::write(d.join(format!("f{f}")), b"0123456789").unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_background_open_returns_first_and_the_orphans_go() {
+    let root = Root::new();
+    lockless_orphans(root.path(), 20, 3);
+    // the reap's first progress call waits for the test's word: if open waited for the reap,
+    // it would not return until that wait timed out, and `held` says whether it did
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (stats_tx, stats_rx) = mpsc::channel::<(ReapStats, bool)>();
+    let mut first = true;
+    let opts = Options::new().background().grace(Duration::ZERO).progress_interval(Duration::ZERO).progress(
+        move |st: &ReapStats| {
+            let mut held = true;
+            if first {
+                first = false;
+                held = go_rx.recv_timeout(Duration::from_secs(20)).is_ok();
+            }
+            let _ = stats_tx.send((st.clone(), held));
+            false
+        },
+    );
+    let s = Spill::open(root.path(), &opts).unwrap();
+    assert!(children(root.path()).len() > 1, "open returned before its reap removed everything");
+    go_tx.send(()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (st, held) = stats_rx.recv_timeout(left).expect("the background reap reports all 20 reaped in time");
+        assert!(held, "the reap's first callback waited for the test, so open returned first");
+        if st.reaped == 20 {
+            assert!(!st.cancelled);
+            break;
+        }
+    }
+    // the count is reported once the directories are gone
+    assert_eq!(children(root.path()), vec![s.path().file_name().unwrap().to_string_lossy().into_owned()]);
+    drop(opts); // the handle keeps its own clone of the closures alive
+    s.close().unwrap();
+}
+
+#[test]
+fn a_background_reap_keeps_its_closure_after_its_handle_closes() {
+    // two handles on one root share one reap, run with the first open's closure: closing the
+    // first must not free what the reap still calls
+    let root = Root::new();
+    lockless_orphans(root.path(), 30, 20);
+    let (tx, rx) = mpsc::channel::<u32>();
+    let opts = Options::new().background().grace(Duration::ZERO).progress_interval(Duration::ZERO).threads(1)
+        .progress(move |st: &ReapStats| {
+            let _ = tx.send(st.reaped);
+            false
+        });
+    let a = Spill::open(root.path(), &opts).unwrap();
+    drop(opts);
+    let b = Spill::open(root.path(), &Options::new().background()).unwrap();
+    a.close().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).expect("progress in time") < 30 {}
+    b.close().unwrap();
+    assert!(children(root.path()).is_empty());
+}
+
+#[test]
+fn progress_is_called_and_can_cancel() {
+    let root = Root::new();
+    lockless_orphans(root.path(), 40, 5);
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let grace0 = Options::new().grace(Duration::ZERO).progress_interval(Duration::ZERO);
+    let stopped = reap(root.path(), &grace0.clone().progress(move |_: &ReapStats| {
+        c.fetch_add(1, Ordering::SeqCst);
+        true // stop at the first call
+    }))
+    .unwrap();
+    assert!(stopped.cancelled, "{stopped:?}");
+    assert!(calls.load(Ordering::SeqCst) >= 1);
+    assert!(stopped.reaped < 40, "{stopped:?}");
+    assert!(!children(root.path()).is_empty(), "the rest is left for the next reap");
+
+    // the rest, watched by a ControlFlow closure: counts only grow, the last call is the result
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<ReapStats>::new()));
+    let s2 = seen.clone();
+    let rest = reap(root.path(), &grace0.progress(move |st: &ReapStats| {
+        s2.lock().unwrap().push(st.clone());
+        ControlFlow::Continue(())
+    }))
+    .unwrap();
+    assert!(!rest.cancelled);
+    assert_eq!(stopped.reaped + rest.reaped, 40);
+    assert!(children(root.path()).is_empty());
+    let seen = seen.lock().unwrap();
+    assert!(seen.windows(2).all(|w| w[0].reaped <= w[1].reaped && w[0].files_removed <= w[1].files_removed));
+    assert_eq!(seen.last().map(|s| s.reaped), Some(rest.reaped));
+}
+
+#[test]
+fn a_killed_resumable_job_is_adopted_byte_for_byte() {
+    let root = Root::new();
+    let (child, dir) = start_child(KEEPER, root.path());
+    kill(child);
+    let entries = scan(root.path(), &Options::new()).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!((entries[0].state, entries[0].tag.as_str()), (State::Resumable, "job"));
+    let stats = reap(root.path(), &Options::new()).unwrap();
+    assert_eq!((stats.resumable, stats.reaped), (1, 0), "{stats:?}");
+    assert!(dir.is_dir(), "kept for the resume");
+    assert_eq!(adopt(root.path(), "other", &Options::new()).unwrap_err().code(), ErrorCode::NotFound);
+
+    let mut s = adopt(root.path(), "job", &Options::new()).unwrap();
+    assert_eq!(s.path(), dir, "the same directory, taken over");
+    assert_eq!(s.len(), KEPT_CHUNKS as usize);
+    assert_eq!(s.addrs().collect::<Vec<_>>(), (1..=KEPT_CHUNKS).map(addr).collect::<Vec<_>>());
+    for n in 1..=KEPT_CHUNKS {
+        assert_eq!(s.get(&addr(n)).unwrap(), kept_chunk(n), "chunk {n}");
+    }
+    assert_eq!(s.total_bytes(), (1..=KEPT_CHUNKS).map(|n| kept_chunk(n).len() as u64).sum::<u64>());
+    s.put(&addr(99), b"more").unwrap();
+    assert!(adopt(root.path(), "job", &Options::new()).is_err(), "it is live now: not adopted twice");
+    s.close().unwrap();
+    assert!(!dir.exists());
+}
+
+#[test]
+fn adopting_a_live_job_is_busy() {
+    let root = Root::new();
+    let (_child, dir) = start_child(HOLDER, root.path());
+    let e = adopt(root.path(), "holder", &Options::new()).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Busy, "{e}");
+    assert!(dir.is_dir());
+}
+
+#[test]
+fn reap_resumable_removes_a_resumable_orphan_at_once() {
+    let root = Root::new();
+    let (child, dir) = start_child(KEEPER, root.path());
+    kill(child);
+    let stats = reap(root.path(), &Options::new().reap_resumable(true)).unwrap();
+    assert_eq!((stats.resumable, stats.reaped), (0, 1), "{stats:?}");
+    assert!(!dir.exists());
 }
