@@ -14,19 +14,22 @@ import ctypes
 import datetime
 import enum
 import os
+import threading
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _lib
 from ._lib import lib
 
 __all__ = ["ADDR_LEN", "Code", "Entry", "ReapStats", "Spill", "SpillError", "State",
-           "default_root", "open", "reap", "scan", "version"]
+           "adopt", "default_root", "open", "reap", "scan", "version"]
 
 ADDR_LEN = _lib.ADDR_LEN
 Seconds = Union[int, float, datetime.timedelta]
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 LogFn = Callable[[int, str], None]
+# called with the counts so far; a true return stops the reap ("cancelled")
+ProgressFn = Callable[["ReapStats"], Any]
 
 
 class Code(enum.IntEnum):
@@ -53,6 +56,7 @@ class State(enum.IntEnum):
     YOUNG = 2
     UNSAFE = 3
     ERROR = 4
+    RESUMABLE = 5  # an orphan kept for adopt (its owner opened it with keep=...)
 
 
 def _text(b: Optional[bytes]) -> str:
@@ -104,14 +108,26 @@ class _Opts:
     def __init__(self, *, grace: Optional[Seconds] = None, reap_on_open: Optional[bool] = None,
                  reap_budget: Optional[Seconds] = None, expected_bytes: Optional[int] = None,
                  threads: Optional[int] = None, tag: Optional[str] = None,
-                 log: Optional[LogFn] = None, dry_run: Optional[bool] = None):
+                 log: Optional[LogFn] = None, dry_run: Optional[bool] = None,
+                 background: bool = False, progress: Optional[ProgressFn] = None,
+                 progress_interval: Optional[Seconds] = None, keep: Optional[Seconds] = None,
+                 reap_resumable: Optional[bool] = None):
         self.raw = _lib.Opts()
         _check(lib.spill_opts_init_version(ctypes.byref(self.raw), _lib.OPTS_VERSION))
         r = self.raw
         if grace is not None:
             r.grace_seconds = int(_seconds(grace))
         if reap_on_open is not None:
-            r.reap_on_open = int(bool(reap_on_open))
+            r.reap_on_open = _lib.REAP_SYNC if reap_on_open else _lib.REAP_NONE
+        self.background = background
+        if background:
+            r.reap_on_open = _lib.REAP_BACKGROUND
+        if progress_interval is not None:
+            r.progress_ms = max(0, int(_seconds(progress_interval) * 1000))
+        if keep is not None:
+            r.keep_seconds = int(_seconds(keep))
+        if reap_resumable is not None:
+            r.reap_resumable = int(bool(reap_resumable))
         if reap_budget is not None:
             r.reap_budget_ms = max(1, int(_seconds(reap_budget) * 1000))
         if expected_bytes is not None:
@@ -129,8 +145,16 @@ class _Opts:
                     log(level, _text(msg))
                 except Exception:  # an exception must not cross into C
                     pass
-            self._log = _lib.LOG_FN(line)  # kept alive for the call
+            self._log = _lib.LOG_FN(line)  # kept alive for the call (or the handles)
             r.log = self._log
+        if progress is not None:
+            def call(_ctx: object, so_far: "ctypes._Pointer[_lib.ReapStats]") -> int:
+                try:
+                    return 1 if progress(_stats(so_far.contents)) else 0
+                except BaseException:  # an exception must not cross into C: it stops the reap
+                    return 1
+            self._progress = _lib.PROGRESS_FN(call)
+            r.progress = self._progress
 
     def ref(self) -> "ctypes._CArgObject":
         return ctypes.byref(self.raw)
@@ -144,9 +168,21 @@ class Spill:
         o = _Opts(**opts)  # type: ignore[arg-type]
         handle = ctypes.c_void_p()
         _check(lib.spill_open(_path(root), o.ref(), ctypes.byref(handle)))
-        self._h: Optional[int] = handle.value
+        self._adopt_handle(handle.value, o)
+
+    @classmethod
+    def _adopted(cls, handle: int, o: "_Opts") -> "Spill":
+        s = cls.__new__(cls)
+        s._adopt_handle(handle, o)
+        return s
+
+    def _adopt_handle(self, handle: Optional[int], o: "_Opts") -> None:
+        self._h: Optional[int] = handle
         self._opts = o  # what its pointers point to lives as long as the handle
         self._path = os.fsdecode(lib.spill_path(self._h))
+        # a background reap calls its closures from its own thread until the last handle on
+        # its root is closed, not only this one's: _Background keeps them until then
+        self._bg = _Background.attach(self._path, o) if o.background else None
 
     def _handle(self) -> int:
         if self._h is None:
@@ -207,7 +243,14 @@ class Spill:
         fine."""
         if self._h is not None:
             h, self._h = self._h, None
-            _check(lib.spill_close(h))
+            rc = lib.spill_close(h)
+            if rc == Code.EINVAL and self._bg is not None:
+                # refused from its own background reap's callback: the handle stays open
+                self._h = h
+            else:
+                _Background.detach(self._bg)
+                self._bg = None
+            _check(rc)
 
     def __enter__(self) -> "Spill":
         return self
@@ -218,20 +261,80 @@ class Spill:
     def __del__(self) -> None:
         if getattr(self, "_h", None) is not None:
             h, self._h = self._h, None
-            lib.spill_close(h)
+            if lib.spill_close(h) != Code.EINVAL or self._bg is None:
+                _Background.detach(self._bg)
+            # else: refused from its own reap's callback; its closures stay kept (a leak)
 
     def __repr__(self) -> str:
         return f"<spill.Spill {self._path!r}{' closed' if self.closed else ''}>"
 
 
+class _Background:
+    """The options (and so the ctypes callbacks) of background opens, per root, kept until the
+    last background handle on that root has closed: the C library runs one reap per root per
+    process with the callbacks of the open that started it, and the last close joins it."""
+    _lock = threading.Lock()
+    _kept: Dict[Tuple[int, int], Tuple[int, List["_Opts"]]] = {}
+
+    @classmethod
+    def attach(cls, spill_dir: str, o: "_Opts") -> Optional[Tuple[int, int]]:
+        try:
+            st = os.stat(os.path.dirname(spill_dir))
+        except OSError:  # cannot name the root: kept for the process's life
+            with cls._lock:
+                n, kept = cls._kept.get((-1, -1), (0, []))
+                cls._kept[(-1, -1)] = (n, kept + [o])
+            return None
+        key = (st.st_dev, st.st_ino)
+        with cls._lock:
+            n, kept = cls._kept.get(key, (0, []))
+            cls._kept[key] = (n + 1, kept + [o])
+        return key
+
+    @classmethod
+    def detach(cls, key: Optional[Tuple[int, int]]) -> None:
+        if key is None:
+            return
+        with cls._lock:
+            n, kept = cls._kept[key]
+            if n <= 1:
+                del cls._kept[key]
+            else:
+                cls._kept[key] = (n - 1, kept)
+
+
 def open(root: PathLike, *, tag: Optional[str] = None, grace: Optional[Seconds] = None,
          reap_on_open: Optional[bool] = None, reap_budget: Optional[Seconds] = None,
          expected_bytes: Optional[int] = None, threads: Optional[int] = None,
-         log: Optional[LogFn] = None) -> Spill:
+         log: Optional[LogFn] = None, background: bool = False,
+         progress: Optional[ProgressFn] = None, progress_interval: Optional[Seconds] = None,
+         keep: Optional[Seconds] = None) -> Spill:
     """Creates a private spill directory under root (made 0700 with its parents if missing),
-    reaping the orphans of dead owners first unless reap_on_open is False."""
+    reaping the orphans of dead owners first unless reap_on_open is False.
+
+    background=True: open returns without waiting for the reap, which runs on a thread of its
+    own (one per root per process, shared by the handles on that root; the last close stops it
+    at its next check). log and progress are then called from that thread, after open has
+    returned. progress(stats) is called at most every progress_interval (default 0.2 s) and
+    once at the end; a true return stops the reap (stats.cancelled). keep=seconds: should this
+    process die, its spill stays resumable for adopt() that long after its last change."""
     return Spill(root, tag=tag, grace=grace, reap_on_open=reap_on_open, reap_budget=reap_budget,
-                 expected_bytes=expected_bytes, threads=threads, log=log)
+                 expected_bytes=expected_bytes, threads=threads, log=log,
+                 background=background, progress=progress,
+                 progress_interval=progress_interval, keep=keep)
+
+
+def adopt(root: PathLike, tag: str, *, keep: Optional[Seconds] = None,
+          threads: Optional[int] = None, log: Optional[LogFn] = None) -> Spill:
+    """Resumes a killed job instead of redoing it: takes over the newest orphan under root
+    whose owner carried this tag and can prove its chunks complete (opened with keep=..., or
+    journaled), and returns it as a live Spill of this process holding those chunks in the
+    order they were written. SpillError with Code.EBUSY when only live spills carry the tag (the
+    job runs elsewhere), Code.ENOTFOUND when none does."""
+    o = _Opts(keep=keep, threads=threads, log=log)
+    handle = ctypes.c_void_p()
+    _check(lib.spill_adopt(_path(root), tag.encode("utf-8"), o.ref(), ctypes.byref(handle)))
+    return Spill._adopted(handle.value, o)
 
 
 @dataclass
@@ -247,22 +350,30 @@ class ReapStats:
     files_removed: int
     elapsed_ms: int
     budget_exhausted: bool
-    resumable: int
-    cut_short: int
-    cancelled: bool
+    resumable: int  # resumable orphans kept for adopt
+    cut_short: int  # orphans started and not finished (the budget, a cancel)
+    cancelled: bool  # the progress callback stopped it
+
+
+def _stats(st: _lib.ReapStats) -> ReapStats:
+    return ReapStats(st.scanned, st.reaped, st.live, st.young, st.unsafe, st.errors,
+                     st.bytes_freed, st.files_removed, st.elapsed_ms, bool(st.budget_exhausted),
+                     st.resumable, st.cut_short, bool(st.cancelled))
 
 
 def reap(root: PathLike, *, grace: Optional[Seconds] = None, threads: Optional[int] = None,
          dry_run: bool = False, budget: Optional[Seconds] = None,
-         log: Optional[LogFn] = None) -> ReapStats:
+         log: Optional[LogFn] = None, progress: Optional[ProgressFn] = None,
+         progress_interval: Optional[Seconds] = None, resumable: bool = False) -> ReapStats:
     """Removes the orphans of dead owners under root: never a live spill, never through a link,
-    never outside root. A missing root is not an error."""
-    o = _Opts(grace=grace, threads=threads, dry_run=dry_run, reap_budget=budget, log=log)
+    never outside root. A missing root is not an error. progress(stats), on this thread, at
+    most every progress_interval and once at the end: a true return stops it (cancelled).
+    resumable=True removes resumable orphans (kept for adopt) at once too."""
+    o = _Opts(grace=grace, threads=threads, dry_run=dry_run, reap_budget=budget, log=log,
+              progress=progress, progress_interval=progress_interval, reap_resumable=resumable)
     st = _lib.ReapStats(version=_lib.REAP_STATS_VERSION)
     _check(lib.spill_reap(_path(root), o.ref(), ctypes.byref(st)))
-    return ReapStats(st.scanned, st.reaped, st.live, st.young, st.unsafe, st.errors,
-                     st.bytes_freed, st.files_removed, st.elapsed_ms, bool(st.budget_exhausted),
-                     st.resumable, st.cut_short, bool(st.cancelled))
+    return _stats(st)
 
 
 @dataclass

@@ -9,8 +9,11 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64, c_s
                     c_uint8, c_uint32, c_uint64, c_void_p)
 
 ADDR_LEN = 32
-OPTS_VERSION = 2  # version 1 (0.1): grace_seconds .. log_ctx; version 2 (0.2): dry_run
+# version 1 (0.1): grace_seconds .. log_ctx; version 2 (0.2): dry_run, progress, progress_ctx,
+# progress_ms, keep_seconds, reap_resumable
+OPTS_VERSION = 2
 REAP_STATS_VERSION = 2  # version 2 (0.2) adds resumable, cut_short, cancelled
+REAP_NONE, REAP_SYNC, REAP_BACKGROUND = 0, 1, 2  # spill_opts.reap_on_open
 
 LOG_FN = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 
@@ -20,14 +23,6 @@ class Error(Structure):
                 ("message", c_char_p)]
 
 
-class Opts(Structure):
-    _fields_ = [("version", c_uint), ("grace_seconds", c_uint32), ("reap_on_open", c_int),
-                ("reap_budget_ms", c_uint32), ("expected_bytes", c_uint64), ("threads", c_uint),
-                ("tag", c_char_p), ("log", LOG_FN), ("log_ctx", c_void_p),
-                # version 2
-                ("dry_run", c_int)]
-
-
 class ReapStats(Structure):
     _fields_ = [("version", c_uint), ("scanned", c_uint32), ("reaped", c_uint32),
                 ("live", c_uint32), ("young", c_uint32), ("unsafe", c_uint32),
@@ -35,6 +30,18 @@ class ReapStats(Structure):
                 ("elapsed_ms", c_uint32), ("budget_exhausted", c_int),
                 # version 2
                 ("resumable", c_uint32), ("cut_short", c_uint32), ("cancelled", c_int)]
+
+
+PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, POINTER(ReapStats))
+
+
+class Opts(Structure):
+    _fields_ = [("version", c_uint), ("grace_seconds", c_uint32), ("reap_on_open", c_int),
+                ("reap_budget_ms", c_uint32), ("expected_bytes", c_uint64), ("threads", c_uint),
+                ("tag", c_char_p), ("log", LOG_FN), ("log_ctx", c_void_p),
+                # version 2
+                ("dry_run", c_int), ("progress", PROGRESS_FN), ("progress_ctx", c_void_p),
+                ("progress_ms", c_uint32), ("keep_seconds", c_uint32), ("reap_resumable", c_int)]
 
 
 class Entry(Structure):
@@ -92,6 +99,7 @@ _API = {
     "spill_close": (c_int, [c_void_p]),
     "spill_reap": (c_int, [c_char_p, POINTER(Opts), POINTER(ReapStats)]),
     "spill_scan": (c_int, [c_char_p, POINTER(Opts), SCAN_FN, c_void_p]),
+    "spill_adopt": (c_int, [c_char_p, c_char_p, POINTER(Opts), POINTER(c_void_p)]),
     "spill_default_root": (c_int, [c_char_p, ctypes.c_char_p, c_size_t]),
     "spill_check_space": (c_int, [c_char_p, c_uint64]),
     "spill_version": (c_char_p, []),

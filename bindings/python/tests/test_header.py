@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
+import spill
 from spill import _lib
 
 STRUCTS = {"spill_error": _lib.Error, "spill_opts": _lib.Opts,
@@ -29,7 +30,12 @@ class TestHeader(unittest.TestCase):
                 want.append(f"{c}.{name} {getattr(py, name).offset}")
         for macro, value in (("SPILL_OPTS_VERSION", _lib.OPTS_VERSION),
                              ("SPILL_REAP_STATS_VERSION", _lib.REAP_STATS_VERSION),
-                             ("SPILL_ADDR_LEN", _lib.ADDR_LEN)):
+                             ("SPILL_ADDR_LEN", _lib.ADDR_LEN),
+                             ("SPILL_REAP_NONE", _lib.REAP_NONE),
+                             ("SPILL_REAP_SYNC", _lib.REAP_SYNC),
+                             ("SPILL_REAP_BACKGROUND", _lib.REAP_BACKGROUND),
+                             ("SPILL_ERROR", spill.State.ERROR),
+                             ("SPILL_RESUMABLE", spill.State.RESUMABLE)):
             lines.append(f'printf("{macro} %d\\n", (int){macro});')
             want.append(f"{macro} {value}")
         src = ("#include <stdio.h>\n#include <stddef.h>\n#include \"spill.h\"\nint main(void)\n{\n"

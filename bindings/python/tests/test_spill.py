@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import queue
 import unittest
 
 import spill
@@ -18,6 +20,19 @@ s.put(bytes([1]) * 32, b"held")
 print("READY " + s.path, flush=True)
 sys.stdin.read()  # until killed
 """
+
+KEEPER = r"""
+import sys, spill
+s = spill.open(sys.argv[1], tag="py-job", keep=600)
+for n in range(1, 6):
+    s.put(bytes([n]) + bytes(30) + bytes([255 - n]), bytes((i * 31 ^ n) % 256 for i in range(1000 * n + 7)))
+print("READY " + s.path, flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def kept_chunk(n: int) -> bytes:
+    return bytes((i * 31 ^ n) % 256 for i in range(1000 * n + 7))
 
 
 def addr(n: int) -> bytes:
@@ -136,7 +151,132 @@ class TestSpill(Base):
         self.assertRegex(spill.version(), r"^\d+\.\d+\.\d+$")
 
 
+def lockless_orphans(root: str, n: int, files: int) -> None:
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    for i in range(n):
+        d = os.path.join(root, f"spill_1_{i + 1}")
+        os.mkdir(d)
+        for f in range(files):
+            with open(os.path.join(d, f"f{f}"), "wb") as out:
+                out.write(b"0123456789")
+
+
+class TestReap02(Base):
+    def test_background_open_returns_first_and_the_orphans_go(self) -> None:
+        lockless_orphans(self.root, 20, 3)
+        go, seen = threading.Event(), queue.Queue()
+        first = [True]
+
+        def progress(st: spill.ReapStats) -> bool:
+            held = True
+            if first[0]:  # the reap waits for the test: open must have returned before it
+                first[0] = False
+                held = go.wait(20)
+            seen.put((st, held))
+            return False
+
+        with spill.open(self.root, background=True, grace=0, progress=progress,
+                        progress_interval=0) as s:
+            self.assertGreater(len(self.children()), 1, "open returned before its reap ended")
+            go.set()
+            while True:
+                st, held = seen.get(timeout=30)  # a deadline, not a sleep
+                self.assertTrue(held, "the reap's first callback waited for the test")
+                if st.reaped == 20:
+                    break
+            self.assertFalse(st.cancelled)
+            self.assertEqual(self.children(), [os.path.basename(s.path)])
+
+    def test_a_background_reap_keeps_its_callback_after_its_handle_closes(self) -> None:
+        lockless_orphans(self.root, 30, 20)
+        seen: "queue.Queue[int]" = queue.Queue()
+        a = spill.open(self.root, background=True, grace=0, threads=1, progress_interval=0,
+                       progress=lambda st: seen.put(st.reaped))
+        b = spill.open(self.root, background=True)
+        a.close()
+        del a
+        while seen.get(timeout=30) < 30:
+            pass
+        b.close()
+        self.assertEqual(self.children(), [])
+
+    def test_progress_is_called_and_can_cancel(self) -> None:
+        lockless_orphans(self.root, 40, 5)
+        calls = []
+        stopped = spill.reap(self.root, grace=0, progress_interval=0,
+                             progress=lambda st: calls.append(st) or True)
+        self.assertTrue(stopped.cancelled, stopped)
+        self.assertGreaterEqual(len(calls), 1)
+        self.assertLess(stopped.reaped, 40)
+        self.assertTrue(self.children(), "the rest is left for the next reap")
+        seen = []
+        rest = spill.reap(self.root, grace=0, progress_interval=0, progress=seen.append)
+        self.assertFalse(rest.cancelled)
+        self.assertEqual(stopped.reaped + rest.reaped, 40)
+        self.assertEqual(self.children(), [])
+        self.assertEqual(seen[-1].reaped, rest.reaped)
+        self.assertEqual([s.reaped for s in seen], sorted(s.reaped for s in seen))
+
+    def test_an_exception_in_progress_stops_the_reap(self) -> None:
+        lockless_orphans(self.root, 10, 5)
+
+        def boom(st: spill.ReapStats) -> None:
+            raise RuntimeError("boom")
+        self.assertTrue(spill.reap(self.root, grace=0, progress_interval=0, progress=boom).cancelled)
+
+
 class TestKill(Base):
+    def start(self, script: str) -> "tuple[subprocess.Popen, str]":
+        env = dict(os.environ)
+        pkg = os.path.dirname(os.path.dirname(os.path.abspath(spill.__file__)))
+        env["PYTHONPATH"] = pkg + os.pathsep + env.get("PYTHONPATH", "")
+        child = subprocess.Popen([sys.executable, "-c", script, self.root], env=env,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(self.kill, child)
+        line = child.stdout.readline()  # readiness, no sleep
+        self.assertTrue(line.startswith("READY "), line)
+        return child, line[len("READY "):].strip()
+
+    @staticmethod
+    def kill(child: subprocess.Popen) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGKILL) if hasattr(signal, "SIGKILL") else child.kill()
+        child.wait()
+        child.stdin.close()
+        child.stdout.close()
+
+    def test_a_killed_resumable_job_is_adopted_byte_for_byte(self) -> None:
+        child, held = self.start(KEEPER)
+        self.kill(child)
+        [e] = spill.scan(self.root)
+        self.assertEqual((e.state, e.tag), (spill.State.RESUMABLE, "py-job"))
+        st = spill.reap(self.root)
+        self.assertEqual((st.resumable, st.reaped), (1, 0))
+        with self.assertRaises(spill.SpillError) as cm:
+            spill.adopt(self.root, "other-job")
+        self.assertEqual(cm.exception.code, spill.Code.ENOTFOUND)
+        with spill.adopt(self.root, "py-job") as s:
+            self.assertEqual(s.path, held)
+            self.assertEqual(list(s.addrs()), [addr(n) for n in range(1, 6)])
+            for n in range(1, 6):
+                self.assertEqual(s.get(addr(n)), kept_chunk(n), n)
+            s.put(addr(9), b"more")
+            self.assertEqual(len(s), 6)
+        self.assertFalse(os.path.exists(held))
+
+    def test_adopting_a_live_job_is_busy(self) -> None:
+        self.start(HOLDER)
+        with self.assertRaises(spill.SpillError) as cm:
+            spill.adopt(self.root, "py-holder")
+        self.assertEqual(cm.exception.code, spill.Code.EBUSY)
+
+    def test_reap_resumable(self) -> None:
+        child, held = self.start(KEEPER)
+        self.kill(child)
+        st = spill.reap(self.root, resumable=True)
+        self.assertEqual((st.resumable, st.reaped), (0, 1))
+        self.assertFalse(os.path.exists(held))
+
     def test_a_killed_holder_is_reaped_at_the_next_open(self) -> None:
         env = dict(os.environ)
         pkg = os.path.dirname(os.path.dirname(os.path.abspath(spill.__file__)))
