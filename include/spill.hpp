@@ -10,8 +10,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -61,12 +64,33 @@ inline void check(int rc)
 inline std::string str(const char *s) { return s ? s : ""; }
 } // namespace detail
 
-// Options for open, reap and scan: the library's defaults, changed one setter at a time.
+using reap_stats = spill_reap_stats;
+
+// When spill_open reaps: not at all, first (the default), or on a thread of its own.
+enum class reap_mode { none = SPILL_REAP_NONE, sync = SPILL_REAP_SYNC, background = SPILL_REAP_BACKGROUND };
+
+// Options for open, reap, scan and adopt: the library's defaults, changed one setter at a time.
 class options {
 public:
+    using progress_fn = std::function<bool(const reap_stats &)>;
     options() { detail::check(spill_opts_init_version(&o_, SPILL_OPTS_VERSION)); }
     options &grace(std::chrono::seconds s) { o_.grace_seconds = static_cast<uint32_t>(s.count()); return *this; }
-    options &reap_on_open(bool on) { o_.reap_on_open = on; return *this; }
+    options &reap_on_open(bool on) { o_.reap_on_open = on ? SPILL_REAP_SYNC : SPILL_REAP_NONE; return *this; }
+    options &reap_on_open(reap_mode m) { o_.reap_on_open = static_cast<int>(m); return *this; }
+    // open returns without waiting for its reap, which runs on a thread of its own (one per root
+    // per process, shared by the handles on it; the last handle's close stops it). Its log and
+    // progress functions are called from that thread after open returns; the handles keep them.
+    options &background() { return reap_on_open(reap_mode::background); }
+    // Called during a reap at most every progress_interval (default 200 ms) and once at the end,
+    // on the thread that runs the reap; returning true stops it (cancelled is 1). An exception
+    // stops it too.
+    options &progress(progress_fn f) { progress_ = std::move(f); return *this; }
+    options &progress_interval(std::chrono::milliseconds ms) { o_.progress_ms = static_cast<uint32_t>(ms.count() > 0 ? ms.count() : 0); return *this; }
+    // open and adopt: should this process die, its spill stays resumable (for adopt) this long.
+    options &keep(std::chrono::seconds s) { o_.keep_seconds = static_cast<uint32_t>(s.count()); return *this; }
+    // reap: remove resumable orphans at once too.
+    options &reap_resumable(bool on) { o_.reap_resumable = on; return *this; }
+    bool is_background() const noexcept { return o_.reap_on_open == SPILL_REAP_BACKGROUND; }
     options &reap_budget(std::chrono::milliseconds ms) { o_.reap_budget_ms = static_cast<uint32_t>(ms.count() > 0 ? ms.count() : 1); return *this; }
     options &expected_bytes(std::uint64_t n) { o_.expected_bytes = n; return *this; }
     options &threads(unsigned n) { o_.threads = n; return *this; }
@@ -81,6 +105,8 @@ public:
         o_.tag = tag_.empty() ? nullptr : tag_.c_str();
         o_.log = log_ ? &options::line : nullptr;
         o_.log_ctx = log_ ? const_cast<std::function<void(int, std::string_view)> *>(&log_) : nullptr;
+        o_.progress = progress_ ? &options::call : nullptr;
+        o_.progress_ctx = progress_ ? const_cast<progress_fn *>(&progress_) : nullptr;
         return &o_;
     }
 
@@ -92,10 +118,69 @@ private:
         } catch (...) { // an exception must not cross into C
         }
     }
+    static int call(void *ctx, const spill_reap_stats *so_far)
+    {
+        try {
+            return (*static_cast<progress_fn *>(ctx))(*so_far) ? 1 : 0;
+        } catch (...) { // an exception must not cross into C: it stops the reap
+            return 1;
+        }
+    }
     mutable spill_opts o_;
     std::string tag_;
     std::function<void(int, std::string_view)> log_;
+    progress_fn progress_;
 };
+
+namespace detail {
+// The C library runs one background reap per root per process with the functions of the open
+// that started it, until the last handle on that root closes: a handle's functions may be
+// called after that handle closed. They are kept here per root (its canonical path) until the
+// last background handle on it has closed.
+class background {
+public:
+    using kept = std::shared_ptr<const options>;
+    static std::string attach(const std::string &spill_dir, kept o)
+    {
+        std::error_code ec;
+        std::string key = std::filesystem::canonical(std::filesystem::path(spill_dir).parent_path(), ec).string();
+        std::lock_guard<std::mutex> g(mu());
+        auto &e = roots()[ec ? std::string() : key]; // "": kept for the process's life
+        e.first += ec ? 0 : 1;
+        e.second.push_back(std::move(o));
+        return ec ? std::string() : key;
+    }
+    static void detach(const std::string &key)
+    {
+        std::vector<kept> gone; // released outside the lock
+        {
+            std::lock_guard<std::mutex> g(mu());
+            auto it = roots().find(key);
+            if (key.empty() || it == roots().end())
+                return;
+            if (--it->second.first == 0) {
+                gone.swap(it->second.second);
+                roots().erase(it);
+            }
+        }
+    }
+
+private:
+    static std::mutex &mu()
+    {
+        static std::mutex m;
+        return m;
+    }
+    static std::map<std::string, std::pair<unsigned, std::vector<kept>>> &roots()
+    {
+        static std::map<std::string, std::pair<unsigned, std::vector<kept>>> r;
+        return r;
+    }
+};
+} // namespace detail
+
+class handle;
+handle adopt(std::string_view root, std::string_view tag, const options &opts);
 
 // One live spill directory; the destructor removes it (close() reports a failure instead).
 class handle {
@@ -106,14 +191,24 @@ public:
         : opts_(std::make_shared<const options>(opts))
     {
         detail::check(spill_open(std::string(root).c_str(), opts_->get(), &s_));
+        if (opts_->is_background()) {
+            bg_ = detail::background::attach(path(), opts_);
+            background_ = true;
+        }
     }
-    handle(handle &&o) noexcept : s_(std::exchange(o.s_, nullptr)), opts_(std::move(o.opts_)) {}
+    handle(handle &&o) noexcept
+        : s_(std::exchange(o.s_, nullptr)), opts_(std::move(o.opts_)), bg_(std::move(o.bg_)),
+          background_(std::exchange(o.background_, false))
+    {
+    }
     handle &operator=(handle &&o) noexcept
     {
         if (this != &o) {
             reset();
             s_ = std::exchange(o.s_, nullptr);
             opts_ = std::move(o.opts_);
+            bg_ = std::move(o.bg_);
+            background_ = std::exchange(o.background_, false);
         }
         return *this;
     }
@@ -150,14 +245,27 @@ public:
     std::string path() const { return detail::str(spill_path(s_)); }
     explicit operator bool() const noexcept { return s_ != nullptr; }
     // Removes the directory now; the handle is empty afterwards, whatever happens.
+    // Refused (SPILL_EINVAL, the handle kept) from its own background reap's progress or log.
     void close()
     {
-        int rc = spill_close(std::exchange(s_, nullptr));
-        opts_.reset();
+        int rc = spill_close(s_);
+        if (rc == SPILL_EINVAL && background_)
+            detail::check(rc); // still open: the reap may call again
+        s_ = nullptr;
+        closed();
         detail::check(rc);
     }
 
 private:
+    friend handle adopt(std::string_view root, std::string_view tag, const options &opts);
+    handle(spill_t *s, const options &opts) : s_(s), opts_(std::make_shared<const options>(opts)) {}
+    void closed() noexcept
+    {
+        opts_.reset();
+        if (background_)
+            detail::background::detach(bg_);
+        background_ = false;
+    }
     spill_t *live()
     {
         if (!s_)
@@ -166,14 +274,32 @@ private:
     }
     void reset() noexcept
     {
-        if (s_)
-            spill_close(std::exchange(s_, nullptr));
+        if (!s_)
+            return;
+        if (spill_close(std::exchange(s_, nullptr)) == SPILL_EINVAL && background_) {
+            // refused from its own reap's callback: the C handle stays, and so do its functions
+            new std::shared_ptr<const options>(std::move(opts_)); // NOLINT: a deliberate leak
+            background_ = false;
+            return;
+        }
+        closed();
     }
     spill_t *s_ = nullptr;
     std::shared_ptr<const options> opts_;
+    std::string bg_;          // the root whose background reap this handle shares
+    bool background_ = false; // counted in detail::background
 };
 
-using reap_stats = spill_reap_stats;
+// Resumes a killed job: takes over the newest orphan under root whose owner carried tag and can
+// prove its chunks complete (opened with keep, or journaled), as a live handle holding those
+// chunks in the order they were written. error with SPILL_EBUSY when only live spills carry the
+// tag, SPILL_ENOTFOUND when none does.
+inline handle adopt(std::string_view root, std::string_view tag, const options &opts = options())
+{
+    spill_t *s = nullptr;
+    detail::check(spill_adopt(std::string(root).c_str(), std::string(tag).c_str(), opts.get(), &s));
+    return handle(s, opts);
+}
 
 inline reap_stats reap(std::string_view root, const options &opts = options())
 {

@@ -1,13 +1,20 @@
 // test_hpp.cpp: the C++ wrapper (include/spill.hpp) as a user sees it: round trip, the directory
 // gone when the handle is destroyed or closed, errors as spillpp::error with spill_error's fields,
-// reap and scan counts. POSIX only (mkdtemp, stat).
+// reap and scan counts; 0.2: a background open, progress and its cancel, adopt after a SIGKILL.
+// POSIX only (mkdtemp, stat, fork).
 #include "spill.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
+#include <mutex>
 #include <string>
 
 static int failures;
@@ -98,6 +105,198 @@ static void reap_and_scan(const std::string &root)
     CHECK(exists(live.path()));
 }
 
+static int children(const std::string &root)
+{
+    auto entries = spillpp::scan(root);
+    return static_cast<int>(entries.size());
+}
+
+static void lockless_orphans(const std::string &root, int n, int files)
+{
+    mkdir(root.c_str(), 0700);
+    for (int i = 0; i < n; i++) {
+        std::string d = root + "/spill_1_" + std::to_string(i + 1);
+        CHECK(mkdir(d.c_str(), 0700) == 0);
+        for (int f = 0; f < files; f++) {
+            std::FILE *fp = std::fopen((d + "/f" + std::to_string(f)).c_str(), "w");
+            std::fputs("0123456789", fp);
+            std::fclose(fp);
+        }
+    }
+}
+
+// Stats handed from the reap's thread to the test, waited for with a deadline (no sleeps).
+struct mailbox {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<spillpp::reap_stats> q;
+    void put(const spillpp::reap_stats &st)
+    {
+        std::lock_guard<std::mutex> g(mu);
+        q.push_back(st);
+        cv.notify_all();
+    }
+    bool take(spillpp::reap_stats &out)
+    {
+        std::unique_lock<std::mutex> g(mu);
+        if (!cv.wait_for(g, std::chrono::seconds(30), [&] { return !q.empty(); }))
+            return false;
+        out = q.front();
+        q.pop_front();
+        return true;
+    }
+};
+
+// The reap's first progress call waits for the test's word: open must return before it.
+static void background_open(const std::string &root)
+{
+    lockless_orphans(root, 20, 3);
+    auto box = std::make_shared<mailbox>();
+    auto go = std::make_shared<std::pair<std::mutex, std::condition_variable>>();
+    auto said = std::make_shared<bool>(false);
+    auto held = std::make_shared<std::atomic<bool>>(true);
+    auto first = std::make_shared<bool>(true);
+    spillpp::handle s(root, spillpp::options().background().grace(std::chrono::seconds(0))
+                                .progress_interval(std::chrono::milliseconds(0))
+                                .progress([=](const spillpp::reap_stats &st) {
+                                    if (*first) {
+                                        *first = false;
+                                        std::unique_lock<std::mutex> g(go->first);
+                                        if (!go->second.wait_for(g, std::chrono::seconds(20), [&] { return *said; }))
+                                            *held = false;
+                                    }
+                                    box->put(st);
+                                    return false;
+                                }));
+    CHECK(children(root) > 1); // open returned before its reap removed everything
+    {
+        std::lock_guard<std::mutex> g(go->first);
+        *said = true;
+        go->second.notify_all();
+    }
+    spillpp::reap_stats st{};
+    bool all = false;
+    while (box->take(st))
+        if ((all = st.reaped == 20))
+            break;
+    CHECK(all && !st.cancelled && held->load());
+    CHECK(children(root) == 1); // only the live one is left
+    s.close();
+}
+
+// Two handles share one reap, run with the first open's function: it outlives that handle.
+static void background_shared(const std::string &root)
+{
+    lockless_orphans(root, 30, 20);
+    auto box = std::make_shared<mailbox>();
+    auto a = std::make_unique<spillpp::handle>(
+        root, spillpp::options().background().grace(std::chrono::seconds(0)).threads(1)
+                  .progress_interval(std::chrono::milliseconds(0))
+                  .progress([box](const spillpp::reap_stats &st) { box->put(st); return false; }));
+    spillpp::handle b(root, spillpp::options().background());
+    a.reset();
+    spillpp::reap_stats st{};
+    bool all = false;
+    while (box->take(st))
+        if ((all = st.reaped == 30))
+            break;
+    CHECK(all);
+    b.close();
+    CHECK(children(root) == 0);
+}
+
+static void progress_and_cancel(const std::string &root)
+{
+    lockless_orphans(root, 40, 5);
+    int calls = 0;
+    auto opts = spillpp::options().grace(std::chrono::seconds(0)).progress_interval(std::chrono::milliseconds(0));
+    auto stopped = spillpp::reap(root, spillpp::options(opts).progress([&](const spillpp::reap_stats &) {
+        calls++;
+        return true;
+    }));
+    CHECK(stopped.cancelled && calls >= 1 && stopped.reaped < 40 && children(root) > 0);
+    std::uint32_t last = 0;
+    bool grows = true;
+    auto rest = spillpp::reap(root, spillpp::options(opts).progress([&](const spillpp::reap_stats &st) {
+        grows = grows && st.reaped >= last;
+        last = st.reaped;
+        return false;
+    }));
+    CHECK(!rest.cancelled && grows && last == rest.reaped && stopped.reaped + rest.reaped == 40);
+    CHECK(children(root) == 0);
+}
+
+static std::string kept_chunk(int n)
+{
+    std::string s;
+    for (int i = 0; i < 1000 * n + 7; i++)
+        s.push_back(static_cast<char>((i * 31 ^ n) & 0xff));
+    return s;
+}
+
+// A child holds a resumable job (keep) of five chunks, says where, and is SIGKILLed.
+static std::string killed_keeper(const std::string &root)
+{
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        try {
+            auto *s = new spillpp::handle(root, spillpp::options().tag("cxx-job").keep(std::chrono::seconds(600)));
+            for (int n = 1; n <= 5; n++)
+                s->put(addr(static_cast<std::uint8_t>(n)), std::string_view(kept_chunk(n)));
+            std::string line = s->path() + "\n";
+            if (write(fds[1], line.data(), line.size()) < 0)
+                _exit(3);
+        } catch (...) {
+            _exit(2);
+        }
+        for (;;)
+            pause(); // until killed
+    }
+    close(fds[1]);
+    std::string path;
+    char c;
+    while (read(fds[0], &c, 1) == 1 && c != '\n')
+        path.push_back(c);
+    close(fds[0]);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return path;
+}
+
+static void adopt_after_kill(const std::string &root)
+{
+    std::string dir = killed_keeper(root);
+    CHECK(!dir.empty() && exists(dir));
+    auto entries = spillpp::scan(root);
+    CHECK(entries.size() == 1 && entries[0].state == SPILL_RESUMABLE && entries[0].tag == "cxx-job");
+    auto st = spillpp::reap(root);
+    CHECK(st.resumable == 1 && st.reaped == 0 && exists(dir));
+    try {
+        spillpp::adopt(root, "another-job");
+        CHECK(!"adopted a job nobody ran");
+    } catch (const spillpp::error &e) {
+        CHECK(e.code() == SPILL_ENOTFOUND);
+    }
+    {
+        spillpp::handle s = spillpp::adopt(root, "cxx-job");
+        CHECK(s.path() == dir && s.size() == 5);
+        std::vector<spillpp::addr> want;
+        for (int n = 1; n <= 5; n++) {
+            want.push_back(addr(static_cast<std::uint8_t>(n)));
+            std::string k = kept_chunk(n);
+            CHECK(s.get(addr(static_cast<std::uint8_t>(n))) == std::vector<std::uint8_t>(k.begin(), k.end()));
+        }
+        CHECK(s.addrs() == want);
+    }
+    CHECK(!exists(dir));
+    dir = killed_keeper(root);
+    st = spillpp::reap(root, spillpp::options().reap_resumable(true));
+    CHECK(st.reaped == 1 && st.resumable == 0 && !exists(dir));
+}
+
 int main()
 {
     char tmpl[] = "/tmp/spill-hpp-XXXXXX";
@@ -108,6 +307,10 @@ int main()
         round_trip(base + "/rt");
         errors(base);
         reap_and_scan(base + "/reap");
+        adopt_after_kill(base + "/adopt"); // first: it forks, before any background thread
+        background_open(base + "/bg");
+        background_shared(base + "/bgshared");
+        progress_and_cancel(base + "/progress");
     } catch (const spillpp::error &e) {
         std::fprintf(stderr, "unexpected spillpp::error %d: %s\n", e.code(), e.what());
         failures++;
