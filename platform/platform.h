@@ -103,6 +103,16 @@ typedef struct spill__sys_ops {
      * file holds a conflicting one; every other failure is SPILL_OK, as `.lock` stays the
      * correctness gate. A no-op (SPILL_OK) where the OS has no such convention (Windows). */
     int (*dir_lock)(spill__fd fd, int how);
+    /* spill_adopt: open an existing directory as mkdir_open holds a new one (on Windows
+     * without FILE_SHARE_DELETE, so that nobody deletes it while we live; SPILL_EBUSY if
+     * someone is deleting it); POSIX: open_dir */
+    int (*open_dir_held)(spill__fd at, const char *name, spill__fd *out);
+    /* the chunk journal: open `name` for appending, creating it (mode 0600) if missing, never
+     * through a link; each write then goes at the end */
+    int (*open_append)(spill__fd at, const char *name, spill__fd *out);
+    /* write len bytes at offset 0, then cut the file to len (the owner record, rewritten by
+     * spill_adopt under the lock) */
+    int (*rewrite)(spill__fd fd, const void *buf, size_t len);
 } spill__sys_ops;
 
 enum spill__dlock { SPILL__DLOCK_SH = 1, SPILL__DLOCK_EX = 2, SPILL__DLOCK_UN = 3 };

@@ -17,6 +17,7 @@ int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *
     c->root_fd = SPILL__NOFD;
     c->now = spill__now();
     c->grace = o->grace_seconds;
+    c->reap_resumable = o->reap_resumable;
     spill__hostname(c->host, sizeof c->host);
     if ((rc = spill__sys.open_dir(SPILL__NOFD, root, &c->root_fd)) != SPILL_OK)
         return rc;
@@ -172,6 +173,19 @@ static void judge_age(const spill__judge_ctx *c, const char *name, spill__verdic
              (long long)v->age, (long long)need);
 }
 
+/* Rule 4's exception (0.2): an orphan whose record carries keep= stays resumable until the
+ * directory's last modification plus keep, unless the reap was asked to remove such ones. */
+static void judge_keep(const spill__judge_ctx *c, spill__verdict *v)
+{
+    int64_t until = v->dir_st.mtime + (int64_t)v->rec.keep;
+    v->state = SPILL_ORPHAN;
+    if (!v->rec.keep || c->reap_resumable || c->now >= until)
+        return;
+    v->state = SPILL_RESUMABLE;
+    snprintf(v->reason, sizeof v->reason, "resumable: kept for spill_adopt %llds more (keep=%lu)",
+             (long long)(until - c->now), (unsigned long)v->rec.keep);
+}
+
 /* Rules 3, 4, 5 and 8 once the lock has been tried. */
 static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdict *v)
 {
@@ -194,7 +208,7 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
         else if (c->network && strcmp(v->rec.host, c->host) != 0)
             set(v, SPILL_UNSAFE, "owned by host %.200s on a network filesystem", v->rec.host);
         else
-            v->state = SPILL_ORPHAN; /* rule 4: a record beside a free lock */
+            judge_keep(c, v); /* rule 4: a record beside a free lock */
     }
     if (v->state == SPILL_ORPHAN)
         claim_dir(v);

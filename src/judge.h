@@ -19,6 +19,7 @@ typedef struct spill__judge_ctx {
     spill__walk_stop stop; /* checked with the deadline inside orphans (NULL: none) */
     void *stop_ctx;
     uint32_t grace;
+    int reap_resumable;   /* resumable orphans are orphans (rule 4's exception waived) */
     char host[256];
 } spill__judge_ctx;
 

@@ -149,6 +149,7 @@ static void one_entry(reap_run *r, const char *name)
     switch (v.state) {
     case SPILL_LIVE: r->st.live++; break;
     case SPILL_YOUNG: r->st.young++; break;
+    case SPILL_RESUMABLE: r->st.resumable++; break;
     case SPILL_UNSAFE:
         r->st.unsafe++;
         spill__log(r->o, 2, "left %s" SPILL__PATH_SEP "%s: %s", r->c.root, name, v.reason);

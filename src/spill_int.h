@@ -12,6 +12,7 @@
 #define SPILL__NAME_PREFIX "spill_"
 #define SPILL__STAGE_PREFIX ".spill-new_"
 #define SPILL__LOCK_NAME ".lock"
+#define SPILL__JOURNAL_NAME ".journal" /* starts with '.': no chunk's name (journal.c) */
 #define SPILL__RECORD_MAX 4096
 #define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)
 #define SPILL__TAG_MAX 255 /* bytes of opts.tag */
@@ -51,6 +52,9 @@ struct spill {
     uint64_t total;
     spill_opts opts;
     struct spill__bg *bg;   /* the root's background reaper it shares, or NULL */
+    spill__fd journal_fd;   /* the chunk journal, opened at the first put */
+    int journaling;         /* resumable (keep_seconds), or adopted with a journal */
+    int journal_broken;     /* an append failed: later chunks are not journaled */
 };
 
 /* init.c: APR initialised once, invisibly. */
@@ -93,14 +97,36 @@ typedef struct spill__record {
     uint64_t nonce;
     int64_t pid;
     int64_t started;
+    uint32_t keep;      /* keep= (0.2): seconds the orphan stays resumable; 0 absent */
     char host[256];
     char tag[256];
 } spill__record;
 /* Formats the record line (with its newline) into buf; returns its length. */
 size_t spill__record_format(char *buf, size_t size, uint64_t nonce, int64_t pid,
-                            const char *host, int64_t started, const char *tag);
+                            const char *host, int64_t started, uint32_t keep,
+                            const char *tag);
 /* 1 if buf[0..len) holds a version-1 record (filled into *r), 0 if foreign. */
 int spill__record_parse(const char *buf, size_t len, spill__record *r);
+
+/* chunks.c: indexes a chunk whose file is complete, as spill_put does after writing it. */
+int spill__chunks_index(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
+
+/* journal.c: the chunk journal of a resumable spill, appended after each complete chunk write
+ * (never fails the put: an unjournaled chunk is only not adoptable), read back by spill_adopt. */
+typedef struct spill__journal_entry {
+    uint8_t addr[SPILL_ADDR_LEN];
+    uint64_t len;
+} spill__journal_entry;
+void spill__journal_append(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
+void spill__journal_close(spill_t *s);
+/* The journal's valid entries in the order written (up to the first torn one);
+ * SPILL_ENOTFOUND if the directory has none. */
+int spill__journal_load(spill__fd dir_fd, apr_pool_t *pool, apr_array_header_t **out);
+
+/* spill.c: handles, shared with adopt.c. */
+int spill__handle_new(const spill_opts *opts, spill_t **out);
+void spill__handle_free(spill_t *s);
+int spill__absolute_root(apr_pool_t *pool, const char *root, char **out);
 
 /* registry.c: the spill directories this process is creating or owns, by dev+ino. A forked
  * child starts with an empty registry: it owns nothing its parent made. */

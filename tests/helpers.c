@@ -197,6 +197,9 @@ int tu_helper_deadmount(int argc, const char *const *argv);
 int tu_helper_bindmount(int argc, const char *const *argv);
 #endif
 int tu_helper_putloop(int argc, const char *const *argv);
+int tu_helper_adoptjob(int argc, const char *const *argv);
+int tu_helper_adoptgo(int argc, const char *const *argv);
+int tu_helper_reapgo(int argc, const char *const *argv);
 #ifndef _WIN32
 int tu_helper_reaplimit(int argc, const char *const *argv);
 int tu_helper_bgclose(int argc, const char *const *argv);
@@ -247,5 +250,8 @@ const test_helper test_helpers[] = {
 #endif
     {"liveloop", tu_helper_liveloop},
     {"stress", tu_helper_stress},
+    {"adoptjob", tu_helper_adoptjob},
+    {"adoptgo", tu_helper_adoptgo},
+    {"reapgo", tu_helper_reapgo},
     {NULL, NULL},
 };

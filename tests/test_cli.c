@@ -135,7 +135,7 @@ static const char *record(int64_t pid, const char *tag)
 {
     char host[256], buf[SPILL__RECORD_MAX];
     spill__hostname(host, sizeof host);
-    CU_ASSERT_FATAL(spill__record_format(buf, sizeof buf, 7, pid, host, 1, tag) > 0);
+    CU_ASSERT_FATAL(spill__record_format(buf, sizeof buf, 7, pid, host, 1, 0, tag) > 0);
     return apr_pstrdup(tu_pool, buf);
 }
 
@@ -919,6 +919,19 @@ static void test_progress_interrupt(void)
 }
 #endif
 
+/* demo --resume: the killed upload's chunks adopted untouched by the restarted one */
+static void test_demo_resume(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-demo-resume"), "root");
+    cli_result r = run("demo", "--resume", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Verdict: the same directory (yes), "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, " resumable"));
+    if (r.code != 0)
+        printf("\n%s\n%s", r.out, r.err);
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
 static CU_TestInfo tests[] = {
     {"bad usage exits 2 with one line on stderr", test_usage_errors},
     {"--help and --version", test_help_and_version},
@@ -948,6 +961,7 @@ static CU_TestInfo tests[] = {
     {"reap: progress line under a pseudo-terminal", test_progress_on_pty},
     {"reap: Ctrl-C stops it, exit 130", test_progress_interrupt},
 #endif
+    {"demo --resume: the killed upload resumed, its chunks not rewritten", test_demo_resume},
     CU_TEST_INFO_NULL,
 };
 

@@ -363,6 +363,7 @@ static int scan_cb(void *ctx, const spill_entry *e)
     case SPILL_YOUNG: s->young++; CU_ASSERT(e->reason[0] != '\0'); break;
     case SPILL_UNSAFE: s->unsafe++; CU_ASSERT(e->reason[0] != '\0'); break;
     case SPILL_ERROR: CU_FAIL("no entry here is beyond judging"); break;
+    case SPILL_RESUMABLE: CU_FAIL("no entry here asked to be resumable"); break;
     }
     return 0;
 }

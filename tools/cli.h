@@ -25,6 +25,9 @@ int spill__cli_reap(apr_pool_t *pool, int argc, const char *const *argv);
 int spill__cli_ls(apr_pool_t *pool, int argc, const char *const *argv);
 int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv);
 int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv);
+/* demo_resume.c: `spill demo --resume` on root; 0 if the resumed job found the killed one's
+ * chunks. */
+int spill__cli_demo_resume(apr_pool_t *pool, const char *root);
 
 /* What `reap` and `ls` do once their options are parsed; demo calls them directly. */
 typedef struct spill__cli_reap_args {

@@ -6,8 +6,8 @@
 
 #include "cli.h"
 
-enum { O_ROOT = 256, O_GRACE, O_THREADS, O_BUDGET, O_DRY, O_JSON, O_AS_OWNER, O_PROGRESS,
-       O_QUIET, O_HELP = 'h' };
+enum { O_ROOT = 256, O_GRACE, O_THREADS, O_BUDGET, O_DRY, O_RESUMABLE, O_JSON, O_AS_OWNER,
+       O_PROGRESS, O_QUIET, O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root"},
@@ -15,6 +15,7 @@ static const apr_getopt_option_t options[] = {
     {"threads", O_THREADS, 1, "reaper workers; 0: one per core (the default)"},
     {"budget-ms", O_BUDGET, 1, "stop after this many milliseconds"},
     {"dry-run", O_DRY, 0, "judge and report, remove nothing"},
+    {"resumable", O_RESUMABLE, 0, "remove resumable orphans too (kept for spill_adopt)"},
     {"json", O_JSON, 0, "one JSON object"},
     {"as-owner", O_AS_OWNER, 0, "as root: become the root's owner first"},
     {"progress", O_PROGRESS, 0, "a progress line on stderr even when it is not a terminal"},
@@ -51,6 +52,8 @@ static void print_human(const spill__cli_reap_args *a, const spill_reap_stats *s
            a->root, spill__cli_size(size, sizeof size, st->bytes_freed),
            a->dry_run ? "would be freed" : "freed", (unsigned long long)st->files_removed,
            (unsigned)st->live, (unsigned)st->young, (unsigned)st->unsafe);
+    if (st->resumable)
+        printf(", %u resumable", (unsigned)st->resumable);
     if (st->errors)
         printf("; %u error%s", (unsigned)st->errors, st->errors == 1 ? "" : "s");
     if (st->budget_exhausted)
@@ -117,6 +120,7 @@ static int parse(int argc, const char *const *argv, apr_pool_t *pool, spill__cli
             a->opts.reap_budget_ms = (uint32_t)v;
             break;
         case O_DRY: a->dry_run = a->opts.dry_run = 1; break;
+        case O_RESUMABLE: a->opts.reap_resumable = 1; break;
         case O_JSON: a->json = 1; break;
         case O_AS_OWNER: a->as_owner = 1; break;
         case O_PROGRESS: a->progress = SPILL_CLI_PROGRESS_ON; break;
