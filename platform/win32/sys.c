@@ -200,9 +200,15 @@ static int w_stat(spill__fd at, const char *name, spill__stat *st)
     int rc;
     if (!name)
         return spill__win_stat_handle(SPILL__H(at), "", st);
-    /* attributes only: such an open never meets a sharing violation */
-    rc = spill__win_open(at, name, FILE_READ_ATTRIBUTES, SPILL__SHARE_ALL, FILE_OPEN,
-                         FILE_OPEN_REPARSE_POINT, &h, NULL);
+    /* attributes and the owner (READ_CONTROL, rule 7: the judge stats a root child before it
+     * opens it): neither takes part in sharing, so such an open never meets a sharing
+     * violation. Where the ACL refuses READ_CONTROL, attributes alone: the owner then cannot
+     * be read, and a directory counts as not ours */
+    rc = spill__win_open(at, name, FILE_READ_ATTRIBUTES | READ_CONTROL, SPILL__SHARE_ALL,
+                         FILE_OPEN, FILE_OPEN_REPARSE_POINT, &h, NULL);
+    if (rc == SPILL_EACCES)
+        rc = spill__win_open(at, name, FILE_READ_ATTRIBUTES, SPILL__SHARE_ALL, FILE_OPEN,
+                             FILE_OPEN_REPARSE_POINT, &h, NULL);
     if (rc != SPILL_OK)
         return rc;
     rc = spill__win_stat_handle(h, name, st);
