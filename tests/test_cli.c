@@ -742,10 +742,13 @@ static void test_as_owner_refused_when_not_root(void)
     CU_ASSERT_STRING_EQUAL(tu_snapshot(root), before);
 }
 
-/* The value of one sample line "NAME{LABELS} VALUE" of a Prometheus text, or -1. */
-static long long sample(const char *text, const char *name, const char *labels)
+/* The value of the sample `NAME{root="ROOT",state="STATE"} VALUE` of a Prometheus text (no
+ * state label if state is NULL; root already escaped), or -1. */
+static long long sample(const char *text, const char *name, const char *root, const char *state)
 {
-    const char *key = apr_pstrcat(tu_pool, "\n", name, "{", labels, "} ", NULL);
+    const char *key = apr_pstrcat(tu_pool, "\n", name, "{root=\"", root, "\"",
+                                  state ? ",state=\"" : "", state ? state : "", state ? "\"" : "",
+                                  "} ", NULL);
     const char *at = strstr(text, key);
     return at ? strtoll(at + strlen(key), NULL, 10) : -1;
 }
@@ -769,18 +772,17 @@ static void test_ls_prometheus(void)
     CU_ASSERT_EQUAL(r.code, 0);
     CU_ASSERT_STRING_EQUAL(r.err, "");
     /* the label of root ".../a\"b\\c" */
-    lbl = apr_psprintf(tu_pool, "root=\"%.*sa\\\"b\\\\c\",state=", (int)(strlen(root) - 5),
-                       root);
-    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", apr_pstrcat(tu_pool, lbl, "\"orphan\"", NULL)), 1);
-    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", apr_pstrcat(tu_pool, lbl, "\"live\"", NULL)), 1);
-    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", apr_pstrcat(tu_pool, lbl, "\"young\"", NULL)), 1);
-    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", apr_pstrcat(tu_pool, lbl, "\"unsafe\"", NULL)), 0);
+    lbl = apr_psprintf(tu_pool, "%.*sa\\\"b\\\\c", (int)(strlen(root) - 5), root);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "orphan"), 1);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "live"), 1);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "young"), 1);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "unsafe"), 0);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "error"), 0);
     /* three chunks of 10 bytes and the record */
-    CU_ASSERT_EQUAL(sample(r.out, "spill_bytes", apr_pstrcat(tu_pool, lbl, "\"orphan\"", NULL)),
-                    30 + (long long)strlen(rec));
-    CU_ASSERT_EQUAL(sample(r.out, "spill_files", apr_pstrcat(tu_pool, lbl, "\"orphan\"", NULL)), 4);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_bytes", lbl, "orphan"), 30 + (long long)strlen(rec));
+    CU_ASSERT_EQUAL(sample(r.out, "spill_files", lbl, "orphan"), 4);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\n# TYPE spill_bytes gauge\n"));
-    CU_ASSERT_EQUAL(sample(r.out, "spill_scan_success", apr_pstrndup(tu_pool, lbl, strlen(lbl) - 7)), 1);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_scan_success", lbl, NULL), 1);
     CU_ASSERT(tu_exists(orphan)); /* ls removes nothing */
     spill_close(live);
 }
