@@ -13,9 +13,9 @@ typedef struct spill__removal {
     uint64_t bytes;   /* sizes of the regular files removed */
 } spill__removal;
 
-/* Removes root/name, judged an orphan in v, in the order of SPEC.md rule 6 (v's lock may be
- * released here where the platform needs it before rmdir). Calls no log callback and touches
- * nothing but v's descriptors and c's root, so any thread may run it. */
+/* Removes root/name, judged an orphan in v, in the order of SPEC.md rule 6 (remove.c): v's
+ * lock is released here once its .lock is unlinked. Calls no log callback and touches nothing
+ * but v's descriptors and c's root, so any thread may run it. */
 void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__verdict *v,
                           spill__removal *out);
 

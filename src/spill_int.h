@@ -11,6 +11,7 @@
 
 #define SPILL__NAME_PREFIX "spill_"
 #define SPILL__STAGE_PREFIX ".spill-new_"
+#define SPILL__TRASH_PREFIX ".spill-del_" /* rule 6: a directory being removed */
 #define SPILL__LOCK_NAME ".lock"
 #define SPILL__RECORD_MAX 4096
 #define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)
@@ -68,8 +69,9 @@ void spill__error_copy_in(const spill__error_copy *c);
 int spill__opts_check(const spill_opts *opts, spill_opts *out);
 void spill__log(const spill_opts *o, int level, const char *fmt, ...);
 
-/* names.c: strict names of spill and staging directories. */
-int spill__parse_name(const char *name, int *staging, uint64_t *secs, uint64_t *rnd);
+/* names.c: strict names of spill, staging and trash directories. */
+enum spill__name_kind { SPILL__N_SPILL = 0, SPILL__N_STAGE = 1, SPILL__N_TRASH = 2 };
+int spill__parse_name(const char *name, int *kind, uint64_t *secs, uint64_t *rnd);
 void spill__hex(const uint8_t addr[SPILL_ADDR_LEN], char out[SPILL__HEX_LEN + 1]);
 
 /* record.c: the owner record written at the start of .lock. */
@@ -108,6 +110,28 @@ int spill__create(spill_t *s, const char *root);
 void spill__reap_on_open(const char *root, const spill_opts *opts);
 /* The reap itself, on checked options. */
 int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out);
+
+/* remove.c: removes a spill directory in the order of SPEC.md rule 6, the one place that
+ * decides it, for spill_close and spill_reap alike. */
+typedef struct spill__doomed {
+    const char *root;       /* the root's path, for error messages */
+    spill__fd root_fd;
+    char name[256];         /* its name under the root; its trash name once renamed */
+    spill__fd *dir_fd;      /* the directory, open (an owner's is let go on Windows) */
+    spill__fd *lock_fd;     /* the lock we hold on it, or SPILL__NOFD; released and set to
+                               SPILL__NOFD once .lock is unlinked */
+    uint64_t dev, ino;      /* the directory's identity: its name is checked against it */
+    int lock_ours;          /* the lock held is its .lock's: .lock is unlinked, and the
+                               directory may become trash */
+    int owner;              /* the caller is its owner (spill_close) */
+    spill__tree_stats ts;   /* out: what emptying it removed, .lock apart */
+    int lock_removed;       /* out: .lock was unlinked by us */
+    int left;               /* out: left as a lockless trash directory for the next reap */
+} spill__doomed;
+/* SPILL_OK: removed (or left as lockless trash); SPILL_ENOTFOUND: the name was gone or no
+ * longer it (another remover first); else an error, this thread's last error naming the path.
+ * On an error the caller still holds *lock_fd (if any) and releases it. */
+int spill__remove_dir(spill__doomed *d);
 
 /* random.c */
 uint64_t spill__random_u64(void);

@@ -195,6 +195,11 @@ static void test_deeper_than_64(void)
     }
     st = tu_reap(f.root, 0);
     ST_EQ(st, 1, 0, 0, 0, 0, 1);
+    {
+        const char *t = tu_left_as_trash(f.root, d);
+        p = tu_join(t, p + strlen(d) + 1);
+        d = t;
+    }
     CU_ASSERT(tu_exists(p)); /* the deep content is left */
     CU_ASSERT(tu_exists(tu_join(d, ".lock")));
     CU_ASSERT(!tu_exists(tu_join(d, "chunk000")));
