@@ -12,13 +12,19 @@ spill_install_deps() {
         dpkg -s libcunit1-dev >/dev/null 2>&1 || need+=(libcunit1-dev)
         command -v valgrind >/dev/null || need+=(valgrind) # the memcheck leg
         python3 -c "import yaml" 2>/dev/null || need+=(python3 python3-yaml) # the workflow check
+        # the filesystems leg: xfs and btrfs images, FUSE through bindfs
+        command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
+        command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
+        command -v bindfs >/dev/null || need+=(bindfs)
+        command -v fusermount3 >/dev/null || need+=(fuse3)
         if [ ${#need[@]} -gt 0 ]; then
             echo "installing: ${need[*]}"
             local sudo=""
             [ "$(id -u)" = 0 ] || sudo=sudo
             export DEBIAN_FRONTEND=noninteractive
-            $sudo apt-get update -qq
-            $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+            $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+            $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+                "${need[@]}" >/dev/null
         fi
     elif command -v brew >/dev/null 2>&1; then
         brew list apr >/dev/null 2>&1 || brew install apr

@@ -84,20 +84,19 @@ static void to_trash(spill__doomed *d)
     strcpy(d->name, trash);
 }
 
-/* 1 if the directory holds entries and all of them are hidden files of unlinked ones. */
+/* 1 if the directory holds nothing but hidden files of unlinked ones (or, by now, nothing:
+ * the last may have gone since the rmdir). */
 static int only_hidden(const spill__doomed *d)
 {
     spill__dir *dir;
     const char *n;
-    int seen = 0, other = 0;
+    int other = 0;
     if (*d->dir_fd == SPILL__NOFD || spill__sys.dir_open(*d->dir_fd, &dir) != SPILL_OK)
         return 0;
-    while (!other && spill__sys.dir_next(dir, &n) == SPILL_OK && n) {
-        seen = 1;
+    while (!other && spill__sys.dir_next(dir, &n) == SPILL_OK && n)
         other = strncmp(n, ".fuse_hidden", 12) != 0 && strncmp(n, ".nfs", 4) != 0;
-    }
     spill__sys.dir_close(dir);
-    return seen && !other;
+    return !other;
 }
 
 static int rmdir_once(spill__doomed *d)

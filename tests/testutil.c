@@ -421,6 +421,18 @@ const char *tu_left_as_trash(const char *root, const char *was)
     return t;
 }
 
+static int local_kind(spill__fd fd, int *kind)
+{
+    (void)fd;
+    *kind = SPILL__FS_LOCAL;
+    return SPILL_OK;
+}
+
+void tu_pin_local(int on)
+{
+    spill__sys.fs_kind = on ? local_kind : spill__sys_default.fs_kind;
+}
+
 const char *tu_record(uint64_t nonce)
 {
     char host[256];

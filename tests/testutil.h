@@ -89,6 +89,10 @@ const char *tu_left_as_trash(const char *root, const char *was);
 /* The path of the one trash directory (.spill-del_*) under root, or NULL if there is none. */
 const char *tu_trash(const char *root);
 
+/* on 1: the operations table reports every root as a local filesystem, so that a test of
+ * rule 5's ages means the same on FUSE or NFS (where rule 8 adds its hour); 0 restores it. */
+void tu_pin_local(int on);
+
 /* A valid version-1 owner record line naming this host. */
 const char *tu_record(uint64_t nonce);
 void tu_set_mtime(const char *path, int64_t unix_secs);
