@@ -35,7 +35,7 @@ static const apr_getopt_option_t options[] = {
     {"rss-files", O_RSS_FILES, 1, "N     files in the peak-RSS tree (default 50000)"},
     {"rss-big", O_RSS_BIG, 0, "      also measure peak RSS at 500,000 files (slow on disks)"},
     {"cli", O_CLI, 1, "PATH  also measure the peak RSS of `PATH reap --root R --grace 0`"},
-    {"only", O_ONLY, 1, "LIST  sections to run, comma-separated: reap,put,judge,rss (default "
+    {"only", O_ONLY, 1, "LIST  sections to run, comma-separated: reap,put,judge,rss,remove (default "
                         "all)"},
     {"json", 'j', 0, "      one JSON object instead of the table"},
     {"help", 'h', 0, "      this help"},
@@ -57,6 +57,7 @@ static int sections_of(const char *list)
     if (strstr(list, "put")) bits |= BENCH_PUT;
     if (strstr(list, "judge")) bits |= BENCH_JUDGE;
     if (strstr(list, "rss")) bits |= BENCH_RSS;
+    if (strstr(list, "remove")) bits |= BENCH_REMOVE;
     return bits;
 }
 
@@ -109,7 +110,7 @@ static void defaults(bench_cfg *c)
     c->chunk_kib = 64;
     c->live = 1000;
     c->rss_files = 50000;
-    c->sections = BENCH_REAP | BENCH_PUT | BENCH_JUDGE | BENCH_RSS;
+    c->sections = BENCH_REAP | BENCH_PUT | BENCH_JUDGE | BENCH_RSS | BENCH_REMOVE;
     c->ncpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
@@ -186,6 +187,7 @@ static const section sections[] = {
     {BENCH_PUT, "put", bench_put},
     {BENCH_JUDGE, "judge", bench_judge},
     {BENCH_RSS, "rss", bench_rss},
+    {BENCH_REMOVE, "remove", bench_remove},
 };
 
 static int run_all(const bench_cfg *c, FILE *out)

@@ -17,13 +17,14 @@ spill_install_deps() {
         command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
         command -v bindfs >/dev/null || need+=(bindfs)
         command -v fusermount3 >/dev/null || need+=(fuse3)
+        command -v abidiff >/dev/null || need+=(abigail-tools) # the ABI check (ci/abi.sh)
         if [ ${#need[@]} -gt 0 ]; then
             echo "installing: ${need[*]}"
             local sudo=""
             [ "$(id -u)" = 0 ] || sudo=sudo
             export DEBIAN_FRONTEND=noninteractive
-            $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
-            $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+            $sudo apt-get update -qq
+            $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends \
                 "${need[@]}" >/dev/null
         fi
     elif command -v brew >/dev/null 2>&1; then

@@ -56,6 +56,14 @@ if want filesystems; then
     fi
 fi
 
+# The shared library's ABI against 0.1.0 from git history: abidiff, and a 0.1 client under ASan.
+if want abi && [ "$(uname -s)" = Linux ]; then
+    echo "== leg: abi"
+    start=$SECONDS
+    bash ci/abi.sh
+    timings+=("abi $((SECONDS - start))s")
+fi
+
 # The same suite under the sanitizers and valgrind (ci/sanitize.sh).
 if want sanitize; then
     . ci/sanitize.sh

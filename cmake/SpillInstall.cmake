@@ -33,7 +33,7 @@ configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/spillConfig.cmake.in
   ${PROJECT_BINARY_DIR}/spillConfig.cmake
   INSTALL_DESTINATION ${SPILL_CMAKE_DIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/spillConfigVersion.cmake
-  COMPATIBILITY SameMinorVersion)  # 0.x: a minor release may break the API
+  COMPATIBILITY SameMajorVersion)  # 0.2 keeps 0.1 programs working, source and binary
 install(FILES ${PROJECT_BINARY_DIR}/spillConfig.cmake ${PROJECT_BINARY_DIR}/spillConfigVersion.cmake
   DESTINATION ${SPILL_CMAKE_DIR})
 

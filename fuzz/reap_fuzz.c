@@ -215,7 +215,8 @@ static int scan_state(int expect)
     switch (expect) {
     case FZ_LIVE: return SPILL_LIVE;
     case FZ_YOUNG: return SPILL_YOUNG;
-    case FZ_UNSAFE: case FZ_ERROR: return SPILL_UNSAFE; /* scan shows errors as unsafe */
+    case FZ_UNSAFE: return SPILL_UNSAFE;
+    case FZ_ERROR: return SPILL_ERROR; /* version-2 opts: shown as errors */
     case FZ_CLEAN: case FZ_DIRTY: return SPILL_ORPHAN;
     default: return -1;
     }

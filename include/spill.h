@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define SPILL_VERSION_MAJOR 0
-#define SPILL_VERSION_MINOR 1
+#define SPILL_VERSION_MINOR 2
 #define SPILL_VERSION_PATCH 0
 
 /* SPILL_EXTERN marks the API. Shared builds define SPILL_BUILDING (exporting) or nothing
@@ -69,12 +69,19 @@ typedef struct spill_error {
  * valid until this thread's next failing call into the library. */
 SPILL_EXTERN const spill_error *spill_error_last(void);
 
-#define SPILL_OPTS_VERSION 1
+/* Options are versioned (libgit2's pattern): a program keeps working against later libraries
+ * because the library reads and writes only the fields of the version the struct carries.
+ *   version 1 (0.1): grace_seconds .. log_ctx
+ *   version 2 (0.2): adds dry_run
+ * Set a struct up with spill_opts_init(&opts), which fills the defaults of the version this
+ * header declares; fields are only ever added at the end. */
+#define SPILL_OPTS_VERSION 2
 
-/* Options for spill_open, spill_reap and spill_scan. Always set up with spill_opts_init first,
- * so that fields added later get their defaults. */
+/* Options for spill_open, spill_reap and spill_scan. */
 typedef struct spill_opts {
-    unsigned version;         /* set by spill_opts_init; any other value: SPILL_EINVAL */
+    unsigned version;         /* set by spill_opts_init; a version this library does not know:
+                                 SPILL_EINVAL */
+    /* version 1 */
     uint32_t grace_seconds;   /* default 30: age before a lockless or foreign directory is reaped */
     int reap_on_open;         /* default 1: spill_open reaps orphans first */
     uint32_t reap_budget_ms;  /* default 0 (no limit): the reap in spill_open stops after this */
@@ -84,20 +91,36 @@ typedef struct spill_opts {
                                  per core; more: distinct orphans are removed at once, each
                                  under its own lock, while judging, counting and logging stay
                                  on the calling thread */
-    const char *tag;          /* optional label kept in the owner record, shown by ls */
+    const char *tag;          /* optional label kept in the owner record, shown by ls; at most
+                                 255 bytes (SPILL_EINVAL beyond) */
     void (*log)(void *ctx, int level, const char *msg); /* 0 error .. 3 debug; only ever called
                                                             on the thread that called in */
     void *log_ctx;
+    /* version 2 */
+    int dry_run;              /* default 0; spill_reap only: judge exactly as a real run would
+                                 (the root check, every lock taken and released, judging errors
+                                 counted as errors) and remove nothing; the stats say what a
+                                 real run would remove. A root is never tightened (it is logged
+                                 as "would tighten"). spill_open refuses it (SPILL_EINVAL). */
 } spill_opts;
 
-/* Fills *opts with the defaults of this version. */
+/* Fills *opts with the defaults of `version` (1 .. SPILL_OPTS_VERSION of the library), writing
+ * only the fields that version has, and sets opts->version. SPILL_EINVAL for a version this
+ * library does not know (nothing is written). */
+SPILL_EXTERN int spill_opts_init_version(spill_opts *opts, unsigned version);
+
+/* The exported function of 0.1: writes the fields of version 1 only, so that a program built
+ * against 0.1's header (whose struct is version 1's size) keeps working. Code built against this
+ * header calls the macro below instead, which asks for this header's version. */
 SPILL_EXTERN void spill_opts_init(spill_opts *opts);
+#define spill_opts_init(opts) ((void)spill_opts_init_version((opts), SPILL_OPTS_VERSION))
 
 /* Creates a private spill directory under root (created 0700 with its parents if missing) and
  * holds its lock until spill_close. With opts->reap_on_open it first reaps orphans under root; a
  * failure of that reap is logged and never fails the open. opts may be NULL (defaults).
  * On success *out is a new handle; on failure *out is NULL and an error is returned:
- * SPILL_EINVAL, SPILL_ENOSPC (expected_bytes), SPILL_EACCES, SPILL_ENOLCK, SPILL_EIO, ... */
+ * SPILL_EINVAL (also for a tag longer than 255 bytes, or dry_run), SPILL_ENOSPC (expected_bytes),
+ * SPILL_EACCES, SPILL_ENOLCK, SPILL_EIO, ... */
 SPILL_EXTERN int spill_open(const char *root, const spill_opts *opts, spill_t **out);
 
 /* Stores len bytes under addr. An address already stored writes nothing and returns SPILL_OK.
@@ -136,12 +159,17 @@ SPILL_EXTERN const char *spill_path(const spill_t *s);
  * lock had been taken away. NULL is SPILL_EINVAL. */
 SPILL_EXTERN int spill_close(spill_t *s);
 
-#define SPILL_REAP_STATS_VERSION 1
+/* Reap statistics, versioned like the options:
+ *   version 1 (0.1): scanned .. budget_exhausted
+ *   version 2 (0.2): adds resumable, cut_short, cancelled */
+#define SPILL_REAP_STATS_VERSION 2
 
-/* What a reap did. The caller sets version (0 is read as 1); the library fills only the fields
- * of that version and never writes `version`. */
+/* What a reap did. The caller sets version (0 is read as 1; a version this library does not
+ * know is SPILL_EINVAL); the library fills only the fields of that version and never writes
+ * `version`. */
 typedef struct spill_reap_stats {
     unsigned version;
+    /* version 1 */
     uint32_t scanned;        /* spill-named children of the root looked at */
     uint32_t reaped;         /* orphans removed (or, in a dry run, that would be) */
     uint32_t live;           /* held by a live owner */
@@ -152,16 +180,32 @@ typedef struct spill_reap_stats {
     uint64_t files_removed;  /* every non-directory entry removed, .lock included */
     uint32_t elapsed_ms;
     int budget_exhausted;    /* 1 if reap_budget_ms stopped it early */
+    /* version 2 */
+    uint32_t resumable;      /* orphans kept for a resume (always 0 in this version) */
+    uint32_t cut_short;      /* orphans started and not finished (the budget); a later reap
+                                finishes them */
+    int cancelled;           /* 1 if the caller's progress callback stopped it (always 0 in
+                                this version) */
 } spill_reap_stats;
 
 /* Removes the orphans of dead owners under root, by SPEC.md's rules: never a live spill, never
  * through a link, never outside root. Safe from many threads and processes at once. Returns
  * SPILL_OK even when some entries failed (stats->errors counts them); a missing root is not an
  * error. SPILL_EINVAL for bad arguments or an unknown stats version; SPILL_EUNSAFE for a root
- * others can write to. stats may be NULL. opts may be NULL (defaults). */
+ * others can write to. stats may be NULL. opts may be NULL (defaults). With opts->dry_run it
+ * judges and removes nothing: see spill_opts. */
 SPILL_EXTERN int spill_reap(const char *root, const spill_opts *opts, spill_reap_stats *stats);
 
-typedef enum spill_state { SPILL_LIVE, SPILL_ORPHAN, SPILL_YOUNG, SPILL_UNSAFE } spill_state;
+/* The states spill_scan reports. SPILL_ERROR (could not be judged; `reason` says why) is
+ * reported only to callers whose opts are version 2 or later; with NULL or version-1 opts such
+ * an entry is SPILL_UNSAFE with its reason, so that code indexing arrays by state keeps working. */
+typedef enum spill_state {
+    SPILL_LIVE,
+    SPILL_ORPHAN,
+    SPILL_YOUNG,
+    SPILL_UNSAFE,
+    SPILL_ERROR   /* version-2 opts only */
+} spill_state;
 
 /* One spill-named child of the root, as spill_scan judged it. Filled by the library, valid
  * only during the callback; fields may be added at the end. */
@@ -173,7 +217,7 @@ typedef struct spill_entry {
     int64_t owner_pid;       /* from the owner record, for people; -1 unknown */
     const char *owner_host;  /* "" when unknown */
     const char *tag;         /* "" when unknown */
-    const char *reason;      /* why unsafe or young, for people; "" otherwise */
+    const char *reason;      /* why unsafe, young or an error, for people; "" otherwise */
 } spill_entry;
 
 /* Judges each spill-named child of root as spill_reap would, removing nothing, and calls cb for

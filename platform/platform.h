@@ -138,9 +138,10 @@ int spill__platform_stages(void);
 int spill__mkdir_parents(const char *path);
 
 /* SPEC.md rule 11 for the root open as root_fd: SPILL_OK, possibly after tightening a root of
- * this user that others could write to (then *tightened is 1), or SPILL_EUNSAFE when others
- * could plant or swap entries in it. */
-int spill__root_check(spill__fd root_fd, const char *path, int *tightened);
+ * this user that others could write to (then *tightened is 1; with tighten 0 nothing is changed
+ * and *tightened says that it would have been), or SPILL_EUNSAFE when others could plant or swap
+ * entries in it. */
+int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tightened);
 
 /* The per-OS data directory for app (without the trailing "/spill"). */
 int spill__data_dir(const char *app, char *buf, size_t size);

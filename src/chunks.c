@@ -89,7 +89,14 @@ int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, 
     c = new_chunk(s);
     memcpy(c->addr, addr, SPILL_ADDR_LEN);
     c->len = len;
-    APR_ARRAY_PUSH(s->order, spill__chunk *) = c;
+    if ((rc = spill__order_push(&s->order, c)) != SPILL_OK) {
+        c->next_free = s->free_list;
+        s->free_list = c;
+        spill__error_stash();
+        spill__sys.unlink(s->dir_fd, hex, 0); /* not stored: no chunk left behind */
+        spill__error_unstash();
+        return rc;
+    }
     apr_hash_set(s->index, c->addr, SPILL_ADDR_LEN, c);
     s->total += len;
     return SPILL_OK;
@@ -150,14 +157,7 @@ int spill_get(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], void **data, size_
 
 static void forget(spill_t *s, spill__chunk *c)
 {
-    spill__chunk **v = (spill__chunk **)s->order->elts;
-    int i, n = s->order->nelts;
-    for (i = n - 1; i >= 0 && v[i] != c; i--)
-        ;
-    if (i >= 0) {
-        memmove(&v[i], &v[i + 1], (size_t)(n - i - 1) * sizeof *v);
-        s->order->nelts--;
-    }
+    spill__order_remove(&s->order, c);
     apr_hash_set(s->index, c->addr, SPILL_ADDR_LEN, NULL);
     s->total -= c->len;
     c->next_free = s->free_list;
@@ -194,7 +194,7 @@ size_t spill_count(const spill_t *s)
 {
     if (!s || s->pid != spill__getpid())
         return 0;
-    return (size_t)s->order->nelts;
+    return s->order.live;
 }
 
 uint64_t spill_total_bytes(const spill_t *s)
@@ -211,9 +211,9 @@ int spill_addr(const spill_t *s, size_t i, uint8_t out[SPILL_ADDR_LEN])
         return rc;
     if (!out)
         return spill__error(SPILL_EINVAL, "spill_addr", "", "out must be given");
-    if (i >= (size_t)s->order->nelts)
+    if (i >= s->order.live)
         return spill__error(SPILL_ENOTFOUND, "spill_addr", s->path, "index %lu past the end",
                             (unsigned long)i);
-    memcpy(out, APR_ARRAY_IDX(s->order, (int)i, spill__chunk *)->addr, SPILL_ADDR_LEN);
+    memcpy(out, spill__order_at(&s->order, i)->addr, SPILL_ADDR_LEN);
     return SPILL_OK;
 }

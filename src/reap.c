@@ -1,6 +1,7 @@
 /* reap.c: spill_reap: reads the root's listing once, judges each child on the calling thread,
  * and removes the orphans: there too with one thread (the default), else through a pool of
  * workers (reap_pool.c). Logging and counting stay on the calling thread. */
+#include <stddef.h>
 #include <string.h>
 
 #include <apr_time.h>
@@ -32,11 +33,28 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
     }
 }
 
+/* A dry run counts what the removal would take (.lock included, as a removal counts it) and
+ * removes nothing; the verdict's lock is released with the verdict, as after a removal. */
+static void count_orphan(reap_run *r, const char *name, spill__verdict *v)
+{
+    spill__tree_stats ts;
+    memset(&ts, 0, sizeof ts);
+    spill__tree_measure(v->dir_fd, &ts);
+    r->st.reaped++;
+    r->st.files_removed += ts.files;
+    r->st.bytes_freed += ts.bytes;
+    spill__log(r->o, 2, "would reap %s" SPILL__PATH_SEP "%s", r->c.root, name);
+}
+
 /* Hands the orphan to the pool, starting it at the first orphan so that a root of live spills
  * costs no thread; removes it here when there is no pool. */
 static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
 {
     spill__removal rm;
+    if (r->o->dry_run) {
+        count_orphan(r, name, v);
+        return;
+    }
     if (r->workers > 1 && !r->pool &&
         spill__pool_start(&r->pool, &r->c, r->workers, removed, r) != SPILL_OK) {
         spill__log(r->o, 1, "reaping %s on this thread alone: %s", r->c.root,
@@ -108,11 +126,22 @@ static int walk_root(reap_run *r)
     return SPILL_OK;
 }
 
+/* The bytes of spill_reap_stats each version has: version 1 ends with budget_exhausted. */
+static size_t stats_size(unsigned version)
+{
+    switch (version) {
+    case 0:
+    case 1: return offsetof(spill_reap_stats, budget_exhausted) + sizeof(int);
+    case 2: return sizeof(spill_reap_stats);
+    default: return 0;
+    }
+}
+
+/* Fills only the fields of the caller's version: an older caller's struct is smaller. */
 static void copy_stats(const spill_reap_stats *from, spill_reap_stats *to)
 {
-    unsigned version = to->version;
-    *to = *from; /* version 1 is the only one: every field */
-    to->version = version;
+    size_t n = stats_size(to->version), skip = offsetof(spill_reap_stats, scanned);
+    memcpy((char *)to + skip, (const char *)from + skip, n - skip);
 }
 
 /* The reap behind spill_reap and spill_open. */
@@ -143,7 +172,7 @@ int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out)
 
 static int check_stats(spill_reap_stats *stats)
 {
-    if (stats && stats->version > SPILL_REAP_STATS_VERSION)
+    if (stats && !stats_size(stats->version))
         return spill__error(SPILL_EINVAL, "spill_reap", "",
                             "spill_reap_stats version %u is not known to this library",
                             stats->version);

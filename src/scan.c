@@ -4,11 +4,19 @@
 
 #include "judge.h"
 
-static void fill(spill_entry *e, const char *name, const spill__verdict *v)
+/* Version-1 callers know no SPILL_ERROR: theirs is SPILL_UNSAFE with the reason. */
+static spill_state state_for(const spill_opts *o, int state)
+{
+    if (state == SPILL__ERROR)
+        return o->version >= 2 ? SPILL_ERROR : SPILL_UNSAFE;
+    return (spill_state)state;
+}
+
+static void fill(spill_entry *e, const spill_opts *o, const char *name, const spill__verdict *v)
 {
     memset(e, 0, sizeof *e);
     e->name = name;
-    e->state = (spill_state)v->state;
+    e->state = state_for(o, v->state);
     e->age_seconds = v->age;
     e->owner_pid = v->has_record ? v->rec.pid : -1;
     e->owner_host = v->has_record ? v->rec.host : "";
@@ -27,7 +35,7 @@ static int64_t plain_age(const spill__judge_ctx *c, const char *name, const spil
     return c->now - born;
 }
 
-static int one_entry(spill__judge_ctx *c, const char *name,
+static int one_entry(spill__judge_ctx *c, const spill_opts *o, const char *name,
                      int (*cb)(void *ctx, const spill_entry *e), void *ctx)
 {
     spill__verdict v;
@@ -39,8 +47,6 @@ static int one_entry(spill__judge_ctx *c, const char *name,
         spill__verdict_release(&v);
         return 0;
     }
-    if (v.state == SPILL__ERROR)
-        v.state = SPILL_UNSAFE; /* could not be judged: shown as unsafe, with the reason */
     /* read the record of a live spill for people, then let go of any lock we took */
     spill__judge_read_record(c, &v);
     if (v.lock_fd != SPILL__NOFD) {
@@ -52,7 +58,7 @@ static int one_entry(spill__judge_ctx *c, const char *name,
         spill__tree_measure(v.dir_fd, &ts);
     if (v.age < 0 && v.dir_st.type == SPILL__F_DIR)
         v.age = plain_age(c, name, &v);
-    fill(&e, name, &v);
+    fill(&e, o, name, &v);
     e.bytes = ts.bytes;
     e.files = ts.files;
     rc = cb(ctx, &e);
@@ -86,7 +92,7 @@ int spill_scan(const char *root, const spill_opts *opts,
         if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
             continue;
         strcpy(copy, name);
-        stop = one_entry(&c, copy, cb, ctx);
+        stop = one_entry(&c, &o, copy, cb, ctx);
     }
     spill__sys.dir_close(d);
     spill__judge_end(&c);

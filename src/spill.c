@@ -31,6 +31,7 @@ static void close_fds(spill_t *s)
 
 static void destroy(spill_t *s)
 {
+    spill__order_free(&s->order);
     apr_pool_destroy(s->pool);
 }
 
@@ -50,7 +51,6 @@ static int new_handle(const spill_opts *opts, spill_t **out)
         s->opts.tag = apr_pstrdup(pool, opts->tag);
     s->opts.log = NULL; /* the log callback is only called during spill_open */
     s->index = apr_hash_make(pool);
-    s->order = apr_array_make(pool, 64, sizeof(spill__chunk *));
     *out = s;
     return SPILL_OK;
 }
@@ -78,14 +78,6 @@ static int check_expected(const spill_opts *o, const char *root)
     return spill_check_space(root, need);
 }
 
-int spill__root_safe(spill__fd root_fd, const char *path, const spill_opts *o)
-{
-    int tightened, rc = spill__root_check(root_fd, path, &tightened);
-    if (tightened)
-        spill__log(o, 1, "%s was writable by others: tightened to 0700", path);
-    return rc;
-}
-
 int spill_open(const char *root, const spill_opts *opts, spill_t **out)
 {
     spill_opts o;
@@ -98,6 +90,9 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
         return spill__error(SPILL_EINVAL, "spill_open", "", "root and out must be given");
     if ((rc = spill__init()) != SPILL_OK || (rc = spill__opts_check(opts, &o)) != SPILL_OK)
         return rc;
+    if (o.dry_run)
+        return spill__error(SPILL_EINVAL, "spill_open", root,
+                            "dry_run is for spill_reap: spill_open always creates");
     if ((rc = new_handle(&o, &s)) != SPILL_OK)
         return rc;
     rc = open_root(s, root, &o, &abs);

@@ -15,14 +15,27 @@
 #define SPILL__LOCK_NAME ".lock"
 #define SPILL__RECORD_MAX 4096
 #define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)
+#define SPILL__TAG_MAX 255 /* bytes of opts.tag */
 
 /* One stored chunk. Entries are recycled through a free list so that put/remove churn does not
  * grow the handle's pool. */
 typedef struct spill__chunk {
     uint8_t addr[SPILL_ADDR_LEN];
     uint64_t len;
+    size_t slot;            /* its place in the handle's order */
     struct spill__chunk *next_free;
 } spill__chunk;
+
+/* order.c: the stored chunks in insertion order; push, remove and the i-th in O(log n). */
+typedef struct spill__order {
+    spill__chunk **slot;    /* by insertion; NULL where a chunk was removed */
+    size_t *tree;           /* Fenwick tree of chunks per slot, cap + 1 entries */
+    size_t used, live, cap; /* slots used, chunks among them, slots allocated */
+} spill__order;
+int spill__order_push(spill__order *o, spill__chunk *c);
+void spill__order_remove(spill__order *o, spill__chunk *c);
+spill__chunk *spill__order_at(const spill__order *o, size_t i);
+void spill__order_free(spill__order *o);
 
 struct spill {
     apr_pool_t *pool;
@@ -34,7 +47,7 @@ struct spill {
     spill__fd lock_fd;      /* .lock, locked for the handle's whole life */
     uint64_t dev, ino;      /* the directory's identity, for the registry */
     apr_hash_t *index;      /* addr -> spill__chunk */
-    apr_array_header_t *order; /* spill__chunk *, in insertion order */
+    spill__order order;     /* the chunks in insertion order */
     spill__chunk *free_list;
     uint64_t total;
     spill_opts opts;
@@ -100,7 +113,8 @@ int spill__registry_has(uint64_t dev, uint64_t ino);
 extern int (*spill__step_hook)(const char *step);
 #endif
 
-/* spill.c: rule 11 on an open root, logging a tightening. */
+/* root.c: rule 11 on an open root, logging a tightening (with o->dry_run: only logging that it
+ * would tighten). */
 int spill__root_safe(spill__fd root_fd, const char *path, const spill_opts *o);
 
 /* create.c: makes the spill directory under root_fd, locked and recorded, and published. */

@@ -10,7 +10,7 @@
 #include "testutil.h"
 
 extern test_suite suite_basic, suite_lock, suite_walk, suite_reap, suite_kill, suite_create,
-    suite_cli, suite_found, suite_threads, suite_trash;
+    suite_cli, suite_found, suite_threads, suite_api, suite_order, suite_trash;
 #ifdef _WIN32
 extern test_suite suite_win32;
 #else
@@ -22,7 +22,8 @@ extern const test_helper test_helpers[];
 
 static test_suite *suites[] = {&suite_basic,   &suite_lock,   &suite_walk,    &suite_reap,
                                &suite_kill,    &suite_create, &suite_cli,     &suite_found,
-                               &suite_threads, &suite_trash,
+                               &suite_threads, &suite_api,    &suite_order,
+                               &suite_trash,
 #ifdef _WIN32
                                &suite_win32,
 #else

@@ -518,6 +518,139 @@ static void test_hold_sigkill_leaves_orphan_reap_removes(void)
     CU_ASSERT_EQUAL(tu_count_entries(root), 0);
 }
 
+/* Dry run and real run side by side (SPEC "Version 0.2": the dry run is the real judgement):
+ * each pair runs on the same root, the dry run first, since it changes nothing. */
+
+/* The JSON report without its elapsed_ms, which differs between runs. */
+static const char *counts_of(const char *json)
+{
+    const char *e = strstr(json, "\"elapsed_ms\":");
+    return e ? apr_pstrndup(tu_pool, json, (apr_size_t)(e - json)) : json;
+}
+
+#ifndef _WIN32
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The program as uid/gid 65534 (setpriv), for what only another user meets. */
+static cli_result run_as_nobody(const char *first, ...)
+{
+    cli_result r;
+    tu_proc p;
+    va_list ap;
+    const char **inner, **argv = apr_pcalloc(tu_pool, 48 * sizeof *argv);
+    int n = 0, i;
+    va_start(ap, first);
+    inner = args_of(first, ap);
+    va_end(ap);
+    argv[n++] = "/usr/bin/setpriv";
+    argv[n++] = "--reuid=65534";
+    argv[n++] = "--regid=65534";
+    argv[n++] = "--clear-groups";
+    argv[n++] = "--";
+    for (i = 0; inner[i] && n < 47; i++)
+        argv[n++] = inner[i];
+    spawn(&p, NULL, argv, 1);
+    apr_file_close(p.in);
+    r.out = read_all(p.out);
+    r.err = read_all(p.proc.err);
+    r.code = wait_bounded(&p.proc);
+    apr_file_close(p.out);
+    apr_file_close(p.proc.err);
+    return r;
+}
+
+static int can_be_nobody(void)
+{
+    return geteuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0;
+}
+
+/* Another user's root: both refuse it, with the same exit status, and nothing is removed. */
+static void test_dry_run_foreign_root(void)
+{
+    const char *root = tu_fresh_dir("cli-dry-foreign");
+    const char *orphan = tu_make_spill_dir(root, 1000, 1, 2, record(4242, "x"));
+    cli_result dry, real;
+    if (geteuid() != 0)
+        TU_SKIP("needs root to chown a root to another user");
+    CU_ASSERT_FATAL(chown(root, 65534, 65534) == 0);
+    dry = run("reap", "--root", root, "--dry-run", "--json", NULL);
+    real = run("reap", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(dry.code, 1);
+    CU_ASSERT_EQUAL(real.code, dry.code);
+    CU_ASSERT_STRING_EQUAL(dry.out, "");
+    CU_ASSERT_STRING_EQUAL(real.out, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(dry.err, "owned by another user"));
+    CU_ASSERT(tu_exists(orphan));
+}
+
+/* A .lock the reaper may not open (mode 000, the reaper another user): both count an error. */
+static void test_dry_run_unopenable_lock(void)
+{
+    const char *parent = tu_fresh_dir("cli-dry-noopen"), *root = tu_join(parent, "root");
+    const char *orphan, *lock;
+    cli_result dry, real;
+    if (!can_be_nobody())
+        TU_SKIP("needs root and setpriv to run as another user");
+    CU_ASSERT_FATAL(mkdir(root, 0700) == 0);
+    orphan = tu_make_spill_dir(root, 1000, 1, 1, record(4242, "x"));
+    lock = tu_join(orphan, ".lock");
+    CU_ASSERT_FATAL(chmod(parent, 0755) == 0 && chmod(lock, 0) == 0);
+    CU_ASSERT_FATAL(chown(root, 65534, 65534) == 0 && chown(orphan, 65534, 65534) == 0 &&
+                    chown(lock, 65534, 65534) == 0 &&
+                    chown(tu_join(orphan, "chunk000"), 65534, 65534) == 0);
+    dry = run_as_nobody("reap", "--root", root, "--dry-run", "--json", NULL);
+    real = run_as_nobody("reap", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(dry.code, 1);
+    CU_ASSERT_EQUAL(real.code, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(dry.out, "\"errors\":1,"));
+    CU_ASSERT_STRING_EQUAL(counts_of(dry.out), counts_of(real.out));
+    if (strcmp(counts_of(dry.out), counts_of(real.out)) != 0)
+        printf("\n  dry  %s  real %s", dry.out, real.out);
+    CU_ASSERT(tu_exists(lock));
+}
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (unsigned)(st.st_mode & 07777) : 0;
+}
+
+/* A root of ours that others can write to: the dry run says it would tighten it and leaves
+ * it; the real run tightens it. */
+static void test_dry_run_loose_root(void)
+{
+    const char *root = tu_fresh_dir("cli-dry-loose");
+    cli_result dry, real;
+    CU_ASSERT_FATAL(chmod(root, 0777) == 0);
+    dry = run("reap", "--root", root, "--dry-run", "--json", NULL);
+    CU_ASSERT_EQUAL(dry.code, 0);
+    CU_ASSERT_EQUAL(mode_of(root), 0777);
+    CU_ASSERT_PTR_NOT_NULL(strstr(dry.err, "would tighten"));
+    real = run("reap", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(real.code, 0);
+    CU_ASSERT_EQUAL(mode_of(root), 0700);
+    CU_ASSERT_STRING_EQUAL(counts_of(dry.out), counts_of(real.out));
+}
+#endif
+
+/* Live, orphan, young and unsafe entries: the same counts, and the dry run removes nothing. */
+static void test_dry_run_same_counts(void)
+{
+    states_root s = make_states("mix");
+    const char *before = tu_snapshot(s.root);
+    cli_result dry = run("reap", "--root", s.root, "--dry-run", "--json", NULL), real;
+    CU_ASSERT_EQUAL(dry.code, 0);
+    CU_ASSERT_STRING_EQUAL(tu_snapshot(s.root), before);
+    real = run("reap", "--root", s.root, "--json", NULL);
+    CU_ASSERT_EQUAL(real.code, dry.code);
+    CU_ASSERT_PTR_NOT_NULL(strstr(dry.out, "\"scanned\":4,\"reaped\":1,\"live\":1,\"young\":1,"
+                                           "\"unsafe\":1,\"errors\":0,"));
+    CU_ASSERT_STRING_EQUAL(counts_of(dry.out), counts_of(real.out));
+    CU_ASSERT(!tu_exists(s.orphan) && tu_exists(s.unsafe) && tu_exists(s.young));
+    spill_close(s.live);
+}
+
 static void test_demo(void)
 {
     const char *root = tu_join(tu_fresh_dir("cli-demo"), "root");
@@ -543,6 +676,12 @@ static CU_TestInfo tests[] = {
     {"hold + SIGTERM mid-upload leaves nothing", test_hold_sigterm_leaves_nothing},
     {"hold + SIGKILL leaves an orphan that reap removes",
      test_hold_sigkill_leaves_orphan_reap_removes},
+    {"dry run and real run: live, orphan, young, unsafe", test_dry_run_same_counts},
+#ifndef _WIN32
+    {"dry run and real run: another user's root", test_dry_run_foreign_root},
+    {"dry run and real run: a .lock the reaper may not open", test_dry_run_unopenable_lock},
+    {"dry run and real run: a root others can write to", test_dry_run_loose_root},
+#endif
     {"demo keeps the live, reclaims the dead", test_demo},
     CU_TEST_INFO_NULL,
 };

@@ -131,20 +131,23 @@ static void print_row(const char *const cell[NCOLS], const size_t width[NCOLS],
 
 static void summary(const apr_array_header_t *rows, const char *root)
 {
-    unsigned n[4] = {0, 0, 0, 0};
+    unsigned n[SPILL_ERROR + 1] = {0};
     uint64_t orphan_bytes = 0;
     char size[32];
     int i;
     for (i = 0; i < rows->nelts; i++) {
         const row *r = &APR_ARRAY_IDX(rows, i, row);
-        if ((unsigned)r->state < 4)
+        if ((unsigned)r->state <= SPILL_ERROR)
             n[r->state]++;
         if (r->state == SPILL_ORPHAN)
             orphan_bytes += r->bytes;
     }
-    printf("%d under %s: %u live, %u orphan (%s to reclaim), %u young, %u unsafe\n",
+    printf("%d under %s: %u live, %u orphan (%s to reclaim), %u young, %u unsafe",
            rows->nelts, root, n[SPILL_LIVE], n[SPILL_ORPHAN],
            spill__cli_size(size, sizeof size, orphan_bytes), n[SPILL_YOUNG], n[SPILL_UNSAFE]);
+    if (n[SPILL_ERROR])
+        printf(", %u that could not be judged", n[SPILL_ERROR]);
+    fputc('\n', stdout);
 }
 
 static void print_table(apr_pool_t *pool, const apr_array_header_t *rows, const char *root)
@@ -172,6 +175,16 @@ static void print_table(apr_pool_t *pool, const apr_array_header_t *rows, const 
     summary(rows, root);
 }
 
+/* An entry that could not be judged is what a reap would count as an error: exit 1 then. */
+static int judged_all(const apr_array_header_t *rows)
+{
+    int i;
+    for (i = 0; i < rows->nelts; i++)
+        if (APR_ARRAY_IDX(rows, i, row).state == SPILL_ERROR)
+            return 0;
+    return 1;
+}
+
 int spill__cli_ls_run(apr_pool_t *pool, const char *root, int json)
 {
     apr_array_header_t *rows = apr_array_make(pool, 16, sizeof(row));
@@ -187,7 +200,7 @@ int spill__cli_ls_run(apr_pool_t *pool, const char *root, int json)
         print_json(rows);
     else
         print_table(pool, rows, root);
-    return SPILL_CLI_OK;
+    return judged_all(rows) ? SPILL_CLI_OK : SPILL_CLI_ERRORS;
 }
 
 int spill__cli_ls(apr_pool_t *pool, int argc, const char *const *argv)

@@ -1,8 +1,7 @@
 /* cmd_reap.c: `spill reap`: removes the orphans under ROOT and says what it did, as one human
- * line or one JSON object. --dry-run judges through spill_scan and removes nothing. */
+ * line or one JSON object. --dry-run is the library's dry run: the real judgement, nothing
+ * removed. */
 #include <string.h>
-
-#include <apr_time.h>
 
 #include "cli.h"
 
@@ -18,48 +17,6 @@ static const apr_getopt_option_t options[] = {
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
-
-/* A dry run: counts what a real reap would do, from spill_scan's judgement of each entry. */
-typedef struct dry_run {
-    spill_reap_stats *st;
-    apr_time_t start;
-    uint32_t budget_ms;
-} dry_run;
-
-static int count_entry(void *ctx, const spill_entry *e)
-{
-    dry_run *d = ctx;
-    if (d->budget_ms && apr_time_now() - d->start >= apr_time_from_msec(d->budget_ms)) {
-        d->st->budget_exhausted = 1; /* entries not reached are not counted, as in a reap */
-        return 1;
-    }
-    d->st->scanned++;
-    switch (e->state) {
-    case SPILL_LIVE: d->st->live++; break;
-    case SPILL_YOUNG: d->st->young++; break;
-    case SPILL_UNSAFE: d->st->unsafe++; break;
-    case SPILL_ORPHAN:
-        d->st->reaped++;
-        d->st->bytes_freed += e->bytes;
-        d->st->files_removed += e->files;
-        break;
-    }
-    return 0;
-}
-
-static int dry(const spill__cli_reap_args *a, spill_reap_stats *st)
-{
-    dry_run d;
-    apr_time_t took;
-    int rc;
-    d.st = st;
-    d.start = apr_time_now();
-    d.budget_ms = a->opts.reap_budget_ms;
-    rc = spill_scan(a->root, &a->opts, count_entry, &d);
-    took = apr_time_now() - d.start;
-    st->elapsed_ms = (uint32_t)apr_time_as_msec(took);
-    return rc == 1 && st->budget_exhausted ? SPILL_OK : rc;
-}
 
 static void print_json(const spill_reap_stats *st)
 {
@@ -102,7 +59,7 @@ int spill__cli_reap_run(apr_pool_t *pool, const spill__cli_reap_args *a,
     (void)pool;
     memset(st, 0, sizeof *st);
     st->version = SPILL_REAP_STATS_VERSION;
-    rc = a->dry_run ? dry(a, st) : spill_reap(a->root, &a->opts, st);
+    rc = spill_reap(a->root, &a->opts, st);
     if (rc != SPILL_OK)
         return spill__cli_fail("reap", a->root);
     if (a->json)
@@ -137,7 +94,7 @@ static int parse(int argc, const char *const *argv, apr_pool_t *pool, spill__cli
                 return SPILL_CLI_USAGE;
             a->opts.reap_budget_ms = (uint32_t)v;
             break;
-        case O_DRY: a->dry_run = 1; break;
+        case O_DRY: a->dry_run = a->opts.dry_run = 1; break;
         case O_JSON: a->json = 1; break;
         case O_HELP: spill__cli_usage(stdout, "reap"); return -1;
         }

@@ -48,6 +48,7 @@ const char *spill__cli_state(spill_state st)
     case SPILL_ORPHAN: return "orphan";
     case SPILL_YOUNG: return "young";
     case SPILL_UNSAFE: return "unsafe";
+    case SPILL_ERROR: return "error";
     }
     return "unknown";
 }

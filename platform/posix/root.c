@@ -13,7 +13,7 @@ static int refuse(const char *path, const char *why)
     return spill__error_set_os(SPILL_EUNSAFE, 0, "root", path, why);
 }
 
-int spill__root_check(spill__fd root_fd, const char *path, int *tightened)
+int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tightened)
 {
     struct stat st;
     uid_t me = geteuid();
@@ -26,7 +26,7 @@ int spill__root_check(spill__fd root_fd, const char *path, int *tightened)
     if (st.st_uid == me) {
         if (others_write && !sticky) {
             /* ours but loose (another client made it under a loose umask): tighten it */
-            if (fchmod((int)root_fd, 0700) < 0)
+            if (tighten && fchmod((int)root_fd, 0700) < 0)
                 return spill__error_os("fchmod", path, errno);
             *tightened = 1;
         }

@@ -219,10 +219,11 @@ int spill__win_fs_kind(spill__fd fd, int *kind)
 /* Rule 11's mode bits have no meaning on Windows: who may plant or remove entries in the root
  * is its ACL's to say (the default root, under Local AppData, is the user's alone). Not
  * checked here; README says so. */
-int spill__root_check(spill__fd root_fd, const char *path, int *tightened)
+int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tightened)
 {
     (void)root_fd;
     (void)path;
+    (void)tighten;
     *tightened = 0;
     return SPILL_OK;
 }
