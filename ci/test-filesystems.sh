@@ -30,6 +30,7 @@ if [ "${SPILL_FS_INSIDE:-}" != 1 ]; then
 fi
 
 work=$(mktemp -d /tmp/spill-fs.XXXXXX)
+chmod 0755 "$work" # tests that drop privileges must reach their roots through it
 mounts=()
 cleanup() {
     local i
