@@ -84,19 +84,23 @@ static void to_trash(spill__doomed *d)
     strcpy(d->name, trash);
 }
 
-/* 1 if the directory holds nothing but hidden files of unlinked ones (or, by now, nothing:
- * the last may have gone since the rmdir). */
+/* What the directory holds after a refused rmdir: HIDDEN_ONLY, nothing but hidden files of
+ * unlinked ones; HIDDEN_GONE, nothing at all (the last went since the rmdir: try once more);
+ * else HIDDEN_NOT. */
+enum { HIDDEN_NOT, HIDDEN_ONLY, HIDDEN_GONE };
 static int only_hidden(const spill__doomed *d)
 {
     spill__dir *dir;
     const char *n;
-    int other = 0;
+    int seen = 0, other = 0;
     if (*d->dir_fd == SPILL__NOFD || spill__sys.dir_open(*d->dir_fd, &dir) != SPILL_OK)
-        return 0;
-    while (!other && spill__sys.dir_next(dir, &n) == SPILL_OK && n)
+        return HIDDEN_NOT;
+    while (!other && spill__sys.dir_next(dir, &n) == SPILL_OK && n) {
+        seen = 1;
         other = strncmp(n, ".fuse_hidden", 12) != 0 && strncmp(n, ".nfs", 4) != 0;
+    }
     spill__sys.dir_close(dir);
-    return !other;
+    return other ? HIDDEN_NOT : seen ? HIDDEN_ONLY : HIDDEN_GONE;
 }
 
 static int rmdir_once(spill__doomed *d)
@@ -113,9 +117,14 @@ static int remove_dir(spill__doomed *d)
 {
     apr_time_t deadline = apr_time_now() + apr_time_from_msec(HIDDEN_WAIT_MS);
     apr_interval_time_t pause = 1000;
-    int rc, kind = SPILL__N_SPILL;
+    int rc, kind = SPILL__N_SPILL, left, again = 1;
     uint64_t secs, rnd;
-    while ((rc = rmdir_once(d)) == SPILL_EBUSY && only_hidden(d)) {
+    while ((rc = rmdir_once(d)) == SPILL_EBUSY && (left = only_hidden(d)) != HIDDEN_NOT) {
+        if (left == HIDDEN_GONE) {
+            if (!again--)
+                break;
+            continue;
+        }
         if (apr_time_now() >= deadline) {
             if (spill__parse_name(d->name, &kind, &secs, &rnd) && kind == SPILL__N_TRASH) {
                 d->left = 1; /* lockless trash: the next reap takes it at once (rule 1) */
