@@ -66,6 +66,12 @@ static unsigned num(const char *arg)
     return (unsigned)strtoul(arg, NULL, 10);
 }
 
+/* 1 if KIB kibibytes fit in a size_t (a 4 GiB chunk or file wraps to 0 on 32-bit). */
+static int fits(unsigned kib)
+{
+    return (size_t)kib * 1024 / 1024 == kib;
+}
+
 /* Returns 0, 1 for --help, or 2 for a usage error. */
 static int parse(bench_cfg *c, int argc, const char *const *argv)
 {
@@ -94,7 +100,8 @@ static int parse(bench_cfg *c, int argc, const char *const *argv)
         }
     }
     if (rv != APR_EOF || g->ind != argc || c->rounds < 1 || c->rounds > BENCH_MAX_ROUNDS / 2 ||
-        !c->dirs || !c->chunk_kib || !c->put_mib || !c->live || !c->sections)
+        !c->dirs || !c->chunk_kib || !c->put_mib || !c->live || !c->sections ||
+        !fits(c->chunk_kib) || !fits(c->file_kib))
         return 2;
     return 0;
 }

@@ -99,7 +99,10 @@ static int put_at(const bench_cfg *c, unsigned chunk_kib, int first_size, FILE *
     j.c = c;
     j.len = (size_t)chunk_kib * 1024;
     j.chunks = (unsigned)((uint64_t)c->put_mib * 1024 / chunk_kib);
-    j.data = malloc(j.len);
+    if (!(j.data = malloc(j.len))) {
+        fprintf(stderr, "spill_bench: cannot allocate a %u KiB chunk\n", chunk_kib);
+        return -1;
+    }
     memset(j.data, 'p', j.len);
     for (r = 0; r < c->rounds; r++) {
         const char *root = apr_psprintf(c->pool, "%s/put-%u-%u", c->dir, chunk_kib, r);

@@ -72,6 +72,11 @@ int tree_build(const char *root, unsigned dirs, unsigned files, size_t bytes)
     char *buf = malloc(bytes ? bytes : 1);
     unsigned d;
     int rfd, rc = 0;
+    if (!buf) {
+        fprintf(stderr, "spill_bench: cannot allocate a file of %lu KiB\n",
+                (unsigned long)(bytes / 1024));
+        return -1;
+    }
     gethostname(host, sizeof host - 1);
     snprintf(record, sizeof record,
              "spill-owner 1 nonce=1 pid=999999 host=%s started=1 tag=bench\n", host);

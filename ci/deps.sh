@@ -1,6 +1,8 @@
 # ci/deps.sh: the packages each OS needs, in one place; sourced by the ci scripts.
 # Debian/Ubuntu: apt-get (as root, or through sudo); macOS: Homebrew; Windows: see README.
 
+spill_deps_for() { [ -z "${SPILL_ONLY:-}" ] || [[ " $SPILL_ONLY " == *" $1 "* ]]; }
+
 spill_install_deps() {
     local need=()
     if command -v apt-get >/dev/null 2>&1; then
@@ -10,14 +12,26 @@ spill_install_deps() {
         command -v c++ >/dev/null || need+=(g++)
         dpkg -s libapr1-dev >/dev/null 2>&1 || need+=(libapr1-dev)
         dpkg -s libcunit1-dev >/dev/null 2>&1 || need+=(libcunit1-dev)
-        command -v valgrind >/dev/null || need+=(valgrind) # the memcheck leg
-        python3 -c "import yaml" 2>/dev/null || need+=(python3 python3-yaml) # the workflow check
-        # the filesystems leg: xfs and btrfs images, FUSE through bindfs
-        command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
-        command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
-        command -v bindfs >/dev/null || need+=(bindfs)
-        command -v fusermount3 >/dev/null || need+=(fuse3)
-        command -v abidiff >/dev/null || need+=(abigail-tools) # the ABI check (ci/abi.sh)
+        command -v systemd-tmpfiles >/dev/null || need+=(systemd) # the citizen suite (rule 13)
+        # what one leg needs, only when SPILL_ONLY (unset: every leg) asks for it
+        if spill_deps_for sanitize; then
+            command -v valgrind >/dev/null || need+=(valgrind) # the memcheck leg
+        fi
+        if spill_deps_for workflow; then
+            python3 -c "import yaml" 2>/dev/null || need+=(python3 python3-yaml) # its check
+        fi
+        if spill_deps_for abi; then
+            command -v abidiff >/dev/null || need+=(abigail-tools) # the ABI check (ci/abi.sh)
+        fi
+        if spill_deps_for i386 && [ "$(dpkg --print-architecture)" != i386 ]; then
+            command -v debootstrap >/dev/null || need+=(debootstrap) # the i386 root
+        fi
+        if spill_deps_for filesystems; then # xfs and btrfs images, FUSE through bindfs
+            command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
+            command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
+            command -v bindfs >/dev/null || need+=(bindfs)
+            command -v fusermount3 >/dev/null || need+=(fuse3)
+        fi
         if [ ${#need[@]} -gt 0 ]; then
             echo "installing: ${need[*]}"
             local sudo=""
@@ -36,5 +50,23 @@ spill_install_deps() {
         export PKG_CONFIG_PATH="$(brew --prefix apr)/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
     else
         echo "ci/deps.sh: no apt-get or brew here; install cmake, pkg-config, APR and CUnit" >&2
+    fi
+}
+
+# ci/deb.sh (the packaging leg): Debian's packaging tools, scdoc for the man page, promtool
+# (Debian's prometheus), systemd-analyze and man. Debian/Ubuntu only.
+spill_install_packaging_deps() {
+    local need=() p
+    for p in debhelper dpkg-dev lintian scdoc prometheus systemd man-db util-linux; do
+        dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "installing: ${need[*]}"
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+        $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+            "${need[@]}" >/dev/null
     fi
 }

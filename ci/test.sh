@@ -21,11 +21,12 @@ run_leg() {
         -DSPILL_TEST_HOOKS=ON "$@" >"$build/$name.configure.log" 2>&1 ||
         { cat "$build/$name.configure.log"; return 1; }
     cmake --build "$build/$name" -j "$jobs"
+    [ -z "${SPILL_SHOW_FILE:-}" ] || file "$build/$name/tests/spill_tests"
     (cd "$build/$name" && ctest --output-on-failure -j "$jobs" ${leg_ctest:-})
     timings+=("$name $((SECONDS - start))s")
 }
 
-# SPILL_ONLY="flock fcntl filesystems sanitize fuzz windows" picks legs (the CI matrix passes it); the
+# SPILL_ONLY="flock fcntl filesystems abi packaging sanitize fuzz windows" picks legs (the CI matrix passes it); the
 # SPILL_SKIP_* variables drop one. Unset: every leg this machine can run.
 want() {
     local skip="SPILL_SKIP_$(echo "$1" | tr a-z A-Z)"
@@ -35,7 +36,8 @@ want() {
 
 mkdir -p "$build"
 want workflow && /usr/bin/env python3 ci/check-workflow.py .github/workflows/ci.yml
-want flock && run_leg flock -DSPILL_LOCK_BACKEND=auto
+# SPILL_TEST_BIG: the big suite's chunk of real bytes past 2 GiB (a few seconds) runs here
+want flock && SPILL_TEST_BIG=${SPILL_TEST_BIG:-1} run_leg flock -DSPILL_LOCK_BACKEND=auto
 want fcntl && run_leg fcntl -DSPILL_LOCK_BACKEND=fcntl
 
 # The kill, reap, create, trash and cli suites and `spill demo` with the test root on ext4,
@@ -64,14 +66,45 @@ if want abi && [ "$(uname -s)" = Linux ]; then
     timings+=("abi $((SECONDS - start))s")
 fi
 
+# Packaging and the host (Debian/Ubuntu): a shared build's exports (nm -D against spill.h and
+# the symbols file), the subproject and installed-package consumers, the program's tests
+# (--as-owner as root, --prometheus); then ci/deb.sh: the Debian packages, lintian, and the
+# packages tried in a throwaway root (units verified, promtool, man, completion, purge).
+if want packaging && command -v apt-get >/dev/null 2>&1 && [ "$(uname -s)" = Linux ]; then
+    leg_ctest="-R ^(exports|subproject|consumer|cli|headertest)$" \
+        run_leg packaging -DBUILD_SHARED_LIBS=ON -DSPILL_BUILD_BENCH=OFF
+    start=$SECONDS
+    SPILL_DEB_DIR="$build/deb" bash ci/deb.sh
+    timings+=("packaging-deb $((SECONDS - start))s")
+fi
+
 # The same suite under the sanitizers and valgrind (ci/sanitize.sh).
 if want sanitize; then
     . ci/sanitize.sh
 fi
 
+# the Rust, Python and C++ bindings (ci/bindings.sh); cargo or python3 missing: that part skipped
+if want bindings; then
+    start=$SECONDS
+    bash ci/bindings.sh
+    timings+=("bindings $((SECONDS - start))s")
+fi
+
 # the reaper's fuzzer, about a minute (Linux and clang only)
 if want fuzz && [ "$(uname -s)" = Linux ]; then
     bash ci/fuzz.sh
+fi
+
+# The 32-bit leg: flock and fcntl suites in an i386 Debian 12 root (ci/test-i386.sh; Linux, root).
+if ! want i386; then
+    echo "== leg: i386 skipped"
+elif [ "$(uname -s)" != Linux ] || [ "$(id -u)" != 0 ]; then
+    echo "== leg: i386 skipped (needs Linux and root: debootstrap and chroot; see README)"
+else
+    echo "== leg: i386"
+    start=$SECONDS
+    bash ci/test-i386.sh
+    timings+=("i386 $((SECONDS - start))s")
 fi
 
 # The Windows leg: a MinGW-w64 cross build and its whole suite under Wine (Debian only).

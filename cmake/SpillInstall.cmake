@@ -8,12 +8,17 @@ set(SPILL_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/spill)
 # consumers, so spill_apr is exported beside it (as spill::apr) and spillConfig.cmake finds APR
 # again the way this build found it.
 set_target_properties(spill_apr PROPERTIES EXPORT_NAME apr)
-install(TARGETS spill spill_apr EXPORT spillTargets
+set(targets spill spill_apr)
+if(TARGET spill_static)
+  list(APPEND targets spill_static)
+endif()
+install(TARGETS ${targets} EXPORT spillTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/include/spill.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/include/spill.h ${PROJECT_SOURCE_DIR}/include/spill.hpp
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT spillTargets NAMESPACE spill:: DESTINATION ${SPILL_CMAKE_DIR})
 
 if(TARGET spill_cli)

@@ -94,7 +94,18 @@ typedef struct spill__sys_ops {
      * SPILL__NOFD) first, then the name is removed if it still is that directory.
      * SPILL_ENOTFOUND if it is already gone */
     int (*unlink_held)(spill__fd at, const char *name, spill__fd *fd, int is_dir);
+    /* open the existing lock file `name` read-only, to read its record without locking it,
+     * after the same examination as lock_probe (rule 7): SPILL_EUNSAFE, never opened, if it is
+     * not a regular file with one link; SPILL_ENOTFOUND if it does not exist */
+    int (*lock_read)(spill__fd at, const char *name, spill__fd *out);
+    /* rule 13: the host cleaners' lock, flock(how | LOCK_NB) on a directory's own descriptor
+     * (SPILL__DLOCK_SH, _EX or _UN), whatever the lock backend. SPILL_EBUSY if another open
+     * file holds a conflicting one; every other failure is SPILL_OK, as `.lock` stays the
+     * correctness gate. A no-op (SPILL_OK) where the OS has no such convention (Windows). */
+    int (*dir_lock)(spill__fd fd, int how);
 } spill__sys_ops;
+
+enum spill__dlock { SPILL__DLOCK_SH = 1, SPILL__DLOCK_EX = 2, SPILL__DLOCK_UN = 3 };
 
 extern spill__sys_ops spill__sys;
 
@@ -111,8 +122,15 @@ typedef struct spill__tree_stats {
     uint64_t bytes;    /* sizes of regular files removed (or counted) */
     uint64_t dirs;     /* directories removed (or counted) */
     uint32_t errors;   /* entries that could not be removed or were too deep */
+    int cut_short;     /* 1 if the deadline stopped it before the tree was empty */
 } spill__tree_stats;
 int spill__tree_empty(spill__fd dirfd, const char *keep, spill__tree_stats *st);
+/* The same, stopping at the first entry met once spill__monotonic_us() reaches deadline_us
+ * (0: none), with st->cut_short set and SPILL_OK returned (rule 10: the clock is checked at
+ * every entry, as one removal can take long). With progress set, at least one entry is taken
+ * whatever the clock, so that every reap moves forward. */
+int spill__tree_empty_until(spill__fd dirfd, const char *keep, spill__tree_stats *st,
+                            int64_t deadline_us, int progress);
 /* The same walk, read-only: counts files and bytes (the `keep` entry included). */
 int spill__tree_measure(spill__fd dirfd, spill__tree_stats *st);
 
@@ -155,8 +173,36 @@ void spill__hostname(char *buf, size_t size);
  * GetActiveProcessorCount(ALL_PROCESSOR_GROUPS) (more than 64 cores span processor groups). */
 unsigned spill__ncpu(void);
 
-/* Runs fn exactly once in the process, thread-safely. */
+/* Runs fn exactly once in the process, thread-safely; once fn has run, a call takes no lock
+ * (rule 14: initialisation holds no lock after it is done). */
 void spill__once(void (*fn)(void));
+
+/* A monotonic clock in microseconds, for rule 10's budget: never the wall clock, which steps
+ * (at boot, just when crash loops restart). POSIX CLOCK_MONOTONIC; Windows QueryPerformanceCounter. */
+int64_t spill__monotonic_us(void);
+
+/* The library's process-wide mutexes (rule 14), in the one order every thread takes them and in
+ * which the fork handler (platform/posix/fork.c) takes them all before a fork: a thread holding
+ * one never takes one listed before it. None is held across a call out of the library, so the
+ * handler never waits long, and the child inherits every one unlocked. Per-handle and per-reap
+ * locks are not here: only threads of one call use them, and none of those threads goes on in
+ * a child (the library never forks). */
+enum spill__mutex_id {
+    SPILL__MU_ONCE = 0,  /* spill__once's first runs */
+    SPILL__MU_REGISTRY,  /* src/registry.c */
+    SPILL__MU_LOCKS,     /* the fcntl backend's table of held locks */
+    SPILL__MU_COUNT
+};
+void spill__mutex_lock(int id);
+void spill__mutex_unlock(int id);
+
+/* Defined by the core (src/registry.c): run by the fork handler in a forked child, before any
+ * other code, with every library mutex held: closes the child's copies of each handle's
+ * descriptors with spill__close_inherited (never unlocking: LOCK_UN would release the parent's
+ * lock too) and forgets them, so a long-lived child pins none of its parent's spills. */
+void spill__fork_child_core(void);
+/* Closes a descriptor inherited through fork, touching no lock and no table. */
+void spill__close_inherited(spill__fd fd);
 
 /* Records this thread's last error (defined by the core, in src/error.c). */
 int spill__error_set_os(int code, int os_error, const char *op, const char *path,

@@ -16,7 +16,14 @@ typedef struct spill__walk {
     int measure;            /* count only, remove nothing */
     spill__tree_stats *st;
     int first_error;        /* the first error met, returned at the end */
+    int64_t deadline_us;    /* spill__monotonic_us() at which it stops (0: never) */
+    uint64_t taken;         /* entries removed so far */
+    uint64_t min_taken;     /* entries removed whatever the deadline (progress) */
+    int cut;                /* the deadline stopped it */
 } spill__walk;
+
+/* 1 once the deadline has passed (then w->cut is set): checked before each entry. */
+int spill__walk_over(spill__walk *w);
 
 /* Records an error met in this pass. */
 void spill__walk_fail(spill__walk *w, int rc, spill__walk_pass *ps);

@@ -91,7 +91,13 @@ static int make_dir(spill_t *s, attempt *a)
     int staged = spill__platform_stages();
     int rc = staged ? make_stage(s, a) : make_final(s, a);
     if (rc == SPILL_OK)
-        rc = spill__sys.stat(a->dir_fd, NULL, &a->dir_st);
+        rc = spill__sys.stat(a->dir_fd, NULL, &a->dir_st); /* undo needs it */
+    /* rule 13: the host cleaners' shared lock, for the spill's whole life, from the moment the
+     * directory is open: systemd-tmpfiles never ages out a directory so locked. Refused: a
+     * cleaner is walking this very directory, so start again under a new name (SPILL_EBUSY) */
+    if (rc == SPILL_OK && (rc = spill__sys.dir_lock(a->dir_fd, SPILL__DLOCK_SH)) == SPILL_EBUSY)
+        rc = spill__error(SPILL_EBUSY, "flock", a->stage,
+                          "a cleaner holds the new directory's lock");
     if (rc == SPILL_OK && (rc = spill__registry_add(a->dir_st.dev, a->dir_st.ino)) == SPILL_OK)
         a->registered = 1;
     if (rc == SPILL_OK && !staged)

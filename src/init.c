@@ -1,21 +1,21 @@
-/* init.c: initialises APR once per process, thread-safely and invisibly to the caller, and keeps
- * the process-wide pool that global state (the registry) lives in. */
+/* init.c: initialises APR once per process, thread-safely and invisibly to the caller, and makes
+ * the library's pools: each unmanaged, so that no pool of the library shares an allocator (and
+ * its mutex) with APR's global pool, which a fork in another thread could leave locked. */
 #include <apr_general.h>
 
 #include "spill_int.h"
 
-static apr_pool_t *global_pool;
 static int init_status = SPILL_OK;
 
 static void init_once(void)
 {
     /* apr_initialize is reference-counted; the matching apr_terminate would free pools that
      * live handles still use, so it is registered with atexit by APR's callers, not here. */
-    if (apr_initialize() != APR_SUCCESS ||
-        apr_pool_create(&global_pool, NULL) != APR_SUCCESS)
+    if (apr_initialize() != APR_SUCCESS)
         init_status = SPILL_ENOMEM;
 }
 
+/* Once done, spill__once takes no lock (rule 14). */
 int spill__init(void)
 {
     spill__once(init_once);
@@ -24,7 +24,12 @@ int spill__init(void)
     return SPILL_OK;
 }
 
-apr_pool_t *spill__global_pool(void)
+/* Rule 14: apr_pool_create(NULL parent) takes the global pool's allocator mutex, which a thread
+ * of the parent may hold at a fork; an unmanaged pool has an allocator of its own, used by the
+ * one thread that owns the handle (a reap's workers allocate nothing from it). */
+int spill__pool_new(apr_pool_t **out)
 {
-    return global_pool;
+    if (apr_pool_create_unmanaged_ex(out, NULL, NULL) != APR_SUCCESS)
+        return spill__error(SPILL_ENOMEM, "apr_pool_create", "", "out of memory");
+    return SPILL_OK;
 }

@@ -72,38 +72,46 @@ static int shape_ok(const spill__judge_ctx *c, spill__verdict *v)
     else if (!v->dir_st.own)
         set(v, SPILL_UNSAFE, "%sowned by another user", "");
     else if (v->dir_st.dev != c->root_st.dev || v->dir_st.mount_id != c->root_st.mount_id)
-        set(v, SPILL_UNSAFE, "%sa mount point: never crossed", "");
+        set(v, SPILL_UNSAFE, "%sa mount point: never crossed, never waited on", "");
     else
         return 1;
     return 0;
 }
 
-/* Opens the directory (never through a link) and checks what was opened, so that nothing can be
- * swapped between the check and the open; one stat fewer than checking the name first, which
- * matters when judging a root of many live spills. An entry that will not open as a directory
- * is stat'ed to say why (a link, a file, another user's) or found gone. */
+/* Rule 2: the name is stat'ed first by a call that cannot wait on the far side of a mount (the
+ * platform's stat by name), so that a link, a file, another user's directory or a mount point
+ * (a dead FUSE or NFS mount among them) is judged unsafe without ever being opened; then the
+ * directory is opened (never through a link or across a mount, where the OS can refuse that
+ * itself) and what was opened is checked to be what was stat'ed, so that nothing can be
+ * swapped in between. */
 static int open_checked(const spill__judge_ctx *c, const char *name, spill__verdict *v)
 {
-    int rc = spill__sys.open_dir(c->root_fd, name, &v->dir_fd), why;
-    if (rc == SPILL_OK) {
-        if ((rc = spill__sys.stat(v->dir_fd, NULL, &v->dir_st)) == SPILL_OK)
-            return shape_ok(c, v);
+    spill__stat named;
+    int rc = spill__sys.stat(c->root_fd, name, &v->dir_st);
+    if (rc != SPILL_OK) {
+        error(v, rc); /* gone, most likely */
+        return 0;
+    }
+    if (!shape_ok(c, v))
+        return 0;
+    named = v->dir_st;
+    if ((rc = spill__sys.open_dir(c->root_fd, name, &v->dir_fd)) == SPILL_EUNSAFE) {
+        set(v, SPILL_UNSAFE, "%s", spill_error_last()->message); /* crossed into a mount since */
+        return 0;
+    }
+    if (rc != SPILL_OK || (rc = spill__sys.stat(v->dir_fd, NULL, &v->dir_st)) != SPILL_OK) {
         error(v, rc);
         return 0;
     }
-    spill__error_stash();
-    if ((why = spill__sys.stat(c->root_fd, name, &v->dir_st)) != SPILL_OK) {
-        error(v, why); /* gone, most likely */
+    if (v->dir_st.dev != named.dev || v->dir_st.ino != named.ino) {
+        error(v, spill__error_set_os(SPILL_EBUSY, 0, "judge", name, "replaced while judged"));
         return 0;
     }
-    if (shape_ok(c, v)) { /* a directory of ours on our mount, and yet it would not open */
-        spill__error_unstash();
-        error(v, rc);
-    }
-    return 0;
+    return shape_ok(c, v);
 }
 
-/* Reads the start of .lock through fd and parses the owner record. */
+/* Reads the start of .lock through fd and parses the owner record. fd is a descriptor the
+ * platform opened only after examining .lock as a regular file with one link (rule 7). */
 static void read_record(spill__fd fd, spill__verdict *v)
 {
     char buf[SPILL__RECORD_MAX];
@@ -117,6 +125,28 @@ static void read_record(spill__fd fd, spill__verdict *v)
         v->lock_size = st.size;
 }
 
+/* Rule 13: an orphan's directory is taken from the host's cleaners by convention too, with a
+ * non-blocking exclusive flock; someone holding it (a cleaner walking it, or a process that
+ * marks the directory as in use) makes it live. Other failures are ignored by the platform. */
+static void claim_dir(spill__verdict *v)
+{
+    if (spill__sys.dir_lock(v->dir_fd, SPILL__DLOCK_EX) == SPILL_OK) {
+        v->dir_locked = 1;
+        return;
+    }
+    v->state = SPILL_LIVE;
+    snprintf(v->reason, sizeof v->reason, "directory locked by another process");
+}
+
+int64_t spill__age(int64_t now, int64_t born)
+{
+    if (born < 0 && now > INT64_MAX + born)
+        return INT64_MAX;
+    if (born > 0 && now < INT64_MIN + born)
+        return INT64_MIN;
+    return now - born;
+}
+
 /* Rule 5: the age of a lockless or foreign directory against the grace it needs. */
 static void judge_age(const spill__judge_ctx *c, const char *name, spill__verdict *v,
                       const char *what)
@@ -125,9 +155,10 @@ static void judge_age(const spill__judge_ctx *c, const char *name, spill__verdic
     int64_t born = v->dir_st.mtime, need = c->grace;
     spill__parse_name(name, NULL, &secs, &rnd);
     /* a name timestamp more than one grace in the future is ignored */
-    if ((int64_t)secs > born && (int64_t)secs <= c->now + (int64_t)c->grace)
+    if (secs <= (uint64_t)INT64_MAX && (int64_t)secs > born &&
+        (int64_t)secs <= c->now + (int64_t)c->grace)
         born = (int64_t)secs;
-    v->age = c->now - born;
+    v->age = spill__age(c->now, born);
     if (v->staging && need < STAGING_MIN_AGE)
         need = STAGING_MIN_AGE;
     if (c->network && need < NETWORK_MIN_AGE)
@@ -154,6 +185,7 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
         v->state = SPILL_ORPHAN;
     } else if (rc == SPILL_EBUSY) {
         v->state = SPILL_LIVE;
+        v->lock_examined = 1; /* a regular file with one link: its record may be read */
     } else if (rc == SPILL_ENOTFOUND) {
         judge_age(c, name, v, "no .lock");
     } else if (rc == SPILL_EUNSAFE) {
@@ -171,6 +203,8 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
         else
             v->state = SPILL_ORPHAN; /* rule 4: a record beside a free lock */
     }
+    if (v->state == SPILL_ORPHAN)
+        claim_dir(v);
 }
 
 void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v)
@@ -199,17 +233,30 @@ void spill__judge_read_record(const spill__judge_ctx *c, spill__verdict *v)
 {
     spill__fd fd;
     (void)c;
-    if (v->dir_fd == SPILL__NOFD || v->lock_fd != SPILL__NOFD ||
+    /* only a live spill's: an entry judged unsafe (or in error) is never opened again (rule
+     * 7), and the registry's own spills are never opened at all (with fcntl locks, the close
+     * would drop the owner's lock) */
+    if (v->dir_fd == SPILL__NOFD || v->lock_fd != SPILL__NOFD || !v->lock_examined ||
         spill__registry_has(v->dir_st.dev, v->dir_st.ino))
         return;
-    if (spill__sys.open_read(v->dir_fd, SPILL__LOCK_NAME, &fd) != SPILL_OK)
+    if (spill__sys.lock_read(v->dir_fd, SPILL__LOCK_NAME, &fd) != SPILL_OK)
         return;
     read_record(fd, v);
     spill__sys.close(fd);
 }
 
+void spill__verdict_dir_unlock(spill__verdict *v)
+{
+    if (v->dir_locked && v->dir_fd != SPILL__NOFD)
+        spill__sys.dir_lock(v->dir_fd, SPILL__DLOCK_UN);
+    v->dir_locked = 0;
+}
+
 void spill__verdict_release(spill__verdict *v)
 {
+    /* rule 13: LOCK_UN before the close, never the close alone: a child forked meanwhile
+     * shares the open file and would keep the directory locked for as long as it lives */
+    spill__verdict_dir_unlock(v);
     if (v->dir_fd != SPILL__NOFD)
         spill__sys.close(v->dir_fd);
     if (v->lock_fd != SPILL__NOFD)

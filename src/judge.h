@@ -15,6 +15,7 @@ typedef struct spill__judge_ctx {
     spill__stat root_st;
     int network;          /* the root is on a network or FUSE filesystem (rule 8) */
     int64_t now;
+    int64_t deadline_us;  /* rule 10: spill__monotonic_us() at which the reap stops (0: none) */
     uint32_t grace;
     char host[256];
 } spill__judge_ctx;
@@ -28,6 +29,8 @@ typedef struct spill__verdict {
     int trash;            /* a trash directory (rule 6): garbage unless its lock is held */
     spill__fd dir_fd;     /* the directory, open unless gone/unsafe-before-open */
     spill__fd lock_fd;    /* .lock, locked by us, when we could take its lock */
+    int lock_examined;    /* .lock was found busy after its examination (rule 7) */
+    int dir_locked;       /* rule 13: we hold the directory's exclusive flock (an orphan) */
     spill__stat dir_st;
     uint64_t lock_size;
     int has_record;
@@ -41,6 +44,9 @@ int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *
                        int check_root);
 void spill__judge_end(spill__judge_ctx *c);
 
+/* now - born, saturated: an mtime of INT64_MIN (tmpfs allows it) must not overflow. */
+int64_t spill__age(int64_t now, int64_t born);
+
 /* 1 if name is one the reaper looks at (rule 1). */
 int spill__judge_wants(const char *name);
 
@@ -50,6 +56,9 @@ void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v
 
 /* Closes what the verdict holds (releasing the lock last). */
 void spill__verdict_release(spill__verdict *v);
+/* Rule 13: lets go of the directory's flock (LOCK_UN, never by closing: a child forked
+ * meanwhile shares the descriptor and would keep it). */
+void spill__verdict_dir_unlock(spill__verdict *v);
 
 /* For scan: reads the owner record of a live spill without taking its lock. */
 void spill__judge_read_record(const spill__judge_ctx *c, spill__verdict *v);

@@ -2,9 +2,8 @@
  * and removes the orphans: there too with one thread (the default), else through a pool of
  * workers (reap_pool.c). Logging and counting stay on the calling thread. */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <apr_time.h>
 
 #include "reap.h"
 
@@ -12,8 +11,9 @@ typedef struct reap_run {
     spill__judge_ctx c;
     const spill_opts *o;
     spill_reap_stats st;     /* the latest version, copied out for the caller's */
-    apr_time_t start;
+    int64_t start_us;        /* spill__monotonic_us() at the start */
     unsigned workers;        /* 1: no pool; more: the pool, started at the first orphan */
+    unsigned orphans;        /* handed to removal so far: the first always makes progress */
     spill__reap_pool *pool;
 } reap_run;
 
@@ -23,7 +23,14 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
     reap_run *r = ctx;
     r->st.files_removed += rm->files;
     r->st.bytes_freed += rm->bytes;
-    if (rm->rc == SPILL_OK) {
+    if (rm->cut) {
+        r->st.budget_exhausted = 1;
+        if (rm->cut == SPILL__CUT_SHORT) {
+            r->st.cut_short++; /* rule 10: started and not finished */
+            spill__log(r->o, 2, "%s" SPILL__PATH_SEP "%s: cut short by the budget; the next "
+                       "reap finishes it", r->c.root, name);
+        }
+    } else if (rm->rc == SPILL_OK) {
         r->st.reaped++;
         spill__log(r->o, 2, "reaped %s" SPILL__PATH_SEP "%s", r->c.root, name);
     } else if (rm->rc != SPILL_ENOTFOUND) {
@@ -51,10 +58,12 @@ static void count_orphan(reap_run *r, const char *name, spill__verdict *v)
 static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
 {
     spill__removal rm;
+    int progress;
     if (r->o->dry_run) {
         count_orphan(r, name, v);
         return;
     }
+    progress = r->orphans++ == 0;
     if (r->workers > 1 && !r->pool &&
         spill__pool_start(&r->pool, &r->c, r->workers, removed, r) != SPILL_OK) {
         spill__log(r->o, 1, "reaping %s on this thread alone: %s", r->c.root,
@@ -62,10 +71,10 @@ static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
         r->workers = 1;
     }
     if (r->pool) {
-        spill__pool_submit(r->pool, name, v);
+        spill__pool_submit(r->pool, name, v, progress);
         return;
     }
-    spill__remove_orphan(&r->c, name, v, &rm);
+    spill__remove_orphan(&r->c, name, v, progress, &rm);
     removed(r, name, &rm);
 }
 
@@ -91,13 +100,78 @@ static void one_entry(reap_run *r, const char *name)
     spill__verdict_release(&v); /* the lock after the removal; nothing if the pool took it */
 }
 
+/* Rule 10: a monotonic clock, never the wall clock. */
 static int over_budget(reap_run *r)
 {
-    apr_time_t spent = apr_time_now() - r->start;
-    if (!r->o->reap_budget_ms || apr_time_as_msec(spent) < (apr_time_t)r->o->reap_budget_ms)
+    if (!r->c.deadline_us || spill__monotonic_us() < r->c.deadline_us)
         return 0;
     r->st.budget_exhausted = 1;
     return 1;
+}
+
+/* One child of the root, unless the budget is spent: however slow the start, each reap takes
+ * one entry, so a tight budget on a slow host slows reaping down but never stops it for good.
+ * Returns 0 to stop. */
+static int visit(reap_run *r, const char *name)
+{
+    char copy[256];
+    if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
+        return 1;
+    if (r->st.scanned && over_budget(r))
+        return 0;
+    strcpy(copy, name); /* judging may read other directories */
+    r->st.scanned++;
+    one_entry(r, copy);
+    return 1;
+}
+
+/* The names of the root's listing the reaper looks at, for a budgeted reap. */
+typedef struct name_list {
+    char **names;
+    size_t n, cap;
+} name_list;
+
+static int collect(spill__dir *d, name_list *l)
+{
+    const char *name;
+    int rc;
+    while ((rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name) {
+        char *copy;
+        if (!spill__judge_wants(name))
+            continue;
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 64;
+            char **p = realloc(l->names, cap * sizeof *p);
+            if (!p)
+                return spill__error(SPILL_ENOMEM, "reap", "", "out of memory");
+            l->names = p;
+            l->cap = cap;
+        }
+        if (!(copy = malloc(strlen(name) + 1)))
+            return spill__error(SPILL_ENOMEM, "reap", "", "out of memory");
+        strcpy(copy, name);
+        l->names[l->n++] = copy;
+    }
+    return rc;
+}
+
+/* Rule 10: a budgeted reap starts at a random place in the listing and wraps around, so that a
+ * front of entries that fail (or take the whole budget) every time cannot starve those behind
+ * them, also across the processes of a restart loop, each of which reaps once. */
+static int walk_rotated(reap_run *r, spill__dir *d)
+{
+    name_list l;
+    size_t i, start;
+    int rc;
+    memset(&l, 0, sizeof l);
+    rc = collect(d, &l);
+    start = l.n ? (size_t)(spill__random_u64() % l.n) : 0;
+    for (i = 0; i < l.n && visit(r, l.names[(start + i) % l.n]); i++)
+        ;
+    for (i = 0; i < l.n; i++)
+        free(l.names[i]);
+    free(l.names);
+    return rc;
 }
 
 /* Reads the root's listing once and judges each child the reaper looks at (rule 1). */
@@ -108,18 +182,11 @@ static int walk_root(reap_run *r)
     int rc = spill__sys.dir_open(r->c.root_fd, &d);
     if (rc != SPILL_OK)
         return spill__error_in(rc, r->c.root);
-    while ((rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name) {
-        char copy[256];
-        if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
-            continue;
-        /* checked between entries: however slow the start, each reap takes one entry, so a
-         * tight budget on a slow host slows reaping down but never stops it for good */
-        if (r->st.scanned && over_budget(r))
-            break;
-        strcpy(copy, name); /* judging may read other directories */
-        r->st.scanned++;
-        one_entry(r, copy);
-    }
+    if (r->c.deadline_us)
+        rc = walk_rotated(r, d);
+    else
+        while ((rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name && visit(r, name))
+            ;
     spill__sys.dir_close(d);
     if (rc != SPILL_OK)
         r->st.errors++;
@@ -151,20 +218,22 @@ int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out)
     int rc;
     memset(&r, 0, sizeof r);
     r.o = o;
-    r.start = apr_time_now();
+    r.start_us = spill__monotonic_us();
     r.workers = o->threads ? o->threads : spill__ncpu();
     rc = spill__judge_begin(&r.c, root, o, 1);
+    if (o->reap_budget_ms)
+        r.c.deadline_us = r.start_us + (int64_t)o->reap_budget_ms * 1000;
     if (rc == SPILL_ENOTFOUND) {
         rc = SPILL_OK; /* a missing root holds no orphans */
     } else if (rc == SPILL_OK) {
         rc = walk_root(&r);
-        if (r.pool) /* in-flight removals finish, even past the budget */
+        if (r.pool) /* the workers stop at the same deadline, inside an orphan too */
             spill__pool_finish(r.pool);
         spill__judge_end(&r.c);
     } else {
         spill__error_in(rc, "");
     }
-    r.st.elapsed_ms = (uint32_t)apr_time_as_msec(apr_time_now() - r.start);
+    r.st.elapsed_ms = (uint32_t)((spill__monotonic_us() - r.start_us) / 1000);
     if (out)
         copy_stats(&r.st, out);
     return rc;

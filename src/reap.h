@@ -11,13 +11,19 @@ typedef struct spill__removal {
                          another reaper was first; else an error (this thread's last error) */
     uint64_t files;   /* non-directory entries removed, .lock included */
     uint64_t bytes;   /* sizes of the regular files removed */
+    int cut;          /* rule 10, c->deadline_us passed: SPILL__CUT_SHORT (started, .lock and
+                         its record kept for the next reap) or SPILL__NOT_STARTED; rc is then
+                         SPILL_OK and nothing was reaped */
 } spill__removal;
+#define SPILL__CUT_SHORT 1
+#define SPILL__NOT_STARTED 2
 
 /* Removes root/name, judged an orphan in v, in the order of SPEC.md rule 6 (remove.c): v's
- * lock is released here once its .lock is unlinked. Calls no log callback and touches nothing
- * but v's descriptors and c's root, so any thread may run it. */
+ * lock is released there once its .lock is unlinked. Stops at c->deadline_us unless `progress`
+ * (the reap's first orphan: each reap takes at least one entry). Calls no log callback and
+ * touches nothing but v's descriptors and c's root, so any thread may run it. */
 void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__verdict *v,
-                          spill__removal *out);
+                          int progress, spill__removal *out);
 
 /* Called on the reaping thread for each orphan a worker finished; on an error, that thread's
  * last error has been set to the worker's. */
@@ -29,9 +35,10 @@ typedef struct spill__reap_pool spill__reap_pool;
  * one thread started; else an error, and the caller removes orphans itself. */
 int spill__pool_start(spill__reap_pool **out, const spill__judge_ctx *c, unsigned workers,
                       spill__reap_done done, void *ctx);
-/* Hands an orphan to the workers, taking over v's descriptors (v is left holding none). Waits
+/* Hands an orphan to the workers, taking over v's descriptors (v is left holding none); the
+ * workers stop at c->deadline_us like the reaping thread (progress: see remove_orphan). Waits
  * while the queue is full; reports finished orphans through `done` meanwhile. */
-void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v);
+void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v, int progress);
 /* Waits for every orphan handed over, reports each, stops the threads, frees the pool. */
 void spill__pool_finish(spill__reap_pool *p);
 

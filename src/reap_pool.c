@@ -17,6 +17,7 @@ enum { FREE, QUEUED, RUNNING, DONE, REPORTING };
 typedef struct slot {
     int state;
     uint64_t seq;               /* submission order: workers take the oldest queued */
+    int progress;               /* the reap's first orphan: started whatever the budget */
     char name[256];
     spill__verdict v;           /* owns the orphan's descriptors and lock until removed */
     spill__removal rm;
@@ -61,12 +62,15 @@ static slot *oldest_queued(spill__reap_pool *p)
  * released only after the directory is gone (rule 6). */
 static void remove_slot(spill__reap_pool *p, slot *s)
 {
-    spill__remove_orphan(p->c, s->name, &s->v, &s->rm);
+    spill__remove_orphan(p->c, s->name, &s->v, s->progress, &s->rm);
     if (s->rm.rc != SPILL_OK && s->rm.rc != SPILL_ENOTFOUND)
         spill__error_copy_out(&s->err);
     spill__verdict_release(&s->v);
 }
 
+/* Returns plainly rather than through apr_thread_exit, which would destroy the thread's pool on
+ * this thread, a child of the reap's pool whose allocator has no mutex (rule 14: no allocator
+ * shared with APR's global pool); the reaping thread frees it with the reap's pool. */
 static void *APR_THREAD_FUNC worker(apr_thread_t *t, void *arg)
 {
     spill__reap_pool *p = arg;
@@ -87,7 +91,7 @@ static void *APR_THREAD_FUNC worker(apr_thread_t *t, void *arg)
         apr_thread_cond_signal(p->done);
     }
     apr_thread_mutex_unlock(p->mu);
-    apr_thread_exit(t, APR_SUCCESS);
+    (void)t;
     return NULL;
 }
 
@@ -121,9 +125,11 @@ int spill__pool_start(spill__reap_pool **out, const spill__judge_ctx *c, unsigne
     spill__reap_pool *p;
     if (workers > MAX_WORKERS)
         workers = MAX_WORKERS;
-    /* a NULL parent makes a child of APR's global pool, whose allocator is thread-safe */
-    if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
-        return spill__error(SPILL_ENOMEM, "apr_pool_create", "", "out of memory");
+    /* the reap's own pool (rule 14), used only by the reaping thread: workers allocate nothing.
+     * Its mutex and conditions are only ever taken by this reap's threads, none of which goes
+     * on in a forked child, so a fork cannot strand them in a child that uses them. */
+    if (spill__pool_new(&pool) != SPILL_OK)
+        return SPILL_ENOMEM;
     p = apr_pcalloc(pool, sizeof *p);
     p->pool = pool;
     p->c = c;
@@ -143,7 +149,7 @@ int spill__pool_start(spill__reap_pool **out, const spill__judge_ctx *c, unsigne
     return SPILL_OK;
 }
 
-void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v)
+void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v, int progress)
 {
     slot *s;
     apr_thread_mutex_lock(p->mu);
@@ -157,6 +163,7 @@ void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v
     /* a FREE slot is only touched by this thread: fill it without the mutex */
     strcpy(s->name, name); /* names the reaper looks at are shorter: see walk_root */
     s->v = *v;
+    s->progress = progress;
     v->dir_fd = v->lock_fd = SPILL__NOFD;
     apr_thread_mutex_lock(p->mu);
     s->state = QUEUED;

@@ -1,99 +1,115 @@
 /* registry.c: the spill directories this process is creating or owns, keyed by (pid, dev, ino).
  * The reaper consults it before it opens anything: with fcntl locks, merely opening and closing
  * a live spill's .lock in its owner's process would drop the owner's lock. Entries carry the
- * process id, so a forked child never trusts what it inherited: it owns nothing. */
+ * process id, so a forked child never trusts what it inherited: it owns nothing.
+ *
+ * Rule 14: a plain mutex of the platform layer and malloc, nothing of APR's (whose global pool
+ * and allocator have mutexes of their own that a fork could strand). The mutex is
+ * SPILL__MU_REGISTRY, which the fork handler takes before a fork: a child never inherits it
+ * locked. It is held only for a few memory operations, never across a call out. */
+#include <stdlib.h>
 #include <string.h>
-
-#include <apr_hash.h>
-#include <apr_thread_mutex.h>
 
 #include "spill_int.h"
 
-typedef struct key {
-    int64_t pid;
-    uint64_t dev, ino;
-} key;
+#define BUCKETS 64
 
 typedef struct node {
-    key k;
-    struct node *next_free;
+    int64_t pid;
+    uint64_t dev, ino;
+    spill__fd fds[3]; /* the handle's descriptors the fork handler closes in a child */
+    struct node *next;
 } node;
 
-static apr_thread_mutex_t *mutex;
-static apr_hash_t *set;
-static node *free_nodes;
+static node *buckets[BUCKETS];
+static size_t count;
 
-static void registry_init(void)
+static node **bucket(uint64_t dev, uint64_t ino)
 {
-    apr_pool_t *p = spill__global_pool();
-    apr_thread_mutex_create(&mutex, APR_THREAD_MUTEX_DEFAULT, p);
-    set = apr_hash_make(p);
+    return &buckets[(size_t)((ino * 0x9E3779B97F4A7C15ULL) ^ dev) % BUCKETS];
 }
 
-static void make_key(key *k, uint64_t dev, uint64_t ino)
+/* Under the mutex: the link that points at the entry, or at the end of its bucket. */
+static node **find(int64_t pid, uint64_t dev, uint64_t ino)
 {
-    memset(k, 0, sizeof *k);
-    k->pid = spill__getpid();
-    k->dev = dev;
-    k->ino = ino;
-}
-
-/* A process that forks while another of its threads holds this mutex leaves the child a locked
- * mutex; the library takes it only for a hash lookup or insert, never across a call out. */
-static int with_lock(void)
-{
-    if (spill__init() != SPILL_OK)
-        return 0;
-    spill__once(registry_init);
-    return mutex && set && apr_thread_mutex_lock(mutex) == APR_SUCCESS;
+    node **l = bucket(dev, ino);
+    while (*l && ((*l)->pid != pid || (*l)->dev != dev || (*l)->ino != ino))
+        l = &(*l)->next;
+    return l;
 }
 
 int spill__registry_add(uint64_t dev, uint64_t ino)
 {
-    node *n;
-    if (!with_lock())
-        return spill__error(SPILL_ENOMEM, "registry", "", "cannot set up the registry");
-    if (free_nodes) {
-        n = free_nodes;
-        free_nodes = n->next_free;
-    } else {
-        n = apr_palloc(spill__global_pool(), sizeof *n);
-    }
-    make_key(&n->k, dev, ino);
-    apr_hash_set(set, &n->k, sizeof n->k, n);
-    apr_thread_mutex_unlock(mutex);
+    node *n = calloc(1, sizeof *n);
+    if (!n)
+        return spill__error(SPILL_ENOMEM, "registry", "", "out of memory");
+    n->pid = spill__getpid();
+    n->dev = dev;
+    n->ino = ino;
+    n->fds[0] = n->fds[1] = n->fds[2] = SPILL__NOFD;
+    spill__mutex_lock(SPILL__MU_REGISTRY);
+    n->next = *bucket(dev, ino);
+    *bucket(dev, ino) = n;
+    count++;
+    spill__mutex_unlock(SPILL__MU_REGISTRY);
     return SPILL_OK;
+}
+
+void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__fd dir_fd,
+                         spill__fd lock_fd)
+{
+    int64_t pid = spill__getpid();
+    node *n;
+    spill__mutex_lock(SPILL__MU_REGISTRY);
+    if ((n = *find(pid, dev, ino)) != NULL) {
+        n->fds[0] = root_fd;
+        n->fds[1] = dir_fd;
+        n->fds[2] = lock_fd;
+    }
+    spill__mutex_unlock(SPILL__MU_REGISTRY);
 }
 
 void spill__registry_remove(uint64_t dev, uint64_t ino)
 {
-    key k;
-    node *n;
-    if (!with_lock())
-        return;
-    make_key(&k, dev, ino);
-    n = apr_hash_get(set, &k, sizeof k);
-    if (n) {
-        apr_hash_set(set, &n->k, sizeof n->k, NULL);
-        n->next_free = free_nodes;
-        free_nodes = n;
+    int64_t pid = spill__getpid();
+    node **l, *n = NULL;
+    spill__mutex_lock(SPILL__MU_REGISTRY);
+    l = find(pid, dev, ino);
+    if ((n = *l) != NULL) {
+        *l = n->next;
+        count--;
     }
-    apr_thread_mutex_unlock(mutex);
+    spill__mutex_unlock(SPILL__MU_REGISTRY);
+    free(n);
 }
 
 int spill__registry_has(uint64_t dev, uint64_t ino)
 {
-    key k;
-    int has;
-    if (!with_lock())
-        return 0;
+    int has = 0;
+    spill__mutex_lock(SPILL__MU_REGISTRY);
     /* a process that owns no spill (a reaper) skips the getpid() system call per entry */
-    if (apr_hash_count(set) == 0) {
-        apr_thread_mutex_unlock(mutex);
-        return 0;
-    }
-    make_key(&k, dev, ino);
-    has = apr_hash_get(set, &k, sizeof k) != NULL;
-    apr_thread_mutex_unlock(mutex);
+    if (count)
+        has = *find(spill__getpid(), dev, ino) != NULL;
+    spill__mutex_unlock(SPILL__MU_REGISTRY);
     return has;
+}
+
+/* In a forked child, from the fork handler, with the registry's mutex held by this (the only)
+ * thread: every entry is the parent's. Its descriptors are closed without unlocking (the
+ * parent's lock stays the parent's; flock's lock goes only with the last descriptor of its open
+ * file description, so the child's copy must not outlive the parent's), and it is forgotten. */
+void spill__fork_child_core(void)
+{
+    size_t b;
+    int i;
+    for (b = 0; b < BUCKETS; b++) {
+        while (buckets[b]) {
+            node *n = buckets[b];
+            buckets[b] = n->next;
+            for (i = 0; i < 3; i++)
+                spill__close_inherited(n->fds[i]);
+            free(n);
+        }
+    }
+    count = 0;
 }

@@ -141,14 +141,26 @@ static int remove_dir(spill__doomed *d)
 
 int spill__remove_dir(spill__doomed *d)
 {
-    int rc;
+    int rc, renamed;
+    char was[sizeof d->name];
     memset(&d->ts, 0, sizeof d->ts);
-    d->lock_removed = d->left = 0;
+    d->lock_removed = d->left = d->cut = 0;
+    if (d->deadline_us && !d->progress && spill__monotonic_us() >= d->deadline_us) {
+        d->cut = SPILL__DOOMED_UNTOUCHED;
+        return SPILL_OK;
+    }
+    strcpy(was, d->name);
     to_trash(d);
-    rc = spill__tree_empty(*d->dir_fd, *d->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL,
-                           &d->ts);
+    renamed = strcmp(was, d->name) != 0;
+    rc = spill__tree_empty_until(*d->dir_fd,
+                                 *d->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL, &d->ts,
+                                 d->deadline_us, d->progress);
     if (rc != SPILL_OK) /* .lock and its record stay, for the next reap */
         return locate(d, rc, 1);
+    if (d->ts.cut_short) { /* rule 10: the same, by the budget; the caller releases the lock */
+        d->cut = renamed || d->ts.files || d->ts.dirs ? SPILL__DOOMED_CUT : SPILL__DOOMED_UNTOUCHED;
+        return SPILL_OK;
+    }
     if (d->lock_ours) {
         rc = spill__sys.unlink_held(*d->dir_fd, SPILL__LOCK_NAME, d->lock_fd, 0);
         if (rc != SPILL_OK && rc != SPILL_ENOTFOUND)

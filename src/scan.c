@@ -29,10 +29,10 @@ static int64_t plain_age(const spill__judge_ctx *c, const char *name, const spil
 {
     uint64_t secs, rnd;
     int64_t born = v->dir_st.mtime;
-    if (spill__parse_name(name, NULL, &secs, &rnd) && (int64_t)secs > born &&
-        (int64_t)secs <= c->now)
+    if (spill__parse_name(name, NULL, &secs, &rnd) && secs <= (uint64_t)INT64_MAX &&
+        (int64_t)secs > born && (int64_t)secs <= c->now)
         born = (int64_t)secs;
-    return c->now - born;
+    return spill__age(c->now, born);
 }
 
 static int one_entry(spill__judge_ctx *c, const spill_opts *o, const char *name,
@@ -49,6 +49,7 @@ static int one_entry(spill__judge_ctx *c, const spill_opts *o, const char *name,
     }
     /* read the record of a live spill for people, then let go of any lock we took */
     spill__judge_read_record(c, &v);
+    spill__verdict_dir_unlock(&v);
     if (v.lock_fd != SPILL__NOFD) {
         spill__sys.unlock(v.lock_fd);
         v.lock_fd = SPILL__NOFD;

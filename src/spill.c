@@ -39,9 +39,10 @@ static int new_handle(const spill_opts *opts, spill_t **out)
 {
     apr_pool_t *pool;
     spill_t *s;
-    /* A NULL parent makes a child of APR's global pool, whose allocator is thread-safe. */
-    if (apr_pool_create(&pool, NULL) != APR_SUCCESS)
-        return spill__error(SPILL_ENOMEM, "apr_pool_create", "", "out of memory");
+    int rc;
+    /* a pool of the handle's own (rule 14); one handle is used by one thread at a time */
+    if ((rc = spill__pool_new(&pool)) != SPILL_OK)
+        return rc;
     s = apr_pcalloc(pool, sizeof *s);
     s->pool = pool;
     s->pid = spill__getpid();
@@ -107,6 +108,8 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
         destroy(s);
         return rc;
     }
+    /* from here a fork in another thread leaves the child nothing of this spill (rule 14) */
+    spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd);
     s->path = apr_pstrcat(s->pool, abs, SPILL__PATH_SEP, s->name, NULL);
     spill__log(&o, 3, "spill_open: created %s", s->path);
     *out = s;
@@ -173,14 +176,15 @@ int spill_close(spill_t *s)
     if (!s)
         return spill__error(SPILL_EINVAL, "spill_close", "", "NULL handle");
     if (s->pid != spill__getpid()) {
-        /* A forked child only drops its copies: closing a copy of the lock descriptor does not
-         * release the parent's flock (the open file description is shared) and a child holds
-         * no fcntl locks; the unlock call would release the parent's, so it is not made. */
-        close_fds(s);
-        destroy(s);
+        /* Rule 14: in a forked child the fork handler has already closed the child's copies of
+         * this handle's descriptors (never unlocking, which would release the parent's lock);
+         * the numbers may have been reused since, and the handle's memory may have been
+         * mid-update in a parent thread at the fork: it is only forgotten, nothing is freed. */
         return spill__error(SPILL_EFORKED, "spill_close", "",
                             "handle closed in a forked child: the parent's spill is left intact");
     }
+    /* the fork handler must not close these numbers once they are closed here and reused */
+    spill__registry_fds(s->dev, s->ino, SPILL__NOFD, SPILL__NOFD, SPILL__NOFD);
     rc = remove_all(s);
     release_lock(s);
     spill__registry_remove(s->dev, s->ino);

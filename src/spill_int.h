@@ -53,9 +53,11 @@ struct spill {
     spill_opts opts;
 };
 
-/* init.c: APR initialised once, invisibly; a process-wide pool for global state. */
+/* init.c: APR initialised once, invisibly. */
 int spill__init(void);
-apr_pool_t *spill__global_pool(void);
+/* A pool of its own (unmanaged: its own allocator, no parent, no mutex) for one handle or one
+ * reap: nothing a forked child could inherit locked (rule 14). */
+int spill__pool_new(apr_pool_t **out);
 
 /* error.c: the per-thread last error. Each returns code. */
 int spill__error(int code, const char *op, const char *path, const char *fmt, ...);
@@ -104,6 +106,10 @@ int spill__record_parse(const char *buf, size_t len, spill__record *r);
 /* registry.c: the spill directories this process is creating or owns, by dev+ino. A forked
  * child starts with an empty registry: it owns nothing its parent made. */
 int spill__registry_add(uint64_t dev, uint64_t ino);
+/* The handle's descriptors, for the fork handler to close in a child (rule 14); set them to
+ * SPILL__NOFD before closing them, so that a child never closes a number reused meanwhile. */
+void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__fd dir_fd,
+                         spill__fd lock_fd);
 void spill__registry_remove(uint64_t dev, uint64_t ino);
 int spill__registry_has(uint64_t dev, uint64_t ino);
 
@@ -138,6 +144,11 @@ typedef struct spill__doomed {
     int lock_ours;          /* the lock held is its .lock's: .lock is unlinked, and the
                                directory may become trash */
     int owner;              /* the caller is its owner (spill_close) */
+    int64_t deadline_us;    /* rule 10: emptying stops at this spill__monotonic_us() (0: none) */
+    int progress;           /* rule 10: started, and at least one entry taken, whatever the time */
+    int cut;                /* out: SPILL__DOOMED_CUT (started: renamed or partly emptied, .lock
+                               and its record kept, the lock left to the caller) or
+                               SPILL__DOOMED_UNTOUCHED (the deadline had passed: nothing done) */
     spill__tree_stats ts;   /* out: what emptying it removed, .lock apart */
     int lock_removed;       /* out: .lock was unlinked by us */
     int left;               /* out: left as a lockless trash directory for the next reap */
@@ -145,6 +156,8 @@ typedef struct spill__doomed {
 /* SPILL_OK: removed (or left as lockless trash); SPILL_ENOTFOUND: the name was gone or no
  * longer it (another remover first); else an error, this thread's last error naming the path.
  * On an error the caller still holds *lock_fd (if any) and releases it. */
+#define SPILL__DOOMED_CUT 1
+#define SPILL__DOOMED_UNTOUCHED 2
 int spill__remove_dir(spill__doomed *d);
 
 /* random.c */

@@ -193,13 +193,19 @@ static int h_exit(int argc, const char *const *argv)
 
 #ifdef __linux__
 int tu_helper_mountreap(int argc, const char *const *argv);
+int tu_helper_deadmount(int argc, const char *const *argv);
+int tu_helper_bindmount(int argc, const char *const *argv);
 #endif
 int tu_helper_putloop(int argc, const char *const *argv);
 #ifndef _WIN32
 int tu_helper_reaplimit(int argc, const char *const *argv);
+int tu_helper_forkoutlive(int argc, const char *const *argv);
 #endif
 int tu_helper_liveloop(int argc, const char *const *argv);
 int tu_helper_stress(int argc, const char *const *argv);
+#ifndef _WIN32
+int tu_helper_bighold(int argc, const char *const *argv);
+#endif
 
 /* rootopen ROOT: spill_open + close, then spill_reap; prints both codes. */
 static int h_rootopen(int argc, const char *const *argv)
@@ -220,18 +226,22 @@ const test_helper test_helpers[] = {
     {"rootopen", h_rootopen},
 #ifdef __linux__
     {"mountreap", tu_helper_mountreap},
+    {"deadmount", tu_helper_deadmount},
+    {"bindmount", tu_helper_bindmount},
 #endif
     {"probe", h_probe},
     {"hold", h_hold},
 #ifndef _WIN32
     {"fds", h_fds},
     {"forkhold", h_forkhold},
+    {"forkoutlive", tu_helper_forkoutlive},
 #endif
     {"reap", h_reap},
     {"exit", h_exit},
     {"putloop", tu_helper_putloop},
 #ifndef _WIN32
     {"reaplimit", tu_helper_reaplimit},
+    {"bighold", tu_helper_bighold},
 #endif
     {"liveloop", tu_helper_liveloop},
     {"stress", tu_helper_stress},

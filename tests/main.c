@@ -9,28 +9,53 @@
 
 #include "testutil.h"
 
+/* One suite per line, so that adding one touches one line here. */
 extern test_suite suite_basic, suite_lock, suite_walk, suite_reap, suite_kill, suite_create,
-    suite_cli, suite_found, suite_threads, suite_api, suite_order, suite_trash;
+    suite_cli, suite_found, suite_threads, suite_api, suite_order, suite_budget, suite_trash;
 #ifdef _WIN32
-extern test_suite suite_win32;
+extern test_suite suite_win32, suite_win32owner;
 #else
 /* fork(), POSIX modes and owners, fcntl/flock traps, fault injection, PATH_MAX */
 extern test_suite suite_fork, suite_root, suite_backend, suite_faults, suite_long,
-    suite_parallel;
+    suite_parallel, suite_forkstorm, suite_citizen, suite_big;
+#endif
+#ifdef __linux__
+extern test_suite suite_deadmount; /* FUSE, mount namespaces */
 #endif
 extern const test_helper test_helpers[];
 
-static test_suite *suites[] = {&suite_basic,   &suite_lock,   &suite_walk,    &suite_reap,
-                               &suite_kill,    &suite_create, &suite_cli,     &suite_found,
-                               &suite_threads, &suite_api,    &suite_order,
-                               &suite_trash,
+static test_suite *suites[] = {
+    &suite_basic,
+    &suite_lock,
+    &suite_walk,
+    &suite_reap,
+    &suite_kill,
+    &suite_create,
+    &suite_cli,
+    &suite_found,
+    &suite_threads,
+    &suite_api,
+    &suite_order,
+    &suite_budget,
+    &suite_trash,
 #ifdef _WIN32
-                               &suite_win32,
+    &suite_win32,
+    &suite_win32owner,
 #else
-                               &suite_fork,    &suite_root,   &suite_backend, &suite_faults,
-                               &suite_long,    &suite_parallel,
+    &suite_fork,
+    &suite_root,
+    &suite_backend,
+    &suite_faults,
+    &suite_long,
+    &suite_parallel,
+    &suite_forkstorm,
+    &suite_citizen,
+    &suite_big,
 #endif
-                               NULL};
+#ifdef __linux__
+    &suite_deadmount,
+#endif
+    NULL};
 
 static int run_helper(int argc, const char *const *argv)
 {

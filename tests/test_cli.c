@@ -651,6 +651,168 @@ static void test_dry_run_same_counts(void)
     spill_close(s.live);
 }
 
+#ifndef _WIN32
+/* --as-owner and --prometheus: the program on a host (packaging/, README "Living with the
+ * host"). */
+
+/* Gives path and everything below it to uid/gid 65534, not following links. */
+static void give_to_nobody(const char *path)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    CU_ASSERT_FATAL(lchown(path, 65534, 65534) == 0);
+    if (apr_dir_open(&d, path, tu_pool) != APR_SUCCESS)
+        return; /* a file */
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS)
+        if (strcmp(fi.name, ".") != 0 && strcmp(fi.name, "..") != 0)
+            give_to_nobody(tu_join(path, fi.name));
+    apr_dir_close(d);
+}
+
+/* A root of uid 65534 under a directory others may cross, with n orphans of that user. */
+static const char *nobodys_root(const char *what, int n, const char **orphans)
+{
+    const char *parent = tu_fresh_dir(what), *root = tu_join(parent, "root");
+    int i;
+    CU_ASSERT_FATAL(mkdir(root, 0700) == 0 && chmod(parent, 0755) == 0);
+    for (i = 0; i < n; i++)
+        orphans[i] = tu_make_spill_dir(root, 1000, (uint64_t)i + 1, 2, tu_record((uint64_t)i));
+    give_to_nobody(root);
+    return root;
+}
+
+/* Root reaps a user's root as that user: refused without --as-owner (rule 11), reaped with. */
+static void test_as_owner_reaps_as_the_owner(void)
+{
+    const char *orphans[2], *root;
+    cli_result r;
+    if (geteuid() != 0)
+        TU_SKIP("needs root to chown a root to another user");
+    root = nobodys_root("cli-as-owner", 2, orphans);
+    r = run("reap", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "owned by another user"));
+    CU_ASSERT(tu_exists(orphans[0]) && tu_exists(orphans[1]));
+    r = run("reap", "--as-owner", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "{\"scanned\":2,\"reaped\":2,"));
+    CU_ASSERT(!tu_exists(orphans[0]) && !tu_exists(orphans[1]));
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
+/* With the owner's rights and no more: a file in a directory of root's (group root may write
+ * to it) inside the orphan is one the owner cannot remove, having neither root's uid nor its
+ * group, so it stays and is counted an error; the rest of the root is judged. */
+static void test_as_owner_has_only_the_owners_rights(void)
+{
+    const char *orphans[1], *root, *sub;
+    cli_result r;
+    if (geteuid() != 0)
+        TU_SKIP("needs root to chown a root to another user");
+    root = nobodys_root("cli-as-owner-rights", 1, orphans);
+    sub = tu_join(orphans[0], "sub");
+    CU_ASSERT_FATAL(mkdir(sub, 0775) == 0 && chmod(sub, 0775) == 0 &&
+                    tu_write_file(tu_join(sub, "f"), "root's") == 0);
+    r = run("reap", "--as-owner", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "{\"scanned\":1,\"reaped\":0,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"errors\":1,"));
+    /* the orphan may have gone to its trash name (rule 6); root's file is still in the root */
+    CU_ASSERT_PTR_NOT_NULL(strstr(tu_snapshot(root), "/sub/f"));
+}
+
+/* Anyone but root asking for --as-owner is refused as a usage error, and nothing is touched. */
+static void test_as_owner_refused_when_not_root(void)
+{
+    const char *orphans[1], *root, *before;
+    cli_result r;
+    if (!can_be_nobody())
+        TU_SKIP("needs root and setpriv to run as another user");
+    root = nobodys_root("cli-as-owner-refused", 1, orphans);
+    before = tu_snapshot(root);
+    r = run_as_nobody("reap", "--as-owner", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 2);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "--as-owner needs root"));
+    CU_ASSERT_EQUAL(lines(r.err), 1);
+    r = run_as_nobody("ls", "--as-owner", "--prometheus", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "--as-owner needs root"));
+    CU_ASSERT_STRING_EQUAL(tu_snapshot(root), before);
+}
+
+/* The value of the sample `NAME{root="ROOT",state="STATE"} VALUE` of a Prometheus text (no
+ * state label if state is NULL; root already escaped), or -1. */
+static long long sample(const char *text, const char *name, const char *root, const char *state)
+{
+    const char *key = apr_pstrcat(tu_pool, "\n", name, "{root=\"", root, "\"",
+                                  state ? ",state=\"" : "", state ? state : "", state ? "\"" : "",
+                                  "} ", NULL);
+    const char *at = strstr(text, key);
+    return at ? strtoll(at + strlen(key), NULL, 10) : -1;
+}
+
+/* Directories, bytes and files per state, the root as an escaped label. */
+static void test_ls_prometheus(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-prom"), "a\"b\\c");
+    const char *rec = tu_record(1), *orphan, *lbl;
+    apr_time_t now = apr_time_sec(apr_time_now());
+    spill_t *live;
+    cli_result r;
+    uint8_t addr[SPILL_ADDR_LEN];
+    CU_ASSERT_FATAL(mkdir(root, 0700) == 0);
+    CU_ASSERT_FATAL(spill_open(root, NULL, &live) == SPILL_OK);
+    tu_addr(addr, 1);
+    CU_ASSERT_FATAL(spill_put(live, addr, "12345", 5) == SPILL_OK);
+    orphan = tu_make_spill_dir(root, 1000, 1, 3, rec); /* after the open, which reaps */
+    tu_make_spill_dir(root, (uint64_t)now, 2, 1, NULL); /* lockless and fresh: young */
+    r = run("ls", "--root", root, "--prometheus", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    /* the label of root ".../a\"b\\c" */
+    lbl = apr_psprintf(tu_pool, "%.*sa\\\"b\\\\c", (int)(strlen(root) - 5), root);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "orphan"), 1);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "live"), 1);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "young"), 1);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "unsafe"), 0);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "error"), 0);
+    /* three chunks of 10 bytes and the record */
+    CU_ASSERT_EQUAL(sample(r.out, "spill_bytes", lbl, "orphan"), 30 + (long long)strlen(rec));
+    CU_ASSERT_EQUAL(sample(r.out, "spill_files", lbl, "orphan"), 4);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\n# TYPE spill_bytes gauge\n"));
+    CU_ASSERT_EQUAL(sample(r.out, "spill_scan_success", lbl, NULL), 1);
+    CU_ASSERT(tu_exists(orphan)); /* ls removes nothing */
+    spill_close(live);
+}
+
+/* --output replaces the file by a rename (a new inode: a reader never sees half of one),
+ * readable by the collector's user, and leaves no temporary behind. */
+static void test_ls_prometheus_output(void)
+{
+    const char *root = tu_fresh_dir("cli-prom-out"), *dir = tu_fresh_dir("cli-prom-dir");
+    const char *file = tu_join(dir, "spill.prom"), *text;
+    struct stat before, after;
+    cli_result r;
+    tu_make_spill_dir(root, 1000, 1, 1, tu_record(1));
+    CU_ASSERT_FATAL(tu_write_file(file, "old\n") == 0 && stat(file, &before) == 0);
+    r = run("ls", "--root", root, "--prometheus", "--output", file, NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_FATAL(stat(file, &after) == 0);
+    CU_ASSERT(after.st_ino != before.st_ino);
+    CU_ASSERT_EQUAL(after.st_mode & 0777, 0644);
+    CU_ASSERT_EQUAL(tu_count_entries(dir), 1);
+    text = tu_read_file(file, NULL);
+    CU_ASSERT_STRING_EQUAL(text ? text : "", run("ls", "--root", root, "--prometheus", NULL).out);
+    r = run("ls", "--root", root, "--prometheus", "--output", tu_join(dir, "no/such.prom"), NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT_EQUAL(lines(r.err), 1);
+    CU_ASSERT_EQUAL(tu_count_entries(dir), 1);
+}
+#endif
+
 static void test_demo(void)
 {
     const char *root = tu_join(tu_fresh_dir("cli-demo"), "root");
@@ -681,6 +843,11 @@ static CU_TestInfo tests[] = {
     {"dry run and real run: another user's root", test_dry_run_foreign_root},
     {"dry run and real run: a .lock the reaper may not open", test_dry_run_unopenable_lock},
     {"dry run and real run: a root others can write to", test_dry_run_loose_root},
+    {"reap --as-owner: root reaps a user's root as that user", test_as_owner_reaps_as_the_owner},
+    {"reap --as-owner: the owner's rights and no more", test_as_owner_has_only_the_owners_rights},
+    {"--as-owner is refused when not root", test_as_owner_refused_when_not_root},
+    {"ls --prometheus: per state, the root as a label", test_ls_prometheus},
+    {"ls --prometheus --output: replaced atomically", test_ls_prometheus_output},
 #endif
     {"demo keeps the live, reclaims the dead", test_demo},
     CU_TEST_INFO_NULL,

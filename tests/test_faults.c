@@ -536,26 +536,29 @@ static int slow_fs_kind(spill__fd fd, int *kind)
 }
 
 /* A budget spent before the first entry (a slow disk, a loaded host) still lets each reap take
- * one entry: the budget is checked between entries, so a tight one slows reaping down but can
- * never stop it for good. */
+ * one entry (rule 10: the first is always started), so a tight budget slows reaping down but
+ * can never stop it for good. */
 static void test_budget_still_progresses(void)
 {
     const char *root = tu_fresh_dir("faultslow");
     spill_reap_stats st;
     spill_opts o;
+    uint32_t reaped = 0;
     int i;
     for (i = 0; i < 3; i++)
         make_orphan(root, (uint64_t)i + 1);
     spill_opts_init(&o);
     o.reap_budget_ms = 5;
     spill__sys.fs_kind = slow_fs_kind;
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 60 && tu_count_entries(root) > 0; i++) {
         memset(&st, 0, sizeof st);
         CU_ASSERT(spill_reap(root, &o, &st) == SPILL_OK);
-        CU_ASSERT(st.reaped == 1 && st.scanned == 1 && st.errors == 0);
-        CU_ASSERT(st.budget_exhausted == (i < 2));
-        CU_ASSERT(tu_count_entries(root) == 2 - i);
+        CU_ASSERT(st.files_removed + st.reaped >= 1 && st.scanned == 1 && st.errors == 0);
+        CU_ASSERT(st.budget_exhausted == 1 || tu_count_entries(root) == 0);
+        reaped += st.reaped;
     }
+    CU_ASSERT(tu_count_entries(root) == 0);
+    CU_ASSERT(reaped == 3);
     fault_disarm();
 }
 

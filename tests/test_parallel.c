@@ -224,24 +224,29 @@ static void test_worker_failure(void)
     CU_ASSERT_STRING_EQUAL(msg[0], msg[1]);
 }
 
-/* The budget stops the handing out; what was handed to a worker is finished and counted. */
+/* Rule 10: the budget stops the handing out, and the workers too, inside an orphan: what is
+ * cut short keeps its .lock and is finished by the next reap; nothing is counted twice. */
 static void test_budget(void)
 {
     const char *root = tu_fresh_dir("pbudget");
     spill_reap_stats st;
     log_seen l;
+    uint64_t files;
     int i;
     for (i = 0; i < 300; i++)
         tu_make_spill_dir(root, OLD, (uint64_t)i, 4, tu_record((uint64_t)i));
     st = reap_with(root, 4, 1, &l);
     CU_ASSERT(st.budget_exhausted == 1);
-    CU_ASSERT(st.reaped > 0 && st.reaped < 300); /* the first entry is always taken */
-    CU_ASSERT(st.scanned == st.reaped);          /* nothing judged and then dropped */
-    CU_ASSERT(st.files_removed == 5 * (uint64_t)st.reaped);
+    CU_ASSERT(st.reaped < 300);
+    CU_ASSERT(st.files_removed >= 1);             /* the first entry is always taken */
+    CU_ASSERT(st.scanned >= st.reaped && st.errors == 0);
     CU_ASSERT(tu_count_entries(root) == 300 - (int)st.reaped);
     CU_ASSERT_EQUAL(l.elsewhere, 0);
+    files = st.files_removed;
     st = reap_with(root, 4, 0, NULL);
     CU_ASSERT(st.budget_exhausted == 0);
+    CU_ASSERT(st.errors == 0);
+    CU_ASSERT(files + st.files_removed == 300 * 5);
     CU_ASSERT(tu_count_entries(root) == 0);
 }
 
@@ -260,8 +265,9 @@ static void *APR_THREAD_FUNC race_thread(apr_thread_t *t, void *arg)
     memset(&r->st, 0, sizeof r->st);
     if (spill_reap(r->root, &o, &r->st) != SPILL_OK)
         r->st.errors += 1000;
-    apr_thread_exit(t, APR_SUCCESS);
-    return NULL;
+    (void)t;
+    return NULL; /* not apr_thread_exit: under ASan, pthread_exit unwinds without unpoisoning
+                     the frames (a false stack-use-after-scope in sigaltstack) */
 }
 
 /* Two parallel reapers over one root: each orphan reaped exactly once, no errors. */

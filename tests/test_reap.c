@@ -316,10 +316,12 @@ static void test_budget(void)
     o.reap_budget_ms = 1;
 #endif
     memset(&st, 0, sizeof st);
+    st.version = SPILL_REAP_STATS_VERSION;
     CU_ASSERT(spill_reap(root, &o, &st) == SPILL_OK);
     CU_ASSERT(st.budget_exhausted == 1);
-    CU_ASSERT(st.reaped > 0 && st.reaped < 400);
-    CU_ASSERT(st.scanned == st.reaped);
+    CU_ASSERT(st.reaped < 400 && st.files_removed > 0); /* the first entry is always taken */
+    CU_ASSERT(st.cut_short <= 1);                        /* one thread: the last one started */
+    CU_ASSERT(st.scanned == st.reaped + st.cut_short);
     CU_ASSERT(tu_count_entries(root) == 400 - (int)st.reaped);
     st = tu_reap(root, 0);
     CU_ASSERT(st.budget_exhausted == 0);
@@ -455,8 +457,9 @@ static void *APR_THREAD_FUNC race_thread(apr_thread_t *t, void *arg)
     memset(&r->st, 0, sizeof r->st);
     if (spill_reap(r->root, &o, &r->st) != SPILL_OK)
         r->st.errors += 1000;
-    apr_thread_exit(t, APR_SUCCESS);
-    return NULL;
+    (void)t;
+    return NULL; /* not apr_thread_exit: under ASan, pthread_exit unwinds without unpoisoning
+                     the frames (a false stack-use-after-scope in sigaltstack) */
 }
 
 static unsigned field(const char *line, const char *key)

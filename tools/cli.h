@@ -31,10 +31,22 @@ typedef struct spill__cli_reap_args {
     const char *root;
     spill_opts opts;
     int dry_run, json;
+    int as_owner; /* --as-owner */
 } spill__cli_reap_args;
 int spill__cli_reap_run(apr_pool_t *pool, const spill__cli_reap_args *a,
                         spill_reap_stats *stats);
 int spill__cli_ls_run(apr_pool_t *pool, const char *root, int json);
+
+/* as_owner.c: `--as-owner` of command cmd: as root, become the user and group owning root (a
+ * missing root, or one root owns, changes nothing); refused (usage, exit 2) when not root.
+ * allowed only says whether this process may ask. Both return an exit status. */
+int spill__cli_as_owner_allowed(const char *cmd);
+int spill__cli_as_owner(const char *cmd, const char *root);
+/* prometheus.c: `ls --prometheus`: the root's state for Prometheus, on stdout or written
+ * atomically to output (non-NULL); as_owner: judged as the root's owner (the file is still
+ * written by this process). Returns an exit status. */
+int spill__cli_prometheus(apr_pool_t *pool, const char *root, const char *output,
+                          int as_owner);
 
 /* The usage text of one command ("reap") or of all (NULL). */
 void spill__cli_usage(FILE *f, const char *cmd);

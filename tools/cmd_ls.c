@@ -8,11 +8,14 @@
 
 #include "cli.h"
 
-enum { O_ROOT = 256, O_JSON, O_HELP = 'h' };
+enum { O_ROOT = 256, O_JSON, O_PROMETHEUS, O_OUTPUT, O_AS_OWNER, O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root"},
     {"json", O_JSON, 0, "a JSON array"},
+    {"prometheus", O_PROMETHEUS, 0, "Prometheus' text format (prometheus.c)"},
+    {"output", O_OUTPUT, 1, "with --prometheus: replace this file atomically"},
+    {"as-owner", O_AS_OWNER, 0, "as root: judge as the root's owner"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
@@ -206,18 +209,29 @@ int spill__cli_ls_run(apr_pool_t *pool, const char *root, int json)
 int spill__cli_ls(apr_pool_t *pool, int argc, const char *const *argv)
 {
     apr_getopt_t *os = spill__cli_getopt(pool, argc, argv);
-    const char *arg, *root = NULL;
-    int id, more, json = 0;
+    const char *arg, *root = NULL, *output = NULL;
+    int id, more, json = 0, prom = 0, as_owner = 0;
     while ((more = spill__cli_next(os, options, &id, &arg)) == 1) {
         switch (id) {
         case O_ROOT: root = arg; break;
         case O_JSON: json = 1; break;
+        case O_PROMETHEUS: prom = 1; break;
+        case O_OUTPUT: output = arg; break;
+        case O_AS_OWNER: as_owner = 1; break;
         case O_HELP: spill__cli_usage(stdout, "ls"); return SPILL_CLI_OK;
         }
     }
     if (more < 0)
         return SPILL_CLI_USAGE;
+    if (prom && json)
+        return spill__cli_usage_error("ls", "--json or --prometheus, not both");
+    if (output && !prom)
+        return spill__cli_usage_error("ls", "--output is for --prometheus");
     if (!(root = spill__cli_root(pool, "ls", root)))
         return SPILL_CLI_ERRORS;
+    if (prom)
+        return spill__cli_prometheus(pool, root, output, as_owner);
+    if (as_owner && (more = spill__cli_as_owner("ls", root)) != SPILL_CLI_OK)
+        return more;
     return spill__cli_ls_run(pool, root, json);
 }

@@ -5,7 +5,7 @@
 
 #include "cli.h"
 
-enum { O_ROOT = 256, O_GRACE, O_THREADS, O_BUDGET, O_DRY, O_JSON, O_HELP = 'h' };
+enum { O_ROOT = 256, O_GRACE, O_THREADS, O_BUDGET, O_DRY, O_JSON, O_AS_OWNER, O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root"},
@@ -14,6 +14,7 @@ static const apr_getopt_option_t options[] = {
     {"budget-ms", O_BUDGET, 1, "stop after this many milliseconds"},
     {"dry-run", O_DRY, 0, "judge and report, remove nothing"},
     {"json", O_JSON, 0, "one JSON object"},
+    {"as-owner", O_AS_OWNER, 0, "as root: become the root's owner first"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
@@ -78,7 +79,13 @@ static int parse(int argc, const char *const *argv, apr_pool_t *pool, spill__cli
     int id, more;
     while ((more = spill__cli_next(os, options, &id, &arg)) == 1) {
         switch (id) {
-        case O_ROOT: *root = arg; break;
+        case O_ROOT:
+            if (!*arg) { /* an empty root is a usage error, not a failed reap */
+                fprintf(stderr, "spill reap: --root: an empty path names no root\n");
+                return SPILL_CLI_USAGE;
+            }
+            *root = arg;
+            break;
         case O_GRACE:
             if (!spill__cli_number("reap", "grace", arg, UINT32_MAX, &v))
                 return SPILL_CLI_USAGE;
@@ -96,6 +103,7 @@ static int parse(int argc, const char *const *argv, apr_pool_t *pool, spill__cli
             break;
         case O_DRY: a->dry_run = a->opts.dry_run = 1; break;
         case O_JSON: a->json = 1; break;
+        case O_AS_OWNER: a->as_owner = 1; break;
         case O_HELP: spill__cli_usage(stdout, "reap"); return -1;
         }
     }
@@ -117,6 +125,8 @@ int spill__cli_reap(apr_pool_t *pool, int argc, const char *const *argv)
         return rc < 0 ? SPILL_CLI_OK : rc;
     if (!(a.root = spill__cli_root(pool, "reap", root)))
         return SPILL_CLI_ERRORS;
+    if (a.as_owner && (rc = spill__cli_as_owner("reap", a.root)) != SPILL_CLI_OK)
+        return rc;
     /* No progress display: spill_reap reports only when it is done (the API has no progress
      * hook, and its log callback runs only on the calling thread). */
     return spill__cli_reap_run(pool, &a, &st);

@@ -17,11 +17,15 @@ typedef struct command {
 
 static const command commands[] = {
     {"reap", spill__cli_reap,
-     "[--root DIR] [--grace SECONDS] [--threads N] [--budget-ms MS] [--dry-run] [--json]",
+     "[--root DIR] [--grace SECONDS] [--threads N] [--budget-ms MS] [--dry-run] [--json]\n"
+     "             [--as-owner]",
      "remove the spill directories of dead owners; never a live one (--dry-run: judge and\n"
-     "      report what would be removed, removing nothing; --threads 0 or unset: one per core)"},
-    {"ls", spill__cli_ls, "[--root DIR] [--json]",
-     "list the spill directories under the root, oldest first, as reap would judge them"},
+     "      report what would be removed, removing nothing; --threads 0 or unset: one per core;\n"
+     "      --as-owner, only as root: first become the user and group owning the root)"},
+    {"ls", spill__cli_ls, "[--root DIR] [--json] [--prometheus [--output FILE]] [--as-owner]",
+     "list the spill directories under the root, oldest first, as reap would judge them\n"
+     "      (--prometheus: directories, bytes and files per state for node_exporter's textfile\n"
+     "      collector; --output: replace FILE atomically)"},
     {"hold", spill__cli_hold,
      "[--root DIR] --chunks N [--chunk-size BYTES] [--pace-ms MS] [--ready-file PATH] [--tag T]",
      "a stand-in upload: spill N chunks, print the spill's path once the first is on disk,\n"

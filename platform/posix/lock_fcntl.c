@@ -23,7 +23,6 @@
  * hit, and the table (which stays in any case) would go untested. Classic F_SETLK everywhere. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,26 +50,8 @@ typedef struct held {
     struct held *next;
 } held;
 
-static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static held *table;
 static pid_t table_pid; /* the process the table describes (trap 3) */
-
-/* A fork while another thread holds the mutex must not leave the child a locked mutex. */
-static void before_fork(void)
-{
-    pthread_mutex_lock(&mutex);
-}
-
-static void after_fork(void)
-{
-    pthread_mutex_unlock(&mutex);
-}
-
-static void register_atfork(void)
-{
-    pthread_atfork(before_fork, after_fork, after_fork);
-}
 
 /* TRAP 3: in a forked child the inherited entries are not its locks. Its copies of parked
  * descriptors are closed (it holds no lock that closing could drop); the holders' descriptors
@@ -90,8 +71,9 @@ static void forget_inherited(void)
 
 static void table_enter(void)
 {
-    pthread_once(&atfork_once, register_atfork);
-    pthread_mutex_lock(&mutex);
+    /* SPILL__MU_LOCKS: the fork handler (fork.c) takes it before a fork, so a child never
+     * inherits it locked; taken after the registry's, never before it */
+    spill__mutex_lock(SPILL__MU_LOCKS);
     if (table_pid != getpid()) {
         forget_inherited();
         table_pid = getpid();
@@ -100,7 +82,7 @@ static void table_enter(void)
 
 static void table_leave(void)
 {
-    pthread_mutex_unlock(&mutex);
+    spill__mutex_unlock(SPILL__MU_LOCKS);
 }
 
 /* Under the mutex. */
@@ -248,22 +230,22 @@ int spill__posix_lock_create(spill__fd at, const char *name, spill__fd *out)
 
 int spill__posix_lock_probe(spill__fd at, const char *name, spill__fd *out)
 {
-    struct stat st;
+    spill__lock_exam ex;
     int rc, fd;
-    /* TRAPS 1 and 2: one of ours is busy, and is never even opened */
-    if (fstatat((int)at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return spill__error_os("fstatat", name, errno);
-    if (is_ours(st.st_dev, st.st_ino))
+    /* rule 7: examined before it is opened (lockfile.c names the trap); TRAPS 1 and 2: one
+     * of ours is busy, and is never even opened */
+    if ((rc = spill__posix_lock_examine((int)at, name, &ex)) != SPILL_OK)
+        return rc;
+    if (is_ours(ex.st.st_dev, ex.st.st_ino)) {
+        spill__posix_lock_exam_done(&ex);
         return busy_here(name);
+    }
 #ifdef SPILL_TEST_HOOKS
     if (spill__fcntl_probe_hook)
         spill__fcntl_probe_hook(at, name);
 #endif
-    do
-        fd = spill__posix_open_lock((int)at, name);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return spill__posix_open_lock_error(name, errno);
+    if ((rc = spill__posix_lock_reopen(&ex, (int)at, name, O_RDWR, &fd)) != SPILL_OK)
+        return rc;
     /* the name may now be one of ours after all: claim checks again and parks it */
     if ((rc = claim_locked(fd, name, 1)) == SPILL_OK)
         *out = fd;

@@ -44,15 +44,14 @@ int spill__posix_lock_create(spill__fd at, const char *name, spill__fd *out)
 
 int spill__posix_lock_probe(spill__fd at, const char *name, spill__fd *out)
 {
+    spill__lock_exam ex;
     int rc, fd;
-    do
-        fd = spill__posix_open_lock((int)at, name);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return spill__posix_open_lock_error(name, errno);
-    if ((rc = spill__posix_check_lock_shape(fd, name)) == SPILL_OK)
-        rc = try_lock(fd, name);
-    if (rc != SPILL_OK) {
+    /* rule 7: examined before it is opened (lockfile.c names the trap) */
+    if ((rc = spill__posix_lock_examine((int)at, name, &ex)) != SPILL_OK)
+        return rc;
+    if ((rc = spill__posix_lock_reopen(&ex, (int)at, name, O_RDWR, &fd)) != SPILL_OK)
+        return rc;
+    if ((rc = try_lock(fd, name)) != SPILL_OK) {
         close(fd);
         return rc;
     }

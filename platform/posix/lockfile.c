@@ -1,17 +1,126 @@
-/* lockfile.c (POSIX): opening and checking an existing .lock, shared by both lock backends.
+/* lockfile.c (POSIX): examining and opening an existing .lock, shared by both lock backends.
  * Any doubt is "unsafe" or an error, never "free" (SPEC.md rule 7). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/file.h>
+#endif
 
 #include "posix.h"
 
-int spill__posix_open_lock(int at, const char *name)
+/* TRAP (POSIX close): any close() of any descriptor on an inode drops every fcntl lock this
+ * process holds on it, whichever descriptor took them. A .lock that is a hard link to a file
+ * the host application has locked (SQLite does) would lose the application its lock the moment
+ * we merely opened and closed it. So .lock is examined without being opened for I/O, and
+ * anything but a regular file with one link is never opened at all.
+ * Linux: an O_PATH | O_NOFOLLOW descriptor is examined (its close drops no lock: the kernel
+ * skips lock removal for O_PATH files), then the examined inode itself is reopened through
+ * /proc/self/fd/N, so no other file can be swapped in between. Elsewhere (or without /proc): a
+ * no-follow fstatat, the open, and the same dev/ino check afterwards. */
+
+static int shape(const struct stat *st, const char *name, const char *op)
 {
-    /* O_NONBLOCK: a FIFO planted as .lock must not block the reaper; O_NOCTTY: nor may a
-     * terminal device become our controlling terminal */
-    return openat(at, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (S_ISLNK(st->st_mode))
+        return spill__error_set_os(SPILL_EUNSAFE, 0, op, name,
+                                   "lock file is a symbolic link: never followed");
+    if (!S_ISREG(st->st_mode))
+        return spill__error_set_os(SPILL_EUNSAFE, 0, op, name,
+                                   "lock file is not a regular file");
+    if (st->st_nlink != 1)
+        return spill__error_set_os(SPILL_EUNSAFE, 0, op, name,
+                                   "lock file has more than one link");
+    return SPILL_OK;
+}
+
+int spill__posix_lock_examine(int at, const char *name, spill__lock_exam *ex)
+{
+    int rc;
+    ex->path_fd = -1;
+#ifdef O_PATH
+    do
+        ex->path_fd = openat(at, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    while (ex->path_fd < 0 && errno == EINTR);
+    if (ex->path_fd < 0)
+        return spill__error_os("openat", name, errno);
+    if (fstat(ex->path_fd, &ex->st) < 0)
+        rc = spill__error_os("fstat", name, errno);
+    else
+        rc = shape(&ex->st, name, "fstat");
+#else
+    if (fstatat(at, name, &ex->st, AT_SYMLINK_NOFOLLOW) < 0)
+        return spill__error_os("fstatat", name, errno);
+    rc = shape(&ex->st, name, "fstatat");
+#endif
+    if (rc != SPILL_OK)
+        spill__posix_lock_exam_done(ex);
+    return rc;
+}
+
+void spill__posix_lock_exam_done(spill__lock_exam *ex)
+{
+    if (ex->path_fd >= 0)
+        close(ex->path_fd); /* O_PATH: drops no lock */
+    ex->path_fd = -1;
+}
+
+#ifdef SPILL_TEST_HOOKS
+int spill__lock_reopen_by_name;
+#endif
+
+/* O_NONBLOCK: a FIFO swapped in must not block the reaper; O_NOCTTY: nor may a terminal
+ * become our controlling terminal. */
+#define REOPEN_FLAGS (O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
+/* The fallback: the name again, then the dev/ino check. What it opened by mistake is closed:
+ * the one window left where the OS offers nothing better. */
+static int reopen_by_name(spill__lock_exam *ex, int at, const char *name, int flags, int *out)
+{
+    struct stat st;
+    int fd;
+    do
+        fd = openat(at, name, flags | O_NOFOLLOW | REOPEN_FLAGS);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return spill__posix_open_lock_error(name, errno);
+    if (fstat(fd, &st) < 0 || st.st_dev != ex->st.st_dev || st.st_ino != ex->st.st_ino ||
+        shape(&st, name, "fstat") != SPILL_OK) {
+        spill__posix_close(fd); /* the backend's close: one of our own .lock files is parked */
+        return spill__error_set_os(SPILL_EUNSAFE, 0, "fstat", name,
+                                   "lock file replaced while examined");
+    }
+    *out = fd;
+    return SPILL_OK;
+}
+
+int spill__posix_lock_reopen(spill__lock_exam *ex, int at, const char *name, int flags,
+                             int *out)
+{
+    int rc;
+#ifdef SPILL_TEST_HOOKS
+    if (spill__lock_reopen_by_name)
+        spill__posix_lock_exam_done(ex); /* a test of the fallback */
+#endif
+    if (ex->path_fd >= 0) {
+        char proc[64];
+        int fd;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", ex->path_fd);
+        do
+            fd = open(proc, flags | REOPEN_FLAGS);
+        while (fd < 0 && errno == EINTR);
+        if (fd >= 0 || errno != ENOENT) { /* ENOENT: no /proc mounted */
+            rc = fd >= 0 ? SPILL_OK : spill__posix_open_lock_error(name, errno);
+            spill__posix_lock_exam_done(ex);
+            if (rc == SPILL_OK)
+                *out = fd;
+            return rc;
+        }
+    }
+    rc = reopen_by_name(ex, at, name, flags, out);
+    spill__posix_lock_exam_done(ex);
+    return rc;
 }
 
 int spill__posix_open_lock_error(const char *name, int err)
@@ -34,11 +143,39 @@ int spill__posix_check_lock_shape(int fd, const char *name)
     struct stat st;
     if (fstat(fd, &st) < 0)
         return spill__error_os("fstat", name, errno);
-    if (!S_ISREG(st.st_mode))
-        return spill__error_set_os(SPILL_EUNSAFE, 0, "fstat", name,
-                                   "lock file is not a regular file");
-    if (st.st_nlink != 1)
-        return spill__error_set_os(SPILL_EUNSAFE, 0, "fstat", name,
-                                   "lock file has more than one link");
+    return shape(&st, name, "fstat");
+}
+
+int spill__posix_lock_read(spill__fd at, const char *name, spill__fd *out)
+{
+    spill__lock_exam ex;
+    int rc, fd;
+    if ((rc = spill__posix_lock_examine((int)at, name, &ex)) != SPILL_OK)
+        return rc;
+    if ((rc = spill__posix_lock_reopen(&ex, (int)at, name, O_RDONLY, &fd)) == SPILL_OK)
+        *out = fd;
+    return rc;
+}
+
+/* Rule 13 (Linux): systemd-tmpfiles (v242 and later) skips a directory someone holds an flock
+ * on, and everything below it. Always flock, whatever the lock backend: the convention is
+ * flock's. On NFS, CIFS and FUSE a directory has no flock of its own and the kernel keeps it
+ * local: fine, it is only for the host's cleaners. Any failure other than EWOULDBLOCK is
+ * ignored: `.lock` stays the correctness gate. Other systems' cleaners know no such lock. */
+int spill__posix_dir_lock(spill__fd fd, int how)
+{
+#ifdef __linux__
+    int op = how == SPILL__DLOCK_SH ? LOCK_SH : how == SPILL__DLOCK_EX ? LOCK_EX : LOCK_UN;
+    int rc;
+    do
+        rc = flock((int)fd, op | LOCK_NB);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0 && (errno == EWOULDBLOCK || errno == EAGAIN))
+        return spill__error_set_os(SPILL_EBUSY, errno, "flock", "",
+                                   "directory locked by another process");
+#else
+    (void)fd;
+    (void)how;
+#endif
     return SPILL_OK;
 }

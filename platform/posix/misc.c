@@ -95,24 +95,30 @@ unsigned spill__ncpu(void)
 
 void spill__once(void (*fn)(void))
 {
-    /* one pthread_once per distinct function; the library has only a few */
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    /* one slot per distinct function; the library has only a few. Once a function has run, its
+     * slot is found without the mutex (rule 14: initialisation holds no lock once done); the
+     * mutex is the library's first (platform.h), so the fork handler waits for a first run */
     static void (*done[16])(void);
     static int ndone;
-    int i;
-    pthread_mutex_lock(&mu);
-    for (i = 0; i < ndone && done[i] != fn; i++)
+    int i, n = __atomic_load_n(&ndone, __ATOMIC_ACQUIRE);
+    for (i = 0; i < n; i++)
+        if (__atomic_load_n(&done[i], __ATOMIC_RELAXED) == fn)
+            return;
+    spill__mutex_lock(SPILL__MU_ONCE);
+    n = ndone;
+    for (i = 0; i < n && done[i] != fn; i++)
         ;
-    if (i == ndone && ndone < 16) {
+    if (i == n && n < 16) {
         fn();
-        done[ndone++] = fn;
+        __atomic_store_n(&done[n], fn, __ATOMIC_RELAXED);
+        __atomic_store_n(&ndone, n + 1, __ATOMIC_RELEASE);
     }
-    pthread_mutex_unlock(&mu);
+    spill__mutex_unlock(SPILL__MU_ONCE);
 }
 
 #if defined(__linux__)
 /* f_type magic numbers of filesystems whose locks can look free while their owner lives */
-static int network_magic(unsigned long t)
+int spill__posix_network_magic(unsigned long t)
 {
     switch (t) {
     case 0x6969UL:     /* NFS */
@@ -122,7 +128,9 @@ static int network_magic(unsigned long t)
     case 0x01021997UL: /* 9p (v9fs) */
     case 0x65735546UL: /* FUSE, which virtiofs also reports */
     case 0x00C36400UL: /* Ceph */
-    case 0x5346414FUL: /* AFS */
+    case 0x5346414FUL: /* AFS (OpenAFS) */
+    case 0x6B414653UL: /* kAFS, the kernel's AFS client */
+    case 0x19830326UL: /* BeeGFS */
     case 0x47504653UL: /* GPFS */
     case 0x0BD00BD0UL: /* Lustre */
         return 1;
@@ -136,7 +144,7 @@ int spill__posix_fs_kind(spill__fd fd, int *kind)
     struct statfs sf;
     if (fstatfs((int)fd, &sf) < 0)
         return spill__error_os("fstatfs", "", errno);
-    *kind = network_magic((unsigned long)sf.f_type) ? SPILL__FS_NETWORK : SPILL__FS_LOCAL;
+    *kind = spill__posix_network_magic((unsigned long)sf.f_type) ? SPILL__FS_NETWORK : SPILL__FS_LOCAL;
     return SPILL_OK;
 }
 #else

@@ -1,6 +1,6 @@
 /* stat.c (POSIX): file identity without following links, mount ids where the OS has them
- * (Linux statx STATX_MNT_ID: a bind mount shares st_dev with its source), and a rename that
- * never replaces. */
+ * (Linux statx STATX_MNT_ID, or name_to_handle_at before 5.8: a bind mount shares st_dev with
+ * its source), never waiting on a dead mount, and a rename that never replaces. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,12 +20,62 @@ static int type_of(mode_t m)
     return SPILL__F_OTHER;
 }
 
-#if defined(SPILL_HAVE_STATX) && defined(STATX_MNT_ID)
+#ifdef SPILL_TEST_HOOKS
+int spill__posix_no_statx_mnt_id;
+#endif
+
+#if defined(__linux__)
+/* Kernels before 5.8 report no STATX_MNT_ID. The mount id then comes from name_to_handle_at
+ * (with no room for a handle it fails with EOVERFLOW but fills the mount id, as systemd's
+ * path_get_mnt_id uses it), else from an O_PATH descriptor's /proc fdinfo. Both resolve the
+ * name without asking the filesystem beyond it, so neither waits on a dead mount. Never the
+ * device number alone: a bind mount of the same filesystem shares it (rule 2). */
+static int mount_id_fallback(int dirfd, const char *name, uint64_t *out)
+{
+    struct file_handle fh;
+    char path[64], line[256];
+    int mnt = -1, fd;
+    FILE *f;
+    fh.handle_bytes = 0;
+    if (name_to_handle_at(dirfd, name ? name : "", &fh, &mnt, name ? 0 : AT_EMPTY_PATH) == 0 ||
+        errno == EOVERFLOW) {
+        *out = (uint64_t)(unsigned)mnt;
+        return 0;
+    }
+    fd = name ? openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC) : dirfd;
+    if (fd < 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+    if ((f = fopen(path, "re")) != NULL) {
+        while (mnt < 0 && fgets(line, sizeof line, f))
+            if (sscanf(line, "mnt_id: %d", &mnt) != 1)
+                mnt = -1;
+        fclose(f);
+    }
+    if (fd != dirfd)
+        close(fd);
+    if (mnt < 0)
+        return -1;
+    *out = (uint64_t)(unsigned)mnt;
+    return 0;
+}
+#endif
+
+#if defined(SPILL_HAVE_STATX)
+/* Rule 2: a stat by name must not wait on the far side of a mount (a hung FUSE daemon, an NFS
+ * server gone): AT_STATX_DONT_SYNC answers from what the kernel has, AT_NO_AUTOMOUNT triggers
+ * no automounter. The core stats by name before it opens anything (the mount check); a stat
+ * of an open descriptor, made only after that check, synchronises as fstat does. */
 int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
 {
     struct statx sx;
-    int flags = AT_SYMLINK_NOFOLLOW | (name ? 0 : AT_EMPTY_PATH);
-    if (statx(dirfd, name ? name : "", flags, STATX_BASIC_STATS | STATX_MNT_ID, &sx) < 0)
+    int flags = AT_SYMLINK_NOFOLLOW |
+                (name ? AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT : AT_EMPTY_PATH);
+    unsigned mask = STATX_BASIC_STATS;
+#ifdef STATX_MNT_ID
+    mask |= STATX_MNT_ID;
+#endif
+    if (statx(dirfd, name ? name : "", flags, mask, &sx) < 0)
         return -1;
     memset(st, 0, sizeof *st);
     st->type = type_of(sx.stx_mode);
@@ -33,13 +83,26 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
     st->nlink = sx.stx_nlink;
     st->dev = ((uint64_t)sx.stx_dev_major << 32) | sx.stx_dev_minor;
     st->ino = sx.stx_ino;
-    /* kernels before 5.8 do not report a mount id: fall back to the device */
-    st->mount_id = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : st->dev;
+    st->mount_id = st->dev;
+#ifdef STATX_MNT_ID
+    if ((sx.stx_mask & STATX_MNT_ID)
+#ifdef SPILL_TEST_HOOKS
+        && !spill__posix_no_statx_mnt_id
+#endif
+    )
+        st->mount_id = sx.stx_mnt_id;
+    else
+#endif
+    /* only directories are ever entered, so only they need the mount id */
+    if (st->type == SPILL__F_DIR && mount_id_fallback(dirfd, name, &st->mount_id) < 0)
+        st->mount_id = st->dev;
     st->mtime = (int64_t)sx.stx_mtime.tv_sec;
     st->own = st->type == SPILL__F_DIR && sx.stx_uid == geteuid();
     return 0;
 }
 #else
+/* Without statx (other POSIX systems; the BSDs and macOS compare device numbers, which a
+ * nullfs/bind mount does not change: their getmntinfo snapshot is not built yet). */
 int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
 {
     struct stat sb;
@@ -53,23 +116,48 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
     st->dev = (uint64_t)sb.st_dev;
     st->ino = (uint64_t)sb.st_ino;
     st->mount_id = st->dev;
+#if defined(__linux__)
+    if (st->type == SPILL__F_DIR && mount_id_fallback(dirfd, name, &st->mount_id) < 0)
+        st->mount_id = st->dev;
+#endif
     st->mtime = (int64_t)sb.st_mtime;
     st->own = st->type == SPILL__F_DIR && sb.st_uid == geteuid();
     return 0;
 }
 #endif
 
-int spill__posix_rename_noreplace(int from_at, const char *from, int to_at, const char *to)
+#ifdef SPILL_TEST_HOOKS
+int spill__rename_native_errno; /* non-zero: the native no-replace rename fails with it */
+#endif
+
+/* The OS's atomic no-replace rename: 0, or -1 + errno; ENOSYS where there is none. */
+static int native_noreplace(int from_at, const char *from, int to_at, const char *to)
 {
-#if defined(SPILL_HAVE_RENAMEAT2)
-    if (renameat2(from_at, from, to_at, to, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
+#ifdef SPILL_TEST_HOOKS
+    if (spill__rename_native_errno) {
+        errno = spill__rename_native_errno;
         return -1;
-    /* the filesystem does not support RENAME_NOREPLACE: fall through */
+    }
+#endif
+#if defined(SPILL_HAVE_RENAMEAT2)
+    return renameat2(from_at, from, to_at, to, RENAME_NOREPLACE);
 #elif defined(__APPLE__) && defined(RENAME_EXCL)
     return renameatx_np(from_at, from, to_at, to, RENAME_EXCL);
+#else
+    (void)from_at, (void)from, (void)to_at, (void)to;
+    errno = ENOSYS;
+    return -1;
 #endif
+}
+
+int spill__posix_rename_noreplace(int from_at, const char *from, int to_at, const char *to)
+{
+    if (native_noreplace(from_at, from, to_at, to) == 0)
+        return 0;
+    /* the filesystem cannot: Linux answers EINVAL (FUSE, bindfs), macOS ENOTSUP for
+     * renameatx_np(RENAME_EXCL) on smbfs, msdos and exfat. Fall through to the check below */
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP && errno != EOPNOTSUPP)
+        return -1;
     {
         /* No atomic no-replace rename here. renameat() would replace an empty directory, so
          * refuse an existing name first; the window left is harmless because final names

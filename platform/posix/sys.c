@@ -5,22 +5,76 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#if defined(SYS_openat2)
+#include <linux/openat2.h>
+#endif
+#endif
 
 #include "posix.h"
 
 #define AT(fd) ((fd) == SPILL__NOFD ? AT_FDCWD : (int)(fd))
 
+#if defined(__linux__) && defined(SYS_openat2)
+/* Rule 2: below the root, the open itself refuses to cross a mount or follow a link (Linux 5.6+),
+ * which closes the window between the core's mount check and this open. A kernel without
+ * openat2 (ENOSYS), one that does not know a flag (EINVAL) or a seccomp filter that refuses the
+ * call (EPERM; container runtimes did before they knew it) leaves the classic openat, once and
+ * for all: the mount check before it still holds. */
+#ifdef SPILL_TEST_HOOKS
+int spill__posix_no_openat2; /* tests: the classic openat, as on kernels before 5.6 */
+#define no_openat2 spill__posix_no_openat2
+#else
+static int no_openat2;
+#endif
+
+static int open_beneath(int at, const char *name, int flags)
+{
+    struct open_how how;
+    int fd;
+    if (__atomic_load_n(&no_openat2, __ATOMIC_RELAXED))
+        return -2;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)flags;
+    how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS;
+    do
+        fd = (int)syscall(SYS_openat2, at, name, &how, sizeof how);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0 && (errno == ENOSYS || errno == EINVAL || errno == EPERM)) {
+        __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
+        return -2;
+    }
+    if (fd < 0 && errno == EXDEV) /* a mount point: refused without a word to its server */
+        return spill__error_os_as(SPILL_EUNSAFE, "openat2", name, EXDEV), -3;
+    return fd;
+}
+#else
+static int open_beneath(int at, const char *name, int flags)
+{
+    (void)at;
+    (void)name;
+    (void)flags;
+    return -2;
+}
+#endif
+
 static int p_open_dir(spill__fd at, const char *name, spill__fd *out)
 {
-    int fd;
+    int fd = -2;
     /* a root path may pass through links (macOS's /tmp); children of it may not */
     int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (at == SPILL__NOFD ? 0 : O_NOFOLLOW);
-    do
-        fd = openat(AT(at), name, flags);
-    while (fd < 0 && errno == EINTR);
+    if (at != SPILL__NOFD && (fd = open_beneath((int)at, name, flags)) == -3)
+        return SPILL_EUNSAFE;
+    if (fd == -2) {
+        do
+            fd = openat(AT(at), name, flags);
+        while (fd < 0 && errno == EINTR);
+    }
     if (fd < 0 && at == SPILL__NOFD && errno == ENOTDIR) /* a root that is not a directory is
                                                              an error, not a missing root */
         return spill__error_os_as(SPILL_EINVAL, "openat", name, errno);
@@ -62,11 +116,16 @@ static int p_open_read(spill__fd at, const char *name, spill__fd *out)
     return SPILL_OK;
 }
 
+/* The trap of big counts: macOS refuses a read(2) or write(2) of more than INT_MAX bytes
+ * (EINVAL), and POSIX leaves one past SSIZE_MAX (a chunk past 2 GiB on 32-bit) to the
+ * implementation. At most 1 GiB a call, as on Windows; the loops take the rest. */
+#define RW_MAX ((size_t)1 << 30)
+
 static int p_write(spill__fd fd, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
-        ssize_t n = write((int)fd, p, len);
+        ssize_t n = write((int)fd, p, len > RW_MAX ? RW_MAX : len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -83,7 +142,7 @@ static int p_read(spill__fd fd, void *buf, size_t len, size_t *got)
 {
     ssize_t n;
     do
-        n = read((int)fd, buf, len);
+        n = read((int)fd, buf, len > RW_MAX ? RW_MAX : len);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return spill__error_os("read", "", errno);
@@ -115,6 +174,12 @@ static int p_unlink(spill__fd at, const char *name, int is_dir)
     if (unlinkat(AT(at), name, is_dir ? AT_REMOVEDIR : 0) < 0)
         return spill__error_os(is_dir ? "rmdir" : "unlinkat", name, errno);
     return SPILL_OK;
+}
+
+void spill__close_inherited(spill__fd fd)
+{
+    if (fd != SPILL__NOFD)
+        close((int)fd); /* no lock call and no table: see platform.h */
 }
 
 /* POSIX has no use for holding a directory open while it is created: the staging protocol
@@ -211,7 +276,8 @@ static void p_dir_close(spill__dir *d)
         p_open_dir, p_mkdir, p_create, p_open_read, p_write, p_read, p_close, p_stat,      \
             p_unlink, p_rename, spill__posix_lock_create, spill__posix_lock_probe,         \
             spill__posix_unlock, p_dir_open, p_dir_next, p_dir_rewind, p_dir_close,        \
-            p_space, spill__posix_fs_kind, p_mkdir_open, p_unlink_held                     \
+            p_space, spill__posix_fs_kind, p_mkdir_open, p_unlink_held,                    \
+            spill__posix_lock_read, spill__posix_dir_lock                                  \
     }
 
 const spill__sys_ops spill__sys_default = POSIX_OPS;

@@ -46,6 +46,10 @@ static int do_dir(spill__walk *w, spill__fd fd, const char *name, const spill__s
     }
     if (w->measure)
         return 0;
+    if (w->cut) { /* the budget ran out inside: the rest is the next reap's */
+        w->st->dirs--;
+        return 0;
+    }
     rc = spill__sys.unlink(fd, name, 1);
     if (rc == SPILL_OK)
         return 1;

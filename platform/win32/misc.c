@@ -216,14 +216,31 @@ int spill__win_fs_kind(spill__fd fd, int *kind)
     return SPILL_OK;
 }
 
-/* Rule 11's mode bits have no meaning on Windows: who may plant or remove entries in the root
- * is its ACL's to say (the default root, under Local AppData, is the user's alone). Not
- * checked here; README says so. */
-int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tightened)
+/* The library's process-wide mutexes (platform.h). Windows has no fork: SRW locks, no handler. */
+static SRWLOCK mutexes[SPILL__MU_COUNT] = {SRWLOCK_INIT, SRWLOCK_INIT, SRWLOCK_INIT};
+
+void spill__mutex_lock(int id)
 {
-    (void)root_fd;
-    (void)path;
-    (void)tighten;
-    *tightened = 0;
-    return SPILL_OK;
+    AcquireSRWLockExclusive(&mutexes[id]);
+}
+
+void spill__mutex_unlock(int id)
+{
+    ReleaseSRWLockExclusive(&mutexes[id]);
+}
+
+void spill__close_inherited(spill__fd fd)
+{
+    (void)fd; /* no fork on Windows: never called */
+}
+
+int64_t spill__monotonic_us(void)
+{
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (!freq.QuadPart)
+        QueryPerformanceFrequency(&freq); /* fixed at boot; racing first calls write the same */
+    QueryPerformanceCounter(&now);
+    return (int64_t)(now.QuadPart / freq.QuadPart * 1000000 +
+                     now.QuadPart % freq.QuadPart * 1000000 / freq.QuadPart);
 }

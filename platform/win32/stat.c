@@ -56,8 +56,10 @@ int spill__win_stat_handle(HANDLE h, const char *name, spill__stat *st)
     /* another volume is reached only through a mount point, itself a name surrogate */
     st->mount_id = st->dev;
     st->mtime = unix_seconds(fi.ftLastWriteTime);
-    /* not checked on Windows (README): what a reaper may delete is the ACL's to say, and an
-     * entry it may not delete is left and counted as an error */
-    st->own = 1;
+    /* rule 7, asked of directories only (as on POSIX): the owner SID against ours; the handle
+     * needs READ_CONTROL (SPILL__DIR_ACCESS has it), and an owner that cannot be read is
+     * doubt, so not ours */
+    if (st->type == SPILL__F_DIR)
+        spill__win_owned_by_me(h, name, &st->own);
     return SPILL_OK;
 }

@@ -295,7 +295,8 @@ static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const 
             w_unlink, w_rename, spill__win_lock_create, spill__win_lock_probe,             \
             spill__win_unlock, spill__win_dir_open, spill__win_dir_next,                   \
             spill__win_dir_rewind, spill__win_dir_close, spill__win_space,                 \
-            spill__win_fs_kind, w_mkdir_open, w_unlink_held                                \
+            spill__win_fs_kind, w_mkdir_open, w_unlink_held, spill__win_lock_read,        \
+            spill__win_dir_lock                                                            \
     }
 
 const spill__sys_ops spill__sys_default = WIN32_OPS;

@@ -39,6 +39,10 @@ static int do_dir(spill__walk *w, HANDLE h, const char *name, const spill__stat 
     }
     if (w->measure)
         return 0;
+    if (w->cut) { /* the budget ran out inside: the rest is the next reap's */
+        w->st->dirs--;
+        return 0;
+    }
     rc = spill__win_delete(h, name);
     if (rc == SPILL_OK)
         return 1;

@@ -20,8 +20,9 @@
 #define SPILL__SHARE_ALL (FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
 #define SPILL__SHARE_HELD (FILE_SHARE_READ | FILE_SHARE_WRITE)
 
-/* Access for reading a directory's listing and attributes. */
-#define SPILL__DIR_ACCESS (FILE_LIST_DIRECTORY | FILE_TRAVERSE | FILE_READ_ATTRIBUTES | SYNCHRONIZE)
+/* Access for reading a directory's listing, attributes and owner (READ_CONTROL, rule 7). */
+#define SPILL__DIR_ACCESS                                                                  \
+    (FILE_LIST_DIRECTORY | FILE_TRAVERSE | FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE)
 
 /* utf.c: a UTF-8 path or name as a NUL-terminated UTF-16 string, malloc'd (free it), with '/'
  * turned into '\'. A path (not a name under a directory handle) that is too long for the
@@ -55,10 +56,16 @@ int spill__win_refuse_link(HANDLE h, const char *name);
  * are the ordinary files or directories they stand for. */
 int spill__win_stat_handle(HANDLE h, const char *name, spill__stat *st);
 
+/* security.c: *own 1 if the open h (with READ_CONTROL) is owned by this process's user, or
+ * the filesystem has no owners (SPEC.md rule 7); rule 11's spill__root_check lives there too. */
+int spill__win_owned_by_me(HANDLE h, const char *name, int *own);
+
 /* lock.c */
 int spill__win_lock_create(spill__fd at, const char *name, spill__fd *out);
 int spill__win_lock_probe(spill__fd at, const char *name, spill__fd *out);
 int spill__win_unlock(spill__fd fd);
+int spill__win_lock_read(spill__fd at, const char *name, spill__fd *out);
+int spill__win_dir_lock(spill__fd fd, int how);
 
 /* dir.c: directory listings */
 int spill__win_dir_open(spill__fd fd, spill__dir **out);

@@ -1,0 +1,556 @@
+//! spill: a private spill directory that cleans up after its owner, even after a hard death.
+//!
+//! The safe Rust API over the spill C library (through `spill-sys`). A [`Spill`] holds a locked
+//! directory of chunks, each stored under a 32-byte address; closing or dropping it removes the
+//! directory, and the next [`Spill::open`] or [`reap`] under the same root removes the directory
+//! of an owner that died without closing.
+//!
+//! ```
+//! let root = std::env::temp_dir().join(format!("spill-doc-{}", std::process::id()));
+//! let mut s = spill::Spill::open(&root, &spill::Options::new().tag("doc"))?;
+//! s.put(&[7; 32], b"chunk")?;
+//! assert_eq!(s.get(&[7; 32])?, b"chunk");
+//! let dir = s.path().to_path_buf();
+//! s.close()?;
+//! assert!(!dir.exists());
+//! # std::fs::remove_dir(&root).unwrap();
+//! # Ok::<(), spill::Error>(())
+//! ```
+//!
+//! A `Spill` may move to another thread (it is `Send`) but not be shared by two (it is not
+//! `Sync`):
+//! ```compile_fail
+//! fn shared<T: Sync>() {}
+//! shared::<spill::Spill>();
+//! ```
+
+use spill_sys as sys;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::path::{Path, PathBuf};
+use std::ptr::{self, NonNull};
+use std::sync::Arc;
+use std::time::Duration;
+
+mod options;
+pub use options::{LogLevel, Options};
+
+/// The length of a chunk address.
+pub const ADDR_LEN: usize = sys::SPILL_ADDR_LEN;
+/// A chunk's address (for instance its content hash).
+pub type Addr = [u8; ADDR_LEN];
+
+/// What went wrong: spill's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// A bad argument.
+    Invalid,
+    NoMemory,
+    /// The OS refused an operation ([`Error::os_error`] says how).
+    Io,
+    /// Not enough free space or quota.
+    NoSpace,
+    /// No chunk under that address.
+    NotFound,
+    /// Held by a live owner.
+    Busy,
+    /// Refused: a link, a foreign owner, an unsafe root.
+    Unsafe,
+    /// The filesystem cannot lock.
+    NoLock,
+    /// Permission denied.
+    Access,
+    /// This spill's directory or lock was taken away from under it.
+    Lost,
+    /// The handle was used in a process other than the one that opened it.
+    Forked,
+    /// A buffer too small.
+    Range,
+    /// A code this crate does not know yet (the C enum may grow).
+    Other(i32),
+}
+
+impl ErrorCode {
+    /// The spill_err value.
+    pub fn raw(self) -> i32 {
+        match self {
+            ErrorCode::Invalid => sys::SPILL_EINVAL,
+            ErrorCode::NoMemory => sys::SPILL_ENOMEM,
+            ErrorCode::Io => sys::SPILL_EIO,
+            ErrorCode::NoSpace => sys::SPILL_ENOSPC,
+            ErrorCode::NotFound => sys::SPILL_ENOTFOUND,
+            ErrorCode::Busy => sys::SPILL_EBUSY,
+            ErrorCode::Unsafe => sys::SPILL_EUNSAFE,
+            ErrorCode::NoLock => sys::SPILL_ENOLCK,
+            ErrorCode::Access => sys::SPILL_EACCES,
+            ErrorCode::Lost => sys::SPILL_ELOST,
+            ErrorCode::Forked => sys::SPILL_EFORKED,
+            ErrorCode::Range => sys::SPILL_ERANGE,
+            ErrorCode::Other(code) => code,
+        }
+    }
+
+    /// The code of a spill_err value.
+    pub fn from_raw(code: i32) -> ErrorCode {
+        [
+            ErrorCode::Invalid, ErrorCode::NoMemory, ErrorCode::Io, ErrorCode::NoSpace,
+            ErrorCode::NotFound, ErrorCode::Busy, ErrorCode::Unsafe, ErrorCode::NoLock,
+            ErrorCode::Access, ErrorCode::Lost, ErrorCode::Forked, ErrorCode::Range,
+        ]
+        .into_iter()
+        .find(|c| c.raw() == code)
+        .unwrap_or(ErrorCode::Other(code))
+    }
+}
+
+/// A failed call: spill_error's fields (the code, the OS error, the operation, the path and a
+/// message a person can act on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    code: ErrorCode,
+    os_error: i32,
+    op: String,
+    path: String,
+    message: String,
+}
+
+fn lossy(p: *const c_char) -> String {
+    if p.is_null() {
+        String::new()
+    } else {
+        // SAFETY: the library's strings are NUL-terminated and live until this thread's next
+        // failing call; they are copied at once.
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    }
+}
+
+impl Error {
+    /// This thread's last failure, which returned `code`.
+    fn last(code: c_int) -> Error {
+        // SAFETY: spill_error_last never returns NULL.
+        let e = unsafe { &*sys::spill_error_last() };
+        if e.code != code {
+            // the call failed without details (it should not happen): the code's description
+            return Error::new(ErrorCode::from_raw(code), "", "", &strerror(code));
+        }
+        Error {
+            code: ErrorCode::from_raw(code),
+            os_error: e.os_error,
+            op: lossy(e.op),
+            path: lossy(e.path),
+            message: lossy(e.message),
+        }
+    }
+
+    fn new(code: ErrorCode, op: &str, path: &str, message: &str) -> Error {
+        Error { code, os_error: 0, op: op.into(), path: path.into(), message: message.into() }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+    /// errno (GetLastError() on Windows), if the OS refused something.
+    pub fn os_error(&self) -> Option<i32> {
+        (self.os_error != 0).then_some(self.os_error)
+    }
+    /// The operation that failed, e.g. "openat"; "" if none.
+    pub fn op(&self) -> &str {
+        &self.op
+    }
+    /// The path involved, or "".
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+fn strerror(code: c_int) -> String {
+    // SAFETY: a static string.
+    lossy(unsafe { sys::spill_strerror(code) })
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // the library's message already names the operation and the OS error
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        let kind = match e.code {
+            ErrorCode::NotFound => std::io::ErrorKind::NotFound,
+            ErrorCode::Access => std::io::ErrorKind::PermissionDenied,
+            ErrorCode::Invalid => std::io::ErrorKind::InvalidInput,
+            ErrorCode::NoMemory => std::io::ErrorKind::OutOfMemory,
+            ErrorCode::NoSpace => std::io::ErrorKind::StorageFull,
+            ErrorCode::Busy => std::io::ErrorKind::ResourceBusy,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn check(rc: c_int) -> Result<()> {
+    if rc == sys::SPILL_OK {
+        Ok(())
+    } else {
+        Err(Error::last(rc))
+    }
+}
+
+/// A path as the library takes it: bytes on POSIX, UTF-8 on Windows.
+fn c_path(p: &Path) -> Result<CString> {
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = p
+        .to_str()
+        .ok_or_else(|| Error::new(ErrorCode::Invalid, "", &p.to_string_lossy(), "the path is not UTF-8"))?
+        .as_bytes()
+        .to_vec();
+    CString::new(bytes)
+        .map_err(|_| Error::new(ErrorCode::Invalid, "", &p.to_string_lossy(), "the path contains a NUL byte"))
+}
+
+fn path_from_c(p: *const c_char) -> PathBuf {
+    // SAFETY: a NUL-terminated string of the library, copied at once.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
+    #[cfg(unix)]
+    return PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes));
+    #[cfg(not(unix))]
+    return PathBuf::from(String::from_utf8_lossy(bytes).into_owned());
+}
+
+/// One live spill directory, owned by this process: chunks stored under 32-byte addresses. Its
+/// directory is removed by [`Spill::close`], or by `Drop`; if the process dies first, the next
+/// open or reap under the root removes it.
+pub struct Spill {
+    raw: NonNull<sys::spill_t>,
+    path: PathBuf,
+    // what the options' pointers point to, kept for the handle's life: the C library may call
+    // back after spill_open returns
+    _callbacks: Option<LogFn>,
+}
+
+// SAFETY: a handle may be used from any thread, by one thread at a time (spill.h); !Sync comes
+// from the raw pointer.
+unsafe impl Send for Spill {}
+
+impl Spill {
+    /// Creates a private spill directory under `root` (created 0700 with its parents if
+    /// missing), first reaping the orphans under it unless the options say otherwise.
+    pub fn open(root: impl AsRef<Path>, opts: &Options) -> Result<Spill> {
+        let root = c_path(root.as_ref())?;
+        let raw_opts = opts.to_raw()?;
+        let mut out = ptr::null_mut();
+        // SAFETY: valid strings and options, which outlive the call.
+        check(unsafe { sys::spill_open(root.as_ptr(), raw_opts.as_ptr(), &mut out) })?;
+        let raw = NonNull::new(out).expect("spill_open succeeded without a handle");
+        // SAFETY: a live handle's path is a valid string until close.
+        let path = path_from_c(unsafe { sys::spill_path(raw.as_ptr()) });
+        Ok(Spill { raw, path, _callbacks: opts.log_sink() })
+    }
+
+    /// Stores `data` under `addr`. An address already stored writes nothing and succeeds.
+    pub fn put(&mut self, addr: &Addr, data: &[u8]) -> Result<()> {
+        // SAFETY: a live handle, a 32-byte address, data of that length.
+        check(unsafe { sys::spill_put(self.raw.as_ptr(), addr.as_ptr(), data.as_ptr().cast(), data.len()) })
+    }
+
+    /// The chunk stored under `addr` ([`ErrorCode::NotFound`] if none).
+    pub fn get(&self, addr: &Addr) -> Result<Vec<u8>> {
+        let (mut data, mut len) = (ptr::null_mut(), 0usize);
+        // SAFETY: a live handle, used by this thread only (Spill is not Sync).
+        check(unsafe { sys::spill_get(self.raw.as_ptr(), addr.as_ptr(), &mut data, &mut len) })?;
+        // SAFETY: the library's buffer of len bytes, copied, then released with spill_free.
+        let bytes = unsafe {
+            let v = if len == 0 { Vec::new() } else { std::slice::from_raw_parts(data as *const u8, len).to_vec() };
+            sys::spill_free(data);
+            v
+        };
+        Ok(bytes)
+    }
+
+    /// Frees the chunk under `addr` (once uploaded, say); the order of the others is kept.
+    pub fn remove(&mut self, addr: &Addr) -> Result<()> {
+        // SAFETY: a live handle and a 32-byte address.
+        check(unsafe { sys::spill_remove(self.raw.as_ptr(), addr.as_ptr()) })
+    }
+
+    /// The chunks stored now.
+    pub fn len(&self) -> usize {
+        // SAFETY: a live handle.
+        unsafe { sys::spill_count(self.raw.as_ptr()) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes of the chunks stored now.
+    pub fn total_bytes(&self) -> u64 {
+        // SAFETY: a live handle.
+        unsafe { sys::spill_total_bytes(self.raw.as_ptr()) }
+    }
+
+    /// The stored addresses, in insertion order.
+    pub fn addrs(&self) -> Addrs<'_> {
+        Addrs { spill: self, next: 0, end: self.len() }
+    }
+
+    /// The spill directory: the root as given (made absolute) joined with the spill's name.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the directory and everything in it, and releases the lock. Dropping the spill does
+    /// the same but cannot report a failure.
+    pub fn close(self) -> Result<()> {
+        let mut me = ManuallyDrop::new(self);
+        drop(std::mem::take(&mut me.path));
+        // SAFETY: the handle is live, and never used again (Drop does not run).
+        let rc = unsafe { sys::spill_close(me.raw.as_ptr()) };
+        drop(me._callbacks.take()); // only once the library is done with them
+        check(rc)
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        // SAFETY: the handle is live; it is freed here, whatever spill_close returns.
+        unsafe { sys::spill_close(self.raw.as_ptr()) };
+    }
+}
+
+impl fmt::Debug for Spill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spill").field("path", &self.path).field("len", &self.len()).finish()
+    }
+}
+
+/// The addresses of a spill, in insertion order ([`Spill::addrs`]).
+pub struct Addrs<'a> {
+    spill: &'a Spill,
+    next: usize,
+    end: usize,
+}
+
+impl Iterator for Addrs<'_> {
+    type Item = Addr;
+    fn next(&mut self) -> Option<Addr> {
+        if self.next >= self.end {
+            return None;
+        }
+        let mut out = [0u8; ADDR_LEN];
+        // SAFETY: a live handle (borrowed), a 32-byte buffer.
+        let rc = unsafe { sys::spill_addr(self.spill.raw.as_ptr(), self.next, out.as_mut_ptr()) };
+        self.next += 1;
+        (rc == sys::SPILL_OK).then_some(out)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.end - self.next, Some(self.end - self.next))
+    }
+}
+
+impl ExactSizeIterator for Addrs<'_> {}
+
+/// What a reap did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReapStats {
+    /// Spill-named children of the root looked at.
+    pub scanned: u32,
+    /// Orphans removed (in a dry run: that would be).
+    pub reaped: u32,
+    /// Held by a live owner.
+    pub live: u32,
+    /// Lockless or foreign, younger than the grace.
+    pub young: u32,
+    /// Not ours to judge: a link, a foreign shape or owner.
+    pub unsafe_: u32,
+    /// Could not be judged or removed.
+    pub errors: u32,
+    /// Sizes of the regular files removed.
+    pub bytes_freed: u64,
+    /// Every non-directory entry removed, `.lock` included.
+    pub files_removed: u64,
+    pub elapsed: Duration,
+    /// The time budget stopped it early.
+    pub budget_exhausted: bool,
+    /// Orphans kept for a resume.
+    pub resumable: u32,
+    /// Orphans started and not finished (the budget); a later reap finishes them.
+    pub cut_short: u32,
+    /// A progress callback stopped it.
+    pub cancelled: bool,
+}
+
+impl ReapStats {
+    fn from_raw(r: &sys::spill_reap_stats) -> ReapStats {
+        ReapStats {
+            scanned: r.scanned,
+            reaped: r.reaped,
+            live: r.live,
+            young: r.young,
+            unsafe_: r.unsafe_,
+            errors: r.errors,
+            bytes_freed: r.bytes_freed,
+            files_removed: r.files_removed,
+            elapsed: Duration::from_millis(r.elapsed_ms.into()),
+            budget_exhausted: r.budget_exhausted != 0,
+            resumable: r.resumable,
+            cut_short: r.cut_short,
+            cancelled: r.cancelled != 0,
+        }
+    }
+}
+
+/// Removes the orphans of dead owners under `root`; never a live spill, never through a link,
+/// never outside root. A missing root is not an error.
+pub fn reap(root: impl AsRef<Path>, opts: &Options) -> Result<ReapStats> {
+    let root = c_path(root.as_ref())?;
+    let raw_opts = opts.to_raw()?;
+    let mut stats = sys::spill_reap_stats { version: sys::SPILL_REAP_STATS_VERSION, ..Default::default() };
+    // SAFETY: valid strings, options and stats, which outlive the call.
+    check(unsafe { sys::spill_reap(root.as_ptr(), raw_opts.as_ptr(), &mut stats) })?;
+    Ok(ReapStats::from_raw(&stats))
+}
+
+/// How a scan judged a spill directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// Held by a live owner.
+    Live,
+    /// Its owner is gone: a reap removes it.
+    Orphan,
+    /// Lockless or foreign, younger than the grace.
+    Young,
+    /// Not ours to judge.
+    Unsafe,
+    /// Could not be judged (`reason` says why).
+    Error,
+    /// A state this crate does not know yet.
+    Other(i32),
+}
+
+impl State {
+    fn from_raw(s: sys::spill_state) -> State {
+        match s {
+            sys::SPILL_LIVE => State::Live,
+            sys::SPILL_ORPHAN => State::Orphan,
+            sys::SPILL_YOUNG => State::Young,
+            sys::SPILL_UNSAFE => State::Unsafe,
+            sys::SPILL_ERROR => State::Error,
+            other => State::Other(other),
+        }
+    }
+}
+
+/// One spill-named child of the root, as [`scan`] judged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Entry {
+    pub name: String,
+    pub state: State,
+    pub age_seconds: i64,
+    pub bytes: u64,
+    pub files: u64,
+    /// From the owner record, for people (never used to judge liveness).
+    pub owner_pid: Option<i64>,
+    /// "" when unknown.
+    pub owner_host: String,
+    /// "" when unknown.
+    pub tag: String,
+    /// Why unsafe or young, for people; "" otherwise.
+    pub reason: String,
+}
+
+unsafe extern "C" fn collect(ctx: *mut c_void, e: *const sys::spill_entry) -> c_int {
+    // SAFETY: ctx is the Vec scan() passed; e is valid during the callback.
+    let (out, e) = unsafe { (&mut *(ctx as *mut Vec<Entry>), &*e) };
+    out.push(Entry {
+        name: lossy(e.name),
+        state: State::from_raw(e.state),
+        age_seconds: e.age_seconds,
+        bytes: e.bytes,
+        files: e.files,
+        owner_pid: (e.owner_pid >= 0).then_some(e.owner_pid),
+        owner_host: lossy(e.owner_host),
+        tag: lossy(e.tag),
+        reason: lossy(e.reason),
+    });
+    0
+}
+
+/// Judges each spill-named child of `root` as [`reap`] would, removing nothing.
+pub fn scan(root: impl AsRef<Path>, opts: &Options) -> Result<Vec<Entry>> {
+    let root = c_path(root.as_ref())?;
+    let raw_opts = opts.to_raw()?;
+    let mut out: Vec<Entry> = Vec::new();
+    // SAFETY: valid arguments; `collect` only pushes to `out` (no panic crosses it but an
+    // allocation failure, which aborts).
+    check(unsafe {
+        sys::spill_scan(root.as_ptr(), raw_opts.as_ptr(), Some(collect), &mut out as *mut Vec<Entry> as *mut c_void)
+    })?;
+    Ok(out)
+}
+
+/// The default root for an application: its per-OS data directory joined with "spill".
+pub fn default_root(app: &str) -> Result<PathBuf> {
+    let app = CString::new(app).map_err(|_| Error::new(ErrorCode::Invalid, "", "", "the name contains a NUL byte"))?;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        // SAFETY: a buffer of its length.
+        let rc = unsafe { sys::spill_default_root(app.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if rc == sys::SPILL_ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        check(rc)?;
+        return Ok(path_from_c(buf.as_ptr().cast()));
+    }
+}
+
+/// Ok if the filesystem holding `root` (or its nearest existing parent) has `bytes` free for
+/// this user; [`ErrorCode::NoSpace`] otherwise.
+pub fn check_space(root: impl AsRef<Path>, bytes: u64) -> Result<()> {
+    let root = c_path(root.as_ref())?;
+    // SAFETY: a valid string.
+    check(unsafe { sys::spill_check_space(root.as_ptr(), bytes) })
+}
+
+/// The C library's version, "MAJOR.MINOR.PATCH".
+pub fn version() -> String {
+    // SAFETY: a static string.
+    lossy(unsafe { sys::spill_version() })
+}
+
+/// Options converted for one call: the C struct and what its pointers point to.
+pub(crate) struct RawOpts<'a> {
+    raw: sys::spill_opts,
+    _tag: Option<CString>,
+    _borrow: PhantomData<&'a Options>,
+}
+
+impl RawOpts<'_> {
+    fn as_ptr(&self) -> *const sys::spill_opts {
+        &self.raw
+    }
+}
+
+/// A log closure, behind a thin pointer that stays where it is for as long as a clone lives
+/// (the C library keeps `log_ctx`; a handle keeps its clone, see `Spill::_callbacks`).
+pub(crate) struct LogSink(pub(crate) Box<LogClosure>);
+pub(crate) type LogClosure = dyn Fn(LogLevel, &str) + Send + Sync;
+pub(crate) type LogFn = Arc<LogSink>;

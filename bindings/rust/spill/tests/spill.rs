@@ -1,0 +1,362 @@
+//! The crate as a user sees it: chunks round-trip, the directory goes on close and on drop,
+//! errors carry spill_error's fields, reap and scan count, a SIGKILLed holder is reaped at the
+//! next open, and the crate interoperates with a client that locks `.lock` itself.
+use spill::{reap, scan, Addr, ErrorCode, Options, Spill, State};
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const HOLDER: &str = "SPILL_RS_TEST_HOLDER";
+const OLD_CLIENT: &str = "SPILL_RS_TEST_OLD_CLIENT";
+
+/// A fresh private root under the temp directory, removed on drop.
+struct Root(PathBuf);
+
+impl Root {
+    fn new() -> Root {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let base = std::env::temp_dir()
+            .join(format!("spill-rs-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir(&base).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::PermissionsExt::set_mode(&mut fs::metadata(&base).unwrap().permissions(), 0o700);
+        Root(base.join("root"))
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(self.0.parent().unwrap());
+    }
+}
+
+fn addr(n: u8) -> Addr {
+    let mut a = [0u8; 32];
+    a[0] = n;
+    a[31] = !n;
+    a
+}
+
+fn children(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(root)
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn round_trip() {
+    let root = Root::new();
+    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    let big: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+    s.put(&addr(1), b"hello").unwrap();
+    s.put(&addr(2), &big).unwrap();
+    s.put(&addr(3), b"").unwrap();
+    assert_eq!(s.get(&addr(1)).unwrap(), b"hello");
+    assert_eq!(s.get(&addr(2)).unwrap(), big);
+    assert_eq!(s.get(&addr(3)).unwrap(), b"");
+    assert_eq!(s.len(), 3);
+    assert_eq!(s.total_bytes(), 5 + big.len() as u64);
+    assert!(s.path().starts_with(root.path()));
+    assert!(s.path().is_dir());
+    assert_eq!(s.get(&addr(9)).unwrap_err().code(), ErrorCode::NotFound);
+}
+
+#[test]
+fn dedup() {
+    let root = Root::new();
+    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    s.put(&addr(1), b"first").unwrap();
+    s.put(&addr(1), b"second, longer").unwrap();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s.total_bytes(), 5);
+    assert_eq!(s.get(&addr(1)).unwrap(), b"first");
+}
+
+#[test]
+fn order() {
+    let root = Root::new();
+    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    let order = [5u8, 1, 9, 3, 7];
+    for n in order {
+        s.put(&addr(n), &[n]).unwrap();
+    }
+    let got: Vec<Addr> = s.addrs().collect();
+    assert_eq!(got, order.map(addr).to_vec());
+    assert_eq!(s.addrs().len(), 5);
+}
+
+#[test]
+fn remove() {
+    let root = Root::new();
+    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    for n in 1..=4u8 {
+        s.put(&addr(n), &[n; 10]).unwrap();
+    }
+    s.remove(&addr(2)).unwrap();
+    assert_eq!(s.len(), 3);
+    assert_eq!(s.total_bytes(), 30);
+    assert_eq!(s.get(&addr(2)).unwrap_err().code(), ErrorCode::NotFound);
+    assert_eq!(s.addrs().collect::<Vec<_>>(), vec![addr(1), addr(3), addr(4)]);
+    assert_eq!(s.remove(&addr(2)).unwrap_err().code(), ErrorCode::NotFound);
+    assert_eq!(fs::read_dir(s.path()).unwrap().count(), 4, ".lock and three chunks");
+}
+
+#[test]
+fn close_removes_the_directory() {
+    let root = Root::new();
+    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    s.put(&addr(1), b"x").unwrap();
+    let dir = s.path().to_path_buf();
+    assert!(dir.is_dir());
+    s.close().unwrap();
+    assert!(!dir.exists());
+    assert!(root.path().is_dir(), "the root stays");
+}
+
+#[test]
+fn drop_removes_the_directory() {
+    let root = Root::new();
+    let dir = {
+        let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+        s.put(&addr(1), b"x").unwrap();
+        s.path().to_path_buf()
+    };
+    assert!(!dir.exists());
+    assert!(children(root.path()).is_empty());
+}
+
+#[test]
+fn spill_is_send() {
+    fn send<T: Send>(t: T) -> T {
+        t
+    }
+    let root = Root::new();
+    let s = send(Spill::open(root.path(), &Options::new()).unwrap());
+    let dir = s.path().to_path_buf();
+    std::thread::spawn(move || s.close().unwrap()).join().unwrap();
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_root_that_is_a_file_is_an_error_with_details() {
+    let root = Root::new();
+    fs::create_dir_all(root.path().parent().unwrap()).unwrap();
+    fs::write(root.path(), b"not a directory").unwrap();
+    let e = Spill::open(root.path(), &Options::new()).unwrap_err();
+    assert_ne!(e.code(), ErrorCode::Other(0));
+    assert!(!e.message().is_empty());
+    assert!(e.path().contains("root"), "path: {:?}", e.path());
+    assert!(!e.to_string().is_empty());
+    let io: std::io::Error = e.clone().into();
+    assert_eq!(io.to_string(), e.to_string());
+    assert_eq!(fs::read(root.path()).unwrap(), b"not a directory");
+}
+
+#[test]
+fn a_directory_taken_away_is_lost_with_details() {
+    let root = Root::new();
+    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    s.put(&addr(1), b"x").unwrap();
+    fs::remove_dir_all(s.path()).unwrap();
+    assert_eq!(s.get(&addr(1)).unwrap_err().code(), ErrorCode::Lost);
+    let e = s.close().unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Lost, "{e}");
+    assert!(!e.message().is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_foreign_root_is_unsafe() {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { getuid() } != 0 {
+        eprintln!("a_foreign_root_is_unsafe: skipped (needs root to chown)");
+        return;
+    }
+    let root = Root::new();
+    fs::create_dir(root.path()).unwrap();
+    std::os::unix::fs::chown(root.path(), Some(12345), Some(12345)).unwrap();
+    let e = Spill::open(root.path(), &Options::new()).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Unsafe, "{e}");
+    assert!(!e.message().is_empty());
+    assert_eq!(reap(root.path(), &Options::new()).unwrap_err().code(), ErrorCode::Unsafe);
+    assert!(children(root.path()).is_empty());
+}
+
+#[cfg(unix)]
+extern "C" {
+    fn getuid() -> u32;
+}
+
+#[test]
+fn reap_and_scan_count() {
+    let root = Root::new();
+    let live = Spill::open(root.path(), &Options::new().tag("counted")).unwrap();
+    // a lockless directory in spill's naming: young under the default grace
+    let lockless = root.path().join("spill_1_42");
+    fs::create_dir(&lockless).unwrap();
+    fs::write(lockless.join("chunk"), b"12345").unwrap();
+
+    let entries = scan(root.path(), &Options::new()).unwrap();
+    assert_eq!(entries.len(), 2);
+    let young = entries.iter().find(|e| e.name == "spill_1_42").unwrap();
+    assert_eq!(young.state, State::Young);
+    let ours = entries.iter().find(|e| e.name != "spill_1_42").unwrap();
+    assert_eq!(ours.state, State::Live);
+    assert_eq!(Path::new(&ours.name), live.path().file_name().unwrap());
+
+    let stats = reap(root.path(), &Options::new()).unwrap();
+    assert_eq!((stats.scanned, stats.live, stats.young, stats.reaped), (2, 1, 1, 0));
+    assert!(lockless.exists());
+
+    let dry = reap(root.path(), &Options::new().grace(Duration::ZERO).dry_run(true)).unwrap();
+    assert_eq!((dry.scanned, dry.live, dry.young, dry.reaped), (2, 1, 0, 1));
+    assert!(lockless.exists(), "a dry run removes nothing");
+    let e = Spill::open(root.path(), &Options::new().dry_run(true)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Invalid);
+
+    let stats = reap(root.path(), &Options::new().grace(Duration::ZERO)).unwrap();
+    assert_eq!((stats.scanned, stats.live, stats.young, stats.reaped), (2, 1, 0, 1));
+    assert_eq!(stats.bytes_freed, 5);
+    assert!(!lockless.exists());
+    assert!(live.path().is_dir());
+}
+
+#[test]
+fn log_lines_reach_the_closure() {
+    let root = Root::new();
+    fs::create_dir(root.path()).unwrap();
+    fs::create_dir(root.path().join("spill_1_7")).unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let opts = Options::new().grace(Duration::ZERO).log(move |_, msg| sink.lock().unwrap().push(msg.to_string()));
+    assert_eq!(reap(root.path(), &opts).unwrap().reaped, 1);
+    assert!(lines.lock().unwrap().iter().any(|l| l.contains("spill_1_7")), "{:?}", lines.lock().unwrap());
+}
+
+#[test]
+fn default_root_ends_in_spill() {
+    let r = spill::default_root("spill-rs-test").unwrap();
+    assert!(r.ends_with("spill-rs-test/spill"), "{}", r.display());
+}
+
+/// Runs this test binary again as a child in `mode`, and waits for its "READY <path>" (libtest
+/// may print "test child_process ... " before it on the same line).
+fn start_child(mode: &str, root: &Path) -> (Killed, PathBuf) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_process", "--nocapture", "--test-threads=1"])
+        .env(mode, root)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let path = loop {
+        let line = lines.next().expect("the child ended before it was ready").unwrap();
+        if let Some((_, p)) = line.split_once("READY ") {
+            break PathBuf::from(p);
+        }
+    };
+    (Killed(Some(child)), path)
+}
+
+/// A child that is killed at the latest when the test ends, failed or not.
+struct Killed(Option<Child>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn kill(mut child: Killed) {
+    let mut c = child.0.take().unwrap();
+    c.kill().unwrap(); // SIGKILL (TerminateProcess on Windows)
+    c.wait().unwrap();
+}
+
+/// The child's side of the process tests: does nothing unless started by `start_child`.
+#[test]
+fn child_process() {
+    let path = if let Some(root) = std::env::var_os(HOLDER) {
+        let mut s = Spill::open(&root, &Options::new().tag("holder")).unwrap();
+        s.put(&addr(1), b"held").unwrap();
+        let p = s.path().to_path_buf();
+        std::mem::forget(s);
+        p
+    } else if let Some(root) = std::env::var_os(OLD_CLIENT) {
+        old_client_chunk_dir(Path::new(&root))
+    } else {
+        return;
+    };
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    writeln!(out, "READY {}", path.display()).unwrap();
+    out.flush().unwrap();
+    loop {
+        std::thread::park(); // until killed
+    }
+}
+
+/// The upload client spill was born from, with std only: create_dir, File::create(.lock),
+/// try_lock, and the lock kept (leaked) for the process's life.
+fn old_client_chunk_dir(root: &Path) -> PathBuf {
+    fs::create_dir_all(root).unwrap();
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let dir = root.join(format!("spill_{secs}_{}", std::process::id()));
+    fs::create_dir(&dir).unwrap();
+    let lock = File::create(dir.join(".lock")).unwrap();
+    lock.try_lock().unwrap();
+    fs::write(dir.join("ab".repeat(32)), b"chunk").unwrap();
+    std::mem::forget(lock);
+    dir
+}
+
+#[test]
+fn a_killed_holder_is_reaped_at_the_next_open() {
+    let root = Root::new();
+    let (child, dir) = start_child(HOLDER, root.path());
+    assert!(dir.is_dir());
+    let stats = reap(root.path(), &Options::new()).unwrap();
+    assert_eq!((stats.live, stats.reaped), (1, 0), "alive, it is live");
+    let pid = child.0.as_ref().unwrap().id();
+    kill(child);
+    assert!(dir.is_dir(), "nothing removed it yet");
+    let entries = scan(root.path(), &Options::new()).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!((entries[0].state, entries[0].tag.as_str()), (State::Orphan, "holder"));
+    assert_eq!(entries[0].owner_pid, Some(pid as i64));
+    // the default grace is 30 s: an orphan with spill's owner record goes at once regardless
+    let s = Spill::open(root.path(), &Options::new()).unwrap();
+    assert!(!dir.exists(), "the open reaped the killed holder's directory");
+    assert_eq!(children(root.path()), vec![s.path().file_name().unwrap().to_string_lossy().into_owned()]);
+}
+
+#[test]
+fn an_old_style_client_interoperates() {
+    let root = Root::new();
+    let (child, dir) = start_child(OLD_CLIENT, root.path());
+    let grace0 = Options::new().grace(Duration::ZERO);
+    let stats = reap(root.path(), &grace0).unwrap();
+    assert_eq!((stats.live, stats.reaped), (1, 0), "its held .lock is live to the crate");
+    assert!(dir.is_dir());
+    kill(child);
+    let stats = reap(root.path(), &grace0).unwrap();
+    assert_eq!((stats.live, stats.reaped), (0, 1), "killed, it is reaped");
+    assert!(!dir.exists());
+
+    // and the crate's live spill is busy to that client's try_lock
+    let s = Spill::open(root.path(), &Options::new()).unwrap();
+    let lock = File::options().read(true).write(true).open(s.path().join(".lock")).unwrap();
+    assert!(matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+}

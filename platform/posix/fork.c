@@ -1,0 +1,63 @@
+/* fork.c (POSIX): the library's process-wide mutexes and the one pthread_atfork handler that
+ * takes them all, in the order of enum spill__mutex_id, so that a child forked while another
+ * thread was inside the library inherits none of them locked (SPEC.md rule 14). */
+#include <pthread.h>
+#include <time.h>
+
+#include "posix.h"
+
+static pthread_mutex_t mutexes[SPILL__MU_COUNT] = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+
+/* Before fork: every library mutex, in order. Each is held only for a few memory operations
+ * (never across a call out of the library), so this waits briefly at most. */
+static void prepare(void)
+{
+    int i;
+    for (i = 0; i < SPILL__MU_COUNT; i++)
+        pthread_mutex_lock(&mutexes[i]);
+}
+
+static void parent(void)
+{
+    int i;
+    for (i = SPILL__MU_COUNT - 1; i >= 0; i--)
+        pthread_mutex_unlock(&mutexes[i]);
+}
+
+/* In the child, the forking thread is the one that locked them all in prepare(), and the only
+ * thread: nothing can be mid-update. The core first forgets what belongs to the parent. */
+static void child(void)
+{
+    int i;
+    spill__fork_child_core();
+    for (i = SPILL__MU_COUNT - 1; i >= 0; i--)
+        pthread_mutex_unlock(&mutexes[i]);
+}
+
+static void setup(void)
+{
+    pthread_atfork(prepare, parent, child);
+}
+
+/* The handler is registered before any library mutex is first taken, so no fork can find one
+ * locked without the handler; pthread_once is itself safe across fork. Children made with
+ * _Fork() or raw clone() skip atfork handlers: they must not call the library. */
+void spill__mutex_lock(int id)
+{
+    pthread_once(&setup_once, setup);
+    pthread_mutex_lock(&mutexes[id]);
+}
+
+void spill__mutex_unlock(int id)
+{
+    pthread_mutex_unlock(&mutexes[id]);
+}
+
+int64_t spill__monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

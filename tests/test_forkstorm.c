@@ -1,0 +1,201 @@
+/* test_forkstorm.c (POSIX): rule 14, fork in a threaded host. While other threads of this
+ * process churn spill_open/spill_close and a reap with several workers, the main thread forks
+ * children that each call spill_reap and spill_open/spill_close under a deadline (alarm: a
+ * child that hangs on a lock inherited locked is killed, and counted). And a child that
+ * outlives its killed parent keeps none of its parent's spills alive. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <apr_thread_proc.h>
+
+#include "testutil.h"
+
+#define CHILDREN 1000
+#define WINDOW 4          /* children running at once */
+#define CHILD_DEADLINE_S 5
+
+typedef struct churn {
+    const char *root;
+    volatile int stop;
+    unsigned rounds, failures;
+} churn;
+
+static void *APR_THREAD_FUNC open_close_loop(apr_thread_t *t, void *arg)
+{
+    churn *c = arg;
+    spill_opts o;
+    spill_t *s;
+    uint8_t a[SPILL_ADDR_LEN];
+    (void)t;
+    spill_opts_init(&o);
+    o.reap_on_open = 0;
+    tu_addr(a, 1);
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        if (spill_open(c->root, &o, &s) != SPILL_OK) {
+            c->failures++;
+            continue;
+        }
+        spill_put(s, a, "x", 1);
+        if (spill_close(s) != SPILL_OK)
+            c->failures++;
+        c->rounds++;
+    }
+    return NULL;
+}
+
+static void *APR_THREAD_FUNC reap_loop(apr_thread_t *t, void *arg)
+{
+    churn *c = arg;
+    spill_opts o;
+    (void)t;
+    spill_opts_init(&o);
+    o.threads = 3;
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        if (spill_reap(c->root, &o, NULL) != SPILL_OK)
+            c->failures++;
+        c->rounds++;
+    }
+    return NULL;
+}
+
+/* In the child: what a forked worker of an upload client does. Never returns. */
+static void child(const char *root)
+{
+    spill_opts o;
+    spill_reap_stats st;
+    spill_t *s;
+    int bad = 0;
+    alarm(CHILD_DEADLINE_S);
+    spill_opts_init(&o);
+    o.threads = 2;
+    memset(&st, 0, sizeof st);
+    bad |= spill_reap(root, &o, &st) != SPILL_OK;
+    bad |= spill_open(root, &o, &s) != SPILL_OK;
+    if (!bad)
+        bad |= spill_close(s) != SPILL_OK;
+    _exit(bad ? 3 : 0);
+}
+
+typedef struct outcome {
+    unsigned ok, failed, hung, forks;
+} outcome;
+
+static void collect(outcome *r)
+{
+    int status;
+    pid_t pid;
+    do
+        pid = waitpid(-1, &status, 0);
+    while (pid < 0 && errno == EINTR);
+    if (pid < 0)
+        return;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        r->ok++;
+    else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+        r->hung++;
+    else
+        r->failed++;
+}
+
+static void test_fork_storm(void)
+{
+    const char *root = tu_fresh_dir("forkstorm");
+    apr_thread_t *th[2];
+    apr_status_t rv;
+    churn c;
+    outcome r;
+    int running = 0, i;
+    memset(&c, 0, sizeof c);
+    memset(&r, 0, sizeof r);
+    c.root = root;
+    CU_ASSERT_FATAL(apr_thread_create(&th[0], NULL, open_close_loop, &c, tu_pool) == 0);
+    CU_ASSERT_FATAL(apr_thread_create(&th[1], NULL, reap_loop, &c, tu_pool) == 0);
+    for (i = 0; i < CHILDREN; i++) {
+        pid_t pid;
+        if (running == WINDOW) {
+            collect(&r);
+            running--;
+        }
+        if ((pid = fork()) == 0)
+            child(root);
+        if (pid > 0) {
+            running++;
+            r.forks++;
+        }
+    }
+    while (running-- > 0)
+        collect(&r);
+    __atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
+    apr_thread_join(&rv, th[0]);
+    apr_thread_join(&rv, th[1]);
+    printf("\n  %u children: %u fine, %u hung, %u failed; %u rounds in the parent's threads\n",
+           r.forks, r.ok, r.hung, r.failed, c.rounds);
+    CU_ASSERT_EQUAL(r.forks, CHILDREN);
+    CU_ASSERT_EQUAL(r.hung, 0);
+    CU_ASSERT_EQUAL(r.failed, 0);
+    CU_ASSERT_EQUAL(r.ok, CHILDREN);
+    CU_ASSERT_EQUAL(c.failures, 0);
+    CU_ASSERT(c.rounds > 0);
+    CU_ASSERT(tu_reap(root, 0).errors == 0);
+}
+
+/* forkoutlive ROOT: opens a spill, forks a child that keeps running (it waits for its stdin,
+ * inherited, to close) and prints "<path> <child pid>"; then waits to be killed. */
+int tu_helper_forkoutlive(int argc, const char *const *argv)
+{
+    spill_t *s;
+    char buf[1];
+    pid_t pid;
+    if (argc < 1 || spill_open(argv[0], NULL, &s) != SPILL_OK)
+        return 1;
+    if ((pid = fork()) == 0) {
+        while (read(0, buf, 1) > 0) /* EOF once the test closes our stdin */
+            ;
+        _exit(0);
+    }
+    printf("%s %ld\n", spill_path(s), (long)pid);
+    fflush(stdout);
+    while (read(0, buf, 1) > 0)
+        ;
+    return 0;
+}
+
+/* Rule 14: the parent is killed hard while its forked child runs on; the child holds none of
+ * its copies of the parent's descriptors, so the orphan is reaped while the child still runs. */
+static void test_child_outlives_parent(void)
+{
+    const char *root = tu_fresh_dir("outlive"), *line, *args[] = {root, NULL};
+    char path[4096];
+    long child_pid = 0;
+    spill_reap_stats st;
+    apr_exit_why_e why;
+    int code;
+    tu_proc p;
+    CU_ASSERT_FATAL(tu_spawn(&p, "forkoutlive", args) == 0);
+    line = tu_read_line(&p);
+    CU_ASSERT_FATAL(line && sscanf(line, "%4095s %ld", path, &child_pid) == 2 && child_pid > 0);
+    apr_proc_kill(&p.proc, SIGKILL);
+    apr_proc_wait(&p.proc, &code, &why, APR_WAIT);
+    st = tu_reap(root, 0);
+    CU_ASSERT(kill((pid_t)child_pid, 0) == 0); /* the child still runs */
+    CU_ASSERT_EQUAL(st.reaped, 1);
+    CU_ASSERT_EQUAL(st.live, 0);
+    CU_ASSERT(!tu_exists(path));
+    /* the child ends as its stdin closes; its stdout (ours to read) then reaches EOF */
+    apr_file_close(p.in);
+    CU_ASSERT(tu_read_line(&p) == NULL);
+    apr_file_close(p.out);
+}
+
+static CU_TestInfo tests[] = {
+    {"1,000 forks while threads open, close and reap: no child hangs or fails",
+     test_fork_storm},
+    {"a child that outlives its killed parent keeps no orphan live", test_child_outlives_parent},
+    CU_TEST_INFO_NULL,
+};
+
+test_suite suite_forkstorm = {"forkstorm", tests};

@@ -1,0 +1,200 @@
+/* prometheus.c: `spill ls --prometheus`: the root's state in Prometheus' text exposition
+ * format (directories, bytes and files per state, the root as a label), for node_exporter's
+ * textfile collector; --output FILE replaces FILE atomically (a temporary beside it, renamed). */
+#include <string.h>
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
+#include "cli.h"
+
+/* enough for every state spill_entry has or will have; human.c names the known ones */
+#define MAX_STATES 16
+
+typedef struct tally {
+    uint64_t dirs[MAX_STATES], bytes[MAX_STATES], files[MAX_STATES];
+} tally;
+
+static int count(void *ctx, const spill_entry *e)
+{
+    tally *t = ctx;
+    unsigned st = (unsigned)e->state;
+    if (st < MAX_STATES) {
+        t->dirs[st]++;
+        t->bytes[st] += e->bytes;
+        t->files[st] += e->files;
+    }
+    return 0;
+}
+
+/* A label value: printable UTF-8 (what promtool accepts), '\' and '"' escaped. */
+static const char *label(apr_pool_t *pool, const char *s)
+{
+    size_t w;
+    const char *p = spill__cli_printable(pool, s, &w);
+    char *out = apr_palloc(pool, 2 * strlen(p) + 1), *o = out;
+    for (; *p; p++) {
+        if (*p == '\\' || *p == '"')
+            *o++ = '\\';
+        *o++ = *p;
+    }
+    *o = '\0';
+    return out;
+}
+
+static const char *family(apr_pool_t *pool, const char *text, const char *name,
+                          const char *help, const char *root, const uint64_t *v, int ok)
+{
+    char num[32];
+    unsigned st;
+    text = apr_pstrcat(pool, text, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n",
+                       NULL);
+    for (st = 0; ok && st < MAX_STATES; st++) {
+        const char *state = spill__cli_state((spill_state)st);
+        if (strcmp(state, "unknown") == 0)
+            break; /* the states are numbered from 0 without gaps */
+        snprintf(num, sizeof num, "%llu", (unsigned long long)v[st]);
+        text = apr_pstrcat(pool, text, name, "{root=\"", root, "\",state=\"", state, "\"} ",
+                           num, "\n", NULL);
+    }
+    return text;
+}
+
+/* The whole exposition; ok 0: the scan failed, and only spill_scan_success says so. */
+static const char *exposition(apr_pool_t *pool, const char *root, const tally *t, int ok)
+{
+    const char *r = label(pool, root);
+    const char *text = "";
+    text = family(pool, text, "spill_directories",
+                  "Spill directories under the root, by state as the reaper judges them.", r,
+                  t->dirs, ok);
+    text = family(pool, text, "spill_bytes",
+                  "Bytes of the regular files in the spill directories, by state.", r,
+                  t->bytes, ok);
+    text = family(pool, text, "spill_files", "Files in the spill directories, by state.", r,
+                  t->files, ok);
+    return apr_pstrcat(pool, text,
+                       "# HELP spill_scan_success 1 if the root could be scanned, else 0.\n"
+                       "# TYPE spill_scan_success gauge\n"
+                       "spill_scan_success{root=\"", r, "\"} ", ok ? "1" : "0", "\n", NULL);
+}
+
+/* Writes text to a temporary beside path, then renames it over path: a collector reading the
+ * directory sees the old file or the new one, never half of one. The temporary's name does
+ * not end in .prom, so the textfile collector never reads it. */
+static int write_atomically(apr_pool_t *pool, const char *path, const char *text)
+{
+    char *tmp = apr_pstrcat(pool, path, ".XXXXXX", NULL);
+    apr_file_t *f;
+    apr_size_t len = strlen(text);
+    apr_status_t rv;
+    char err[256];
+    rv = apr_file_mktemp(&f, tmp, APR_FOPEN_CREATE | APR_FOPEN_WRITE | APR_FOPEN_EXCL, pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_write_full(f, text, len, NULL);
+        if (apr_file_close(f) != APR_SUCCESS && rv == APR_SUCCESS)
+            rv = APR_EGENERAL;
+        /* mktemp makes it 0600: the collector runs as another user */
+        apr_file_perms_set(tmp, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD |
+                                    APR_FPROT_WREAD);
+        if (rv == APR_SUCCESS)
+            rv = apr_file_rename(tmp, path, pool);
+        if (rv != APR_SUCCESS)
+            apr_file_remove(tmp, pool);
+    }
+    if (rv != APR_SUCCESS) {
+        fprintf(stderr, "spill ls: %s: %s\n", path, apr_strerror(rv, err, sizeof err));
+        return SPILL_CLI_ERRORS;
+    }
+    return SPILL_CLI_OK;
+}
+
+/* The root's exposition; *ok 0 if the scan failed (reported). */
+static const char *scan(apr_pool_t *pool, const char *root, int *ok)
+{
+    tally t;
+    spill_opts o;
+    memset(&t, 0, sizeof t);
+    spill_opts_init(&o);
+    o.log = spill__cli_log;
+    o.log_ctx = (void *)"ls";
+    *ok = spill_scan(root, &o, count, &t) == SPILL_OK;
+    if (!*ok)
+        spill__cli_fail("ls", root);
+    return exposition(pool, root, &t, *ok);
+}
+
+#ifndef _WIN32
+#include <unistd.h>
+
+/* --as-owner with --output: a child becomes the root's owner and scans, while this process
+ * (root) keeps the right to replace the file in the collector's directory. The child sends the
+ * exposition through a pipe; its exit status is the scan's (or --as-owner's refusal). */
+static const char *scan_as_owner(apr_pool_t *pool, const char *root, int *rc)
+{
+    apr_file_t *rd, *wr;
+    apr_proc_t child;
+    apr_exit_why_e why;
+    apr_status_t rv;
+    char *text = "", buf[4096];
+    apr_size_t n;
+    int code, ok;
+    if (apr_file_pipe_create(&rd, &wr, pool) != APR_SUCCESS ||
+        (rv = apr_proc_fork(&child, pool)) == APR_EGENERAL || rv == APR_ENOTIMPL) {
+        fprintf(stderr, "spill ls: --as-owner: cannot start the scan as the owner\n");
+        *rc = SPILL_CLI_ERRORS;
+        return NULL;
+    }
+    if (rv == APR_INCHILD) {
+        const char *t;
+        apr_file_close(rd);
+        if ((code = spill__cli_as_owner("ls", root)) != SPILL_CLI_OK)
+            _exit(code);
+        t = scan(pool, root, &ok);
+        n = strlen(t);
+        code = apr_file_write_full(wr, t, n, NULL) == APR_SUCCESS && ok ? 0 : SPILL_CLI_ERRORS;
+        fflush(stderr);
+        _exit(code); /* not exit: the parent's stdio buffers and APR are not the child's */
+    }
+    apr_file_close(wr);
+    for (;;) {
+        n = sizeof buf - 1;
+        if (apr_file_read(rd, buf, &n) != APR_SUCCESS || n == 0)
+            break;
+        buf[n] = '\0';
+        text = apr_pstrcat(pool, text, buf, NULL);
+    }
+    apr_file_close(rd);
+    apr_proc_wait(&child, &code, &why, APR_WAIT);
+    *rc = why == APR_PROC_EXIT ? code : SPILL_CLI_ERRORS;
+    /* a refusal wrote nothing: keep the old file rather than an empty one */
+    return *text ? text : NULL;
+}
+#endif
+
+int spill__cli_prometheus(apr_pool_t *pool, const char *root, const char *output,
+                          int as_owner)
+{
+    int ok, rc = SPILL_CLI_OK, wrc;
+    const char *text;
+    if (as_owner && (rc = spill__cli_as_owner_allowed("ls")) != SPILL_CLI_OK)
+        return rc;
+    if (as_owner && output) {
+#ifdef _WIN32
+        return SPILL_CLI_USAGE; /* not reached: allowed() refuses */
+#else
+        if (!(text = scan_as_owner(pool, root, &rc)))
+            return rc;
+#endif
+    } else {
+        if (as_owner && (rc = spill__cli_as_owner("ls", root)) != SPILL_CLI_OK)
+            return rc;
+        text = scan(pool, root, &ok);
+        rc = ok ? SPILL_CLI_OK : SPILL_CLI_ERRORS;
+    }
+    if (output)
+        wrc = write_atomically(pool, output, text);
+    else
+        wrc = fputs(text, stdout) < 0 ? SPILL_CLI_ERRORS : SPILL_CLI_OK;
+    return rc != SPILL_CLI_OK ? rc : wrc;
+}
