@@ -65,15 +65,18 @@ mount_fs() { # NAME: sets $dir to the directory to test in
     btrfs) mount_loop btrfs mkfs.btrfs -q -f ;;
     tmpfs)
         mkdir -p "$dir"
-        mount -t tmpfs -o size=320m tmpfs "$dir" || { echo "tmpfs mounts are not allowed" >&2; return 1; }
+        mount -t tmpfs -o size=320m tmpfs "$dir" ||
+            { echo "tmpfs mounts are not allowed" >&2; return 1; }
         mounts+=("$dir") ;;
     overlay) # a container's storage: a lower layer holding the root's parent, an upper on tmpfs
         mkdir -p "$dir.layers" "$dir"
-        mount -t tmpfs -o size=320m tmpfs "$dir.layers" || { echo "tmpfs mounts are not allowed" >&2; return 1; }
+        mount -t tmpfs -o size=320m tmpfs "$dir.layers" ||
+            { echo "tmpfs mounts are not allowed" >&2; return 1; }
         mounts+=("$dir.layers")
         mkdir -p "$dir.layers/lower/tests" "$dir.layers/upper" "$dir.layers/work"
-        mount -t overlay overlay -o "lowerdir=$dir.layers/lower,upperdir=$dir.layers/upper,workdir=$dir.layers/work" \
-            "$dir" 2>/dev/null || { echo "overlay mounts are not allowed" >&2; return 1; }
+        local l=$dir.layers
+        mount -t overlay overlay -o "lowerdir=$l/lower,upperdir=$l/upper,workdir=$l/work" "$dir" \
+            2>/dev/null || { echo "overlay mounts are not allowed" >&2; return 1; }
         mounts+=("$dir")
         dir=$dir/tests ;;
     fuse) # bindfs over a plain directory: FUSE as sshfs, rclone or s3fs are seen by the kernel

@@ -158,7 +158,8 @@ int spill__remove_dir(spill__doomed *d)
     if (rc != SPILL_OK) /* .lock and its record stay, for the next reap */
         return locate(d, rc, 1);
     if (d->ts.cut_short) { /* rule 10: the same, by the budget; the caller releases the lock */
-        d->cut = renamed || d->ts.files || d->ts.dirs ? SPILL__DOOMED_CUT : SPILL__DOOMED_UNTOUCHED;
+        d->cut = renamed || d->ts.files || d->ts.dirs ? SPILL__DOOMED_CUT
+                                                      : SPILL__DOOMED_UNTOUCHED;
         return SPILL_OK;
     }
     if (d->lock_ours) {
