@@ -139,7 +139,7 @@ static int count_cb(void *ctx, const spill_entry *e)
 /* The three calls a user makes, each timed; prints one line. */
 static void run_calls(const char *root, const char *orphan)
 {
-    char now[2100];
+    char now[2400];
     spill_opts o;
     spill_reap_stats st;
     spill_t *s = NULL;
@@ -178,7 +178,7 @@ static void run_calls(const char *root, const char *orphan)
  * namespaces are not allowed. */
 int tu_helper_deadmount(int argc, const char *const *argv)
 {
-    char orphan[2048], mnt[2100], now[2100];
+    char orphan[2048], mnt[2100], now[2400];
     int fuse_fd = -1;
     if (argc < 2)
         return 2;
@@ -219,7 +219,7 @@ int tu_helper_deadmount(int argc, const char *const *argv)
  * mount's source is intact. */
 int tu_helper_bindmount(int argc, const char *const *argv)
 {
-    char orphan[2048], outside[2048], keep[2100], mnt[2100], now[2100];
+    char orphan[2048], outside[2048], keep[2100], mnt[2100], now[2400];
     spill_opts o;
     spill_reap_stats st;
     if (argc < 1)
