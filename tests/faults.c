@@ -358,6 +358,23 @@ apr_status_t __wrap_apr_pool_create_ex(apr_pool_t **newpool, apr_pool_t *parent,
     return rv;
 }
 
+/* The library makes its pools unmanaged (rule 14): counted the same way. */
+apr_status_t __real_apr_pool_create_unmanaged_ex(apr_pool_t **newpool, apr_abortfunc_t abort_fn,
+                                                 apr_allocator_t *allocator);
+apr_status_t __wrap_apr_pool_create_unmanaged_ex(apr_pool_t **newpool, apr_abortfunc_t abort_fn,
+                                                 apr_allocator_t *allocator);
+
+apr_status_t __wrap_apr_pool_create_unmanaged_ex(apr_pool_t **newpool, apr_abortfunc_t abort_fn,
+                                                 apr_allocator_t *allocator)
+{
+    apr_status_t rv = __real_apr_pool_create_unmanaged_ex(newpool, abort_fn, allocator);
+    if (rv == APR_SUCCESS) {
+        __atomic_fetch_add(&live_pools, 1, __ATOMIC_RELAXED);
+        apr_pool_cleanup_register(*newpool, NULL, pool_gone, apr_pool_cleanup_null);
+    }
+    return rv;
+}
+
 long fault_pools_live(void)
 {
     return __atomic_load_n(&live_pools, __ATOMIC_RELAXED);

@@ -71,7 +71,8 @@ int spill__win_open_delete(spill__fd at, const char *name, ULONG options, HANDLE
             continue;
         }
         /* a sharing violation: someone holds it without FILE_SHARE_DELETE. A live owner's
-         * hold lasts; a scanner's passes: retried a bounded number of times */
+         * hold lasts; a scanner's passes: retried a bounded number of times (63 ms at most;
+         * judging opens a directory once and never waits on it) */
         if (rc != SPILL_EBUSY || i == DELETE_RETRIES)
             return rc;
         Sleep(1u << i);
