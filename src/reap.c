@@ -31,6 +31,10 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
             r->st.cut_short++; /* rule 10: started and not finished */
             spill__log(r->o, 2, "%s" SPILL__PATH_SEP "%s: cut short by the budget; the next "
                        "reap finishes it", r->c.root, name);
+        } else {
+            /* judged, but the budget ran out before its first entry: not reached, so not
+             * counted (rule 10), whichever thread found the deadline passed */
+            r->st.scanned--;
         }
     } else if (rm->rc == SPILL_OK) {
         r->st.reaped++;
