@@ -25,8 +25,6 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
     r->st.bytes_freed += rm->bytes;
     if (rm->cut) {
         r->st.budget_exhausted = 1;
-        if (rm->cut == SPILL__NOT_STARTED)
-            r->st.scanned--; /* rule 10: not reached (the budget ran out while judging it) */
         if (rm->cut == SPILL__CUT_SHORT) {
             r->st.cut_short++; /* rule 10: started and not finished */
             spill__log(r->o, 2, "%s" SPILL__PATH_SEP "%s: cut short by the budget; the next "
