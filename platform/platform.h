@@ -131,6 +131,13 @@ int spill__tree_empty(spill__fd dirfd, const char *keep, spill__tree_stats *st);
  * whatever the clock, so that every reap moves forward. */
 int spill__tree_empty_until(spill__fd dirfd, const char *keep, spill__tree_stats *st,
                             int64_t deadline_us, int progress);
+/* The same, also stopping (as at the deadline) once stop(stop_ctx, so_far) returns non-zero:
+ * rule 10's check at every entry serves cancellation too (a progress callback, the last close
+ * of a background reap). stop may be NULL. */
+typedef int (*spill__walk_stop)(void *ctx, const spill__tree_stats *so_far);
+int spill__tree_empty_checked(spill__fd dirfd, const char *keep, spill__tree_stats *st,
+                              int64_t deadline_us, int progress, spill__walk_stop stop,
+                              void *stop_ctx);
 /* The same walk, read-only: counts files and bytes (the `keep` entry included). */
 int spill__tree_measure(spill__fd dirfd, spill__tree_stats *st);
 
@@ -191,6 +198,7 @@ enum spill__mutex_id {
     SPILL__MU_ONCE = 0,  /* spill__once's first runs */
     SPILL__MU_REGISTRY,  /* src/registry.c */
     SPILL__MU_LOCKS,     /* the fcntl backend's table of held locks */
+    SPILL__MU_BACKGROUND, /* src/background.c: the background reapers */
     SPILL__MU_COUNT
 };
 void spill__mutex_lock(int id);

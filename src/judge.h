@@ -16,6 +16,8 @@ typedef struct spill__judge_ctx {
     int network;          /* the root is on a network or FUSE filesystem (rule 8) */
     int64_t now;
     int64_t deadline_us;  /* rule 10: spill__monotonic_us() at which the reap stops (0: none) */
+    spill__walk_stop stop; /* checked with the deadline inside orphans (NULL: none) */
+    void *stop_ctx;
     uint32_t grace;
     char host[256];
 } spill__judge_ctx;

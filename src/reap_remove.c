@@ -22,6 +22,8 @@ void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__ve
     d.lock_ours = v->lock_fd != SPILL__NOFD; /* the probe checked it is this .lock */
     d.deadline_us = c->deadline_us;
     d.progress = progress;
+    d.stop = c->stop;
+    d.stop_ctx = c->stop_ctx;
     /* only the remover whose rmdir took the directory counts it as reaped, so racing reapers
      * count it once */
     out->rc = spill__remove_dir(&d);

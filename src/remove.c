@@ -152,9 +152,9 @@ int spill__remove_dir(spill__doomed *d)
     strcpy(was, d->name);
     to_trash(d);
     renamed = strcmp(was, d->name) != 0;
-    rc = spill__tree_empty_until(*d->dir_fd,
-                                 *d->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL, &d->ts,
-                                 d->deadline_us, d->progress);
+    rc = spill__tree_empty_checked(*d->dir_fd,
+                                   *d->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL, &d->ts,
+                                   d->deadline_us, d->progress, d->stop, d->stop_ctx);
     if (rc != SPILL_OK) /* .lock and its record stay, for the next reap */
         return locate(d, rc, 1);
     if (d->ts.cut_short) { /* rule 10: the same, by the budget; the caller releases the lock */

@@ -50,7 +50,8 @@ static int new_handle(const spill_opts *opts, spill_t **out)
     s->opts = *opts;
     if (opts->tag)
         s->opts.tag = apr_pstrdup(pool, opts->tag);
-    s->opts.log = NULL; /* the log callback is only called during spill_open */
+    s->opts.log = NULL; /* the handle's calls log nothing; a background reap keeps its own copy
+                           of the options, log callback included (background.c) */
     s->index = apr_hash_make(pool);
     *out = s;
     return SPILL_OK;
@@ -97,8 +98,11 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
     if ((rc = new_handle(&o, &s)) != SPILL_OK)
         return rc;
     rc = open_root(s, root, &o, &abs);
-    if (rc == SPILL_OK && o.reap_on_open)
+    if (rc == SPILL_OK && o.reap_on_open == SPILL_REAP_SYNC)
         spill__reap_on_open(abs, &o);
+    else if (rc == SPILL_OK && o.reap_on_open == SPILL_REAP_BACKGROUND &&
+             check_expected(&o, abs) != SPILL_OK)
+        spill__reap_on_open(abs, &o); /* short of space: the reap cannot wait */
     if (rc == SPILL_OK)
         rc = check_expected(&o, abs);
     if (rc == SPILL_OK)
@@ -111,6 +115,9 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
     /* from here a fork in another thread leaves the child nothing of this spill (rule 14) */
     spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd);
     s->path = apr_pstrcat(s->pool, abs, SPILL__PATH_SEP, s->name, NULL);
+    /* after creation: the new spill is registered and locked, so its reaper skips it */
+    if (o.reap_on_open == SPILL_REAP_BACKGROUND)
+        spill__background_attach(s, abs, &o);
     spill__log(&o, 3, "spill_open: created %s", s->path);
     *out = s;
     return SPILL_OK;
@@ -183,6 +190,8 @@ int spill_close(spill_t *s)
         return spill__error(SPILL_EFORKED, "spill_close", "",
                             "handle closed in a forked child: the parent's spill is left intact");
     }
+    if ((rc = spill__background_detach(s)) != SPILL_OK)
+        return rc; /* from its own reap's callback: s stays open */
     /* the fork handler must not close these numbers once they are closed here and reused */
     spill__registry_fds(s->dev, s->ino, SPILL__NOFD, SPILL__NOFD, SPILL__NOFD);
     rc = remove_all(s);

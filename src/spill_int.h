@@ -51,6 +51,7 @@ struct spill {
     spill__chunk *free_list;
     uint64_t total;
     spill_opts opts;
+    struct spill__bg *bg;   /* the root's background reaper it shares, or NULL */
 };
 
 /* init.c: APR initialised once, invisibly. */
@@ -146,6 +147,8 @@ typedef struct spill__doomed {
     int owner;              /* the caller is its owner (spill_close) */
     int64_t deadline_us;    /* rule 10: emptying stops at this spill__monotonic_us() (0: none) */
     int progress;           /* rule 10: started, and at least one entry taken, whatever the time */
+    spill__walk_stop stop;  /* checked with the deadline while emptying (NULL: none) */
+    void *stop_ctx;
     int cut;                /* out: SPILL__DOOMED_CUT (started: renamed or partly emptied, .lock
                                and its record kept, the lock left to the caller) or
                                SPILL__DOOMED_UNTOUCHED (the deadline had passed: nothing done) */
@@ -159,6 +162,19 @@ typedef struct spill__doomed {
 #define SPILL__DOOMED_CUT 1
 #define SPILL__DOOMED_UNTOUCHED 2
 int spill__remove_dir(spill__doomed *d);
+
+/* The same, stopped at its next check once *stop (set from another thread) is non-zero. */
+int spill__reap_until(const char *root, const spill_opts *o, spill_reap_stats *out,
+                      volatile apr_uint32_t *stop);
+
+/* background.c: SPILL_REAP_BACKGROUND. attach makes s share the root's background reaper,
+ * starting one if none is running (failures are logged, never returned); detach, from
+ * spill_close, stops and joins it when s was its last handle: SPILL_EINVAL (nothing done) when
+ * called from that reaper's own thread. fork_child runs in the fork handler's child. */
+typedef struct spill__bg spill__bg;
+void spill__background_attach(spill_t *s, const char *root, const spill_opts *o);
+int spill__background_detach(spill_t *s);
+void spill__background_fork_child(void);
 
 /* random.c */
 uint64_t spill__random_u64(void);

@@ -826,6 +826,99 @@ static void test_demo(void)
     CU_ASSERT_EQUAL(tu_count_entries(root), 0);
 }
 
+/* ---- reap's progress line ---- */
+
+static const char *orphan_root(const char *what, int n, int files)
+{
+    const char *root = tu_fresh_dir(what);
+    int i;
+    for (i = 0; i < n; i++)
+        tu_make_spill_dir(root, 1000000000ULL, (uint64_t)i + 1, files, tu_record((uint64_t)i + 1));
+    return root;
+}
+
+static void test_progress_only_on_terminal_or_asked(void)
+{
+    const char *root = orphan_root("progpipe", 5, 4);
+    cli_result r = run("reap", "--root", root, NULL); /* stderr is a pipe: no line */
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    root = orphan_root("progforced", 5, 4);
+    r = run("reap", "--root", root, "--progress", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    /* drawn (at least by the last call), then cleared; the summary stays on stdout */
+    CU_ASSERT(strstr(r.err, "\rreaping ") != NULL);
+    CU_ASSERT(strstr(r.err, "5 orphans removed of 5 judged") != NULL);
+    CU_ASSERT(strlen(r.err) >= 4 && strcmp(r.err + strlen(r.err) - 4, "\r\033[K") == 0);
+    CU_ASSERT(strncmp(r.out, "reaped 5 of 5", 13) == 0);
+}
+
+#ifndef _WIN32
+/* Under a pseudo-terminal (script(1)) the line is shown; with --quiet it is not. */
+static void test_progress_on_pty(void)
+{
+    const char *root = orphan_root("progpty", 5, 4), *cmd;
+    cli_result r;
+    if (!tu_exists("/usr/bin/script"))
+        TU_SKIP("script(1) is not installed");
+    cmd = apr_psprintf(tu_pool, "'%s' reap --root '%s'", program(), root);
+    {
+        const char *argv[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
+        tu_proc p;
+        spawn(&p, NULL, argv, 1);
+        apr_file_close(p.in);
+        r.out = read_all(p.out);
+        r.err = read_all(p.proc.err);
+        r.code = wait_bounded(&p.proc);
+    }
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT(strstr(r.out, "\rreaping ") != NULL); /* the terminal carries stdout and stderr */
+    CU_ASSERT(strstr(r.out, "reaped 5 of 5") != NULL);
+    root = orphan_root("progptyq", 5, 4);
+    cmd = apr_psprintf(tu_pool, "'%s' reap --quiet --root '%s'", program(), root);
+    {
+        const char *argv[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
+        tu_proc p;
+        spawn(&p, NULL, argv, 1);
+        apr_file_close(p.in);
+        r.out = read_all(p.out);
+        r.err = read_all(p.proc.err);
+        r.code = wait_bounded(&p.proc);
+    }
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT(strstr(r.out, "reaping ") == NULL);
+    CU_ASSERT(strstr(r.out, "reaped 5 of 5") != NULL);
+}
+
+/* Ctrl-C: the reap stops at its next check, the summary is printed, exit 130, and the next
+ * run finishes what was left. Readiness: the first progress line on stderr. */
+static void test_progress_interrupt(void)
+{
+    const char *root = orphan_root("progint", 400, 64);
+    const char *argv[] = {program(), "reap", "--root", NULL, "--progress", "--threads", "1",
+                          NULL};
+    char buf[512];
+    apr_size_t n;
+    tu_proc p;
+    cli_result r;
+    argv[3] = root;
+    spawn(&p, NULL, argv, 1);
+    apr_file_close(p.in);
+    n = sizeof buf;
+    CU_ASSERT_FATAL(apr_file_read(p.proc.err, buf, &n) == APR_SUCCESS && n > 0);
+    CU_ASSERT(apr_proc_kill(&p.proc, SIGINT) == APR_SUCCESS);
+    r.out = read_all(p.out);
+    r.err = read_all(p.proc.err);
+    r.code = wait_bounded(&p.proc);
+    CU_ASSERT_EQUAL(r.code, 130);
+    CU_ASSERT(strstr(r.out, "interrupted") != NULL);
+    CU_ASSERT(tu_count_entries(root) > 0);
+    r = run("reap", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT(tu_count_entries(root) == 0);
+}
+#endif
+
 static CU_TestInfo tests[] = {
     {"bad usage exits 2 with one line on stderr", test_usage_errors},
     {"--help and --version", test_help_and_version},
@@ -850,6 +943,11 @@ static CU_TestInfo tests[] = {
     {"ls --prometheus --output: replaced atomically", test_ls_prometheus_output},
 #endif
     {"demo keeps the live, reclaims the dead", test_demo},
+    {"reap: progress line only on a terminal or --progress", test_progress_only_on_terminal_or_asked},
+#ifndef _WIN32
+    {"reap: progress line under a pseudo-terminal", test_progress_on_pty},
+    {"reap: Ctrl-C stops it, exit 130", test_progress_interrupt},
+#endif
     CU_TEST_INFO_NULL,
 };
 

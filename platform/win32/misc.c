@@ -217,7 +217,8 @@ int spill__win_fs_kind(spill__fd fd, int *kind)
 }
 
 /* The library's process-wide mutexes (platform.h). Windows has no fork: SRW locks, no handler. */
-static SRWLOCK mutexes[SPILL__MU_COUNT] = {SRWLOCK_INIT, SRWLOCK_INIT, SRWLOCK_INIT};
+static SRWLOCK mutexes[SPILL__MU_COUNT] = {SRWLOCK_INIT, SRWLOCK_INIT, SRWLOCK_INIT,
+                                                  SRWLOCK_INIT};
 
 void spill__mutex_lock(int id)
 {
