@@ -161,14 +161,13 @@ int spill__getcwd(char *buf, size_t size);
 #endif
 
 /* How a spill directory comes and goes (SPEC.md "Creating a spill" and rule 6).
- * stages: 1 where it is built under a staging name and renamed into place once locked and
- *   recorded (POSIX); 0 where it is created under its final name with mkdir_open and held open
- *   (Windows, where a directory with an open file inside cannot be renamed).
- * unlock_before_rmdir: 0 where .lock is unlinked and its lock kept until the directory is gone
- *   (POSIX); 1 where an open file cannot vanish, so .lock, marked for deletion through its own
- *   handle, is closed before its directory can go (Windows). */
+ * stages: 1 where a directory with an open file inside can be renamed (POSIX): a spill is built
+ *   under a staging name and renamed into place once locked and recorded, and on its way out
+ *   it is renamed to a trash name first; 0 where it cannot (Windows): the spill is created
+ *   under its final name with mkdir_open and held open, and removed under that name. Either
+ *   way .lock is unlinked (on Windows: marked for deletion) while locked, then its lock is
+ *   released and closed, then the directory goes (src/remove.c). */
 int spill__platform_stages(void);
-int spill__platform_unlock_before_rmdir(void);
 
 /* Creates path and its missing parents, each new one with mode 0700. */
 int spill__mkdir_parents(const char *path);

@@ -190,7 +190,14 @@ static void judge_keep(const spill__judge_ctx *c, spill__verdict *v)
 static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdict *v)
 {
     int rc = spill__sys.lock_probe(v->dir_fd, SPILL__LOCK_NAME, &v->lock_fd);
-    if (rc == SPILL_EBUSY) {
+    if (v->trash && (rc == SPILL_OK || rc == SPILL_ENOTFOUND)) {
+        /* rule 1: only a lock holder renames a directory to a trash name, on its way out, so a
+         * free or missing lock there means its remover is gone: garbage at once, on any
+         * filesystem and whatever the record says (never adoptable, never aged) */
+        if (rc == SPILL_OK)
+            read_record(v->lock_fd, v);
+        v->state = SPILL_ORPHAN;
+    } else if (rc == SPILL_EBUSY) {
         v->state = SPILL_LIVE;
         v->lock_examined = 1; /* a regular file with one link: its record may be read */
     } else if (rc == SPILL_ENOTFOUND) {
@@ -217,11 +224,14 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
 void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v)
 {
     uint64_t secs, rnd;
+    int kind = SPILL__N_SPILL;
     memset(v, 0, sizeof *v);
     v->dir_fd = v->lock_fd = SPILL__NOFD;
     v->rec.pid = -1;
     v->age = -1;
-    spill__parse_name(name, &v->staging, &secs, &rnd);
+    spill__parse_name(name, &kind, &secs, &rnd);
+    v->staging = kind == SPILL__N_STAGE;
+    v->trash = kind == SPILL__N_TRASH;
     if (!open_checked(c, name, v))
         return;
     /* rule 5: never a directory this process is creating or owns; checked before its .lock is

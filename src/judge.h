@@ -29,6 +29,7 @@ typedef struct spill__verdict {
     int error;            /* the spill_err when state is SPILL__ERROR */
     char reason[512];     /* why unsafe, young or an error, for people */
     int staging;
+    int trash;            /* a trash directory (rule 6): garbage unless its lock is held */
     spill__fd dir_fd;     /* the directory, open unless gone/unsafe-before-open */
     spill__fd lock_fd;    /* .lock, locked by us, when we could take its lock */
     int lock_examined;    /* .lock was found busy after its examination (rule 7) */

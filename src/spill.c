@@ -168,27 +168,27 @@ static void release_lock(spill_t *s)
     s->lock_fd = SPILL__NOFD;
 }
 
-/* SPEC rule 6's order: everything else, then .lock while still locked, then the directory,
- * then the lock is released (where an open file cannot vanish, .lock is released and closed
- * before the directory goes). What is no longer ours is left and reported as SPILL_ELOST. */
+/* Through rule 6's one order (remove.c). What is no longer ours is left and reported as
+ * SPILL_ELOST: a name that is not our directory is neither renamed nor removed, a .lock that
+ * is not ours is kept. */
 static int remove_all(spill_t *s)
 {
-    spill__tree_stats ts;
+    spill__doomed d;
     int dir_ok, lock_ok, rc;
     still_ours(s, &dir_ok, &lock_ok);
-    memset(&ts, 0, sizeof ts);
-    rc = spill__tree_empty(s->dir_fd, SPILL__LOCK_NAME, &ts);
-    if (rc != SPILL_OK)
-        return spill__error_in(rc, s->path);
-    if (lock_ok &&
-        (rc = spill__sys.unlink_held(s->dir_fd, SPILL__LOCK_NAME, &s->lock_fd, 0)) != SPILL_OK &&
-        rc != SPILL_ENOTFOUND)
-        return spill__error_in(rc, s->path);
-    if (spill__platform_unlock_before_rmdir())
-        release_lock(s);
-    if (dir_ok && (rc = spill__sys.unlink_held(s->root_fd, s->name, &s->dir_fd, 1)) != SPILL_OK &&
-        rc != SPILL_ENOTFOUND)
-        return spill__error_in(rc, s->path);
+    memset(&d, 0, sizeof d);
+    d.root = apr_pstrndup(s->pool, s->path, strlen(s->path) - strlen(s->name) - 1);
+    d.root_fd = s->root_fd;
+    apr_cpystrn(d.name, s->name, sizeof d.name);
+    d.dir_fd = &s->dir_fd;
+    d.lock_fd = &s->lock_fd;
+    d.dev = s->dev;
+    d.ino = s->ino;
+    d.lock_ours = lock_ok;
+    d.owner = 1;
+    rc = spill__remove_dir(&d);
+    if (rc != SPILL_OK && rc != SPILL_ENOTFOUND)
+        return rc;
     if (!dir_ok || !lock_ok)
         return spill__error(SPILL_ELOST, "spill_close", s->path,
                             "the spill's %s was taken away while it was open",

@@ -170,7 +170,7 @@ static void test_shared_and_live_kept(void)
     args[2] = NULL;
     CU_ASSERT_FATAL(tu_spawn(&holder, "hold", args) == 0);
     held = tu_read_line(&holder);
-    CU_ASSERT_FATAL(held != NULL && held[0] == '/');
+    CU_ASSERT_FATAL(held != NULL && strncmp(held, "error", 5) != 0); /* the spill's path */
     held = apr_pstrdup(tu_pool, held);
     before = tu_snapshot(held);
     make_orphans(root, 30, 8);
@@ -524,6 +524,7 @@ static void test_cancel_inside(void)
     CU_ASSERT(st.cancelled == 1);
     CU_ASSERT(st.reaped == 0 && st.cut_short == 1);
     CU_ASSERT(st.files_removed >= 50 && st.files_removed < 500);
+    d = tu_left_as_trash(root, d); /* rule 6 renamed it first; .lock and its record kept */
     CU_ASSERT(tu_exists(d) && tu_exists(tu_join(d, ".lock")));
     CU_ASSERT(same(&s.st[s.n - 1], &st));
     st = tu_reap(root, 30); /* a record beside a free lock: at once, whatever the grace */

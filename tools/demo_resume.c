@@ -55,16 +55,21 @@ static apr_hash_t *chunk_files(apr_pool_t *pool, const char *dir)
     apr_hash_t *h = apr_hash_make(pool);
     apr_dir_t *d;
     apr_finfo_t fi;
+    apr_status_t rv;
     if (apr_dir_open(&d, dir, pool) != APR_SUCCESS)
         return h;
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_INODE |
-                                  APR_FINFO_MTIME | APR_FINFO_SIZE,
-                        d) == APR_SUCCESS) {
+    /* APR_INCOMPLETE: a listing that cannot give every field asked for (Windows has no
+     * inode in a directory listing); what it gave is still an entry */
+    while ((rv = apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_INODE |
+                                       APR_FINFO_MTIME | APR_FINFO_SIZE,
+                              d)) == APR_SUCCESS ||
+           rv == APR_INCOMPLETE) {
         if (fi.name[0] == '.' || fi.filetype != APR_REG)
             continue;
         apr_hash_set(h, apr_pstrdup(pool, fi.name), APR_HASH_KEY_STRING,
                      apr_psprintf(pool, "%lu %" APR_TIME_T_FMT " %" APR_OFF_T_FMT,
-                                  (unsigned long)fi.inode, fi.mtime, fi.size));
+                                  (fi.valid & APR_FINFO_INODE) ? (unsigned long)fi.inode : 0UL,
+                                  fi.mtime, fi.size));
     }
     apr_dir_close(d);
     return h;

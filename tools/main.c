@@ -22,11 +22,10 @@ static const command commands[] = {
      "remove the spill directories of dead owners; never a live one (--dry-run: judge and\n"
      "      report what would be removed, removing nothing; --threads 0 or unset: one per core;\n"
      "      --resumable: resumable orphans too; --as-owner, only as root: first become the user\n"
-     "      and group owning the root).\n"
-     "      On a terminal one progress line on stderr (orphans removed of those judged, bytes\n"
-     "      freed, rate, elapsed), cleared at the end; --progress shows it on any stderr,\n"
-     "      --quiet never. Ctrl-C stops the reap at its next check, leaving the rest for the\n"
-     "      next run: the summary is printed and the exit status is 130"},
+     "      and group owning the root). On a terminal one progress line on stderr (orphans\n"
+     "      removed of those judged, bytes freed, rate, elapsed), cleared at the end; --progress\n"
+     "      shows it on any stderr, --quiet never. Ctrl-C stops the reap at its next check,\n"
+     "      leaving the rest for the next run: the summary is printed and the exit status is 130"},
     {"ls", spill__cli_ls, "[--root DIR] [--json] [--prometheus [--output FILE]] [--as-owner]",
      "list the spill directories under the root, oldest first, as reap would judge them\n"
      "      (--prometheus: directories, bytes and files per state for node_exporter's textfile\n"

@@ -20,11 +20,6 @@ int spill__platform_stages(void)
     return 0;
 }
 
-int spill__platform_unlock_before_rmdir(void)
-{
-    return 1;
-}
-
 /* C:\ or C:/, \\server\share, \\?\ (and \dir, rooted on the current drive) are absolute. */
 int spill__path_is_absolute(const char *path)
 {
