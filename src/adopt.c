@@ -48,6 +48,9 @@ static void look(search *q, const char *name)
     spill__verdict v;
     spill__judge(&q->c, name, &v);
     if (v.state == SPILL_LIVE) {
+        /* this process's own live spills are not read (rule 5): the registry knows their tag */
+        if (spill__registry_has_tag(v.dir_st.dev, v.dir_st.ino, q->tag))
+            q->busy = 1;
         spill__judge_read_record(&q->c, &v);
         if (wanted_record(q, &v))
             q->busy = 1;
@@ -269,7 +272,7 @@ static int adopt_in(search *q, spill_t *s)
             s->root_fd = q->c.root_fd; /* the handle's own from now on */
             q->c.root_fd = SPILL__NOFD;
             /* a fork in another thread leaves the child nothing of this spill (rule 14) */
-            spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd);
+            spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd, q->tag);
             return SPILL_OK;
         }
         if (rc == SPILL_EBUSY)

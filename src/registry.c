@@ -7,6 +7,7 @@
  * and allocator have mutexes of their own that a fork could strand). The mutex is
  * SPILL__MU_REGISTRY, which the fork handler takes before a fork: a child never inherits it
  * locked. It is held only for a few memory operations, never across a call out. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@ typedef struct node {
     int64_t pid;
     uint64_t dev, ino;
     spill__fd fds[3]; /* the handle's descriptors the fork handler closes in a child */
+    char tag[SPILL__TAG_MAX + 1]; /* its owner record's tag: this process's own spills are
+                                     judged live without their .lock being read (rule 5) */
     struct node *next;
 } node;
 
@@ -56,7 +59,7 @@ int spill__registry_add(uint64_t dev, uint64_t ino)
 }
 
 void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__fd dir_fd,
-                         spill__fd lock_fd)
+                         spill__fd lock_fd, const char *tag)
 {
     int64_t pid = spill__getpid();
     node *n;
@@ -65,6 +68,7 @@ void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__f
         n->fds[0] = root_fd;
         n->fds[1] = dir_fd;
         n->fds[2] = lock_fd;
+        snprintf(n->tag, sizeof n->tag, "%s", tag ? tag : "");
     }
     spill__mutex_unlock(SPILL__MU_REGISTRY);
 }
@@ -90,6 +94,17 @@ int spill__registry_has(uint64_t dev, uint64_t ino)
     /* a process that owns no spill (a reaper) skips the getpid() system call per entry */
     if (count)
         has = *find(spill__getpid(), dev, ino) != NULL;
+    spill__mutex_unlock(SPILL__MU_REGISTRY);
+    return has;
+}
+
+int spill__registry_has_tag(uint64_t dev, uint64_t ino, const char *tag)
+{
+    node *n;
+    int has = 0;
+    spill__mutex_lock(SPILL__MU_REGISTRY);
+    if (count && (n = *find(spill__getpid(), dev, ino)) != NULL)
+        has = strcmp(n->tag, tag) == 0;
     spill__mutex_unlock(SPILL__MU_REGISTRY);
     return has;
 }

@@ -132,7 +132,7 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
         return rc;
     }
     /* from here a fork in another thread leaves the child nothing of this spill (rule 14) */
-    spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd);
+    spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd, s->opts.tag);
     s->path = apr_pstrcat(s->pool, abs, SPILL__PATH_SEP, s->name, NULL);
     /* after creation: the new spill is registered and locked, so its reaper skips it */
     if (o.reap_on_open == SPILL_REAP_BACKGROUND)
@@ -212,7 +212,7 @@ int spill_close(spill_t *s)
     if ((rc = spill__background_detach(s)) != SPILL_OK)
         return rc; /* from its own reap's callback: s stays open */
     /* the fork handler must not close these numbers once they are closed here and reused */
-    spill__registry_fds(s->dev, s->ino, SPILL__NOFD, SPILL__NOFD, SPILL__NOFD);
+    spill__registry_fds(s->dev, s->ino, SPILL__NOFD, SPILL__NOFD, SPILL__NOFD, s->opts.tag);
     spill__journal_close(s); /* an open file would keep its directory on Windows */
     rc = remove_all(s);
     release_lock(s);

@@ -136,7 +136,9 @@ int spill__registry_add(uint64_t dev, uint64_t ino);
 /* The handle's descriptors, for the fork handler to close in a child (rule 14); set them to
  * SPILL__NOFD before closing them, so that a child never closes a number reused meanwhile. */
 void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__fd dir_fd,
-                         spill__fd lock_fd);
+                         spill__fd lock_fd, const char *tag);
+/* 1 if this process owns dev+ino under the owner record tag `tag` (spill_adopt's EBUSY). */
+int spill__registry_has_tag(uint64_t dev, uint64_t ino, const char *tag);
 void spill__registry_remove(uint64_t dev, uint64_t ino);
 int spill__registry_has(uint64_t dev, uint64_t ino);
 

@@ -525,6 +525,18 @@ static void test_not_adoptable(void)
     CU_ASSERT(tu_read_line(&live) != NULL);
     CU_ASSERT(spill_adopt(root, "live-job", NULL, &s) == SPILL_EBUSY);
     CU_ASSERT(tu_wait(&live) == 0);
+    /* the duplicate job in this very process: its .lock is never read here (rule 5), the
+     * registry knows the tag */
+    {
+        spill_t *mine;
+        spill_opts_init(&o);
+        o.reap_on_open = 0;
+        o.tag = "own-job";
+        CU_ASSERT_FATAL(spill_open(root, &o, &mine) == SPILL_OK);
+        CU_ASSERT(spill_adopt(root, "own-job", NULL, &s) == SPILL_EBUSY && s == NULL);
+        CU_ASSERT(spill_close(mine) == SPILL_OK);
+        CU_ASSERT(spill_adopt(root, "own-job", NULL, &s) == SPILL_ENOTFOUND);
+    }
     /* lockless, foreign, 0.1, staging and trash directories, a .lock that is a link */
     hand_orphan(root, "spill_", 1, NULL, 1);
     hand_orphan(root, "spill_", 2, "", 1);
