@@ -35,8 +35,8 @@ static const apr_getopt_option_t options[] = {
     {"rss-files", O_RSS_FILES, 1, "N     files in the peak-RSS tree (default 50000)"},
     {"rss-big", O_RSS_BIG, 0, "      also measure peak RSS at 500,000 files (slow on disks)"},
     {"cli", O_CLI, 1, "PATH  also measure the peak RSS of `PATH reap --root R --grace 0`"},
-    {"only", O_ONLY, 1, "LIST  sections to run, comma-separated: reap,put,judge,rss,remove (default "
-                        "all)"},
+    {"only", O_ONLY, 1, "LIST  sections to run, comma-separated: reap,put,judge,rss,remove,"
+                        "open,progress (default all)"},
     {"json", 'j', 0, "      one JSON object instead of the table"},
     {"help", 'h', 0, "      this help"},
     {NULL, 0, 0, NULL},
@@ -58,6 +58,8 @@ static int sections_of(const char *list)
     if (strstr(list, "judge")) bits |= BENCH_JUDGE;
     if (strstr(list, "rss")) bits |= BENCH_RSS;
     if (strstr(list, "remove")) bits |= BENCH_REMOVE;
+    if (strstr(list, "open")) bits |= BENCH_OPEN;
+    if (strstr(list, "progress")) bits |= BENCH_PROGRESS;
     return bits;
 }
 
@@ -117,7 +119,8 @@ static void defaults(bench_cfg *c)
     c->chunk_kib = 64;
     c->live = 1000;
     c->rss_files = 50000;
-    c->sections = BENCH_REAP | BENCH_PUT | BENCH_JUDGE | BENCH_RSS | BENCH_REMOVE;
+    c->sections = BENCH_REAP | BENCH_PUT | BENCH_JUDGE | BENCH_RSS | BENCH_REMOVE | BENCH_OPEN |
+                  BENCH_PROGRESS;
     c->ncpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
@@ -195,6 +198,8 @@ static const section sections[] = {
     {BENCH_JUDGE, "judge", bench_judge},
     {BENCH_RSS, "rss", bench_rss},
     {BENCH_REMOVE, "remove", bench_remove},
+    {BENCH_OPEN, "open", bench_open},
+    {BENCH_PROGRESS, "progress", bench_progress},
 };
 
 static int run_all(const bench_cfg *c, FILE *out)

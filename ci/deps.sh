@@ -26,6 +26,12 @@ spill_install_deps() {
         if spill_deps_for i386 && [ "$(dpkg --print-architecture)" != i386 ]; then
             command -v debootstrap >/dev/null || need+=(debootstrap) # the i386 root
         fi
+        if spill_deps_for filesystems; then # xfs and btrfs images, FUSE through bindfs
+            command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
+            command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
+            command -v bindfs >/dev/null || need+=(bindfs)
+            command -v fusermount3 >/dev/null || need+=(fuse3)
+        fi
         if [ ${#need[@]} -gt 0 ]; then
             echo "installing: ${need[*]}"
             local sudo=""

@@ -26,7 +26,7 @@ run_leg() {
     timings+=("$name $((SECONDS - start))s")
 }
 
-# SPILL_ONLY="flock fcntl abi packaging sanitize fuzz windows" picks legs (the CI matrix passes it); the
+# SPILL_ONLY="flock fcntl filesystems abi packaging sanitize fuzz windows" picks legs (the CI matrix passes it); the
 # SPILL_SKIP_* variables drop one. Unset: every leg this machine can run.
 want() {
     local skip="SPILL_SKIP_$(echo "$1" | tr a-z A-Z)"
@@ -39,6 +39,24 @@ want workflow && /usr/bin/env python3 ci/check-workflow.py .github/workflows/ci.
 # SPILL_TEST_BIG: the big suite's chunk of real bytes past 2 GiB (a few seconds) runs here
 want flock && SPILL_TEST_BIG=${SPILL_TEST_BIG:-1} run_leg flock -DSPILL_LOCK_BACKEND=auto
 want fcntl && run_leg fcntl -DSPILL_LOCK_BACKEND=fcntl
+
+# The kill, reap, create, trash and cli suites and `spill demo` with the test root on ext4,
+# tmpfs, xfs, btrfs, overlayfs and FUSE (ci/test-filesystems.sh; Linux and root only).
+if want filesystems; then
+    if [ "$(uname -s)" != Linux ]; then
+        echo "== leg: filesystems skipped (Linux only: loop devices, overlayfs, bindfs)"
+    else
+        echo "== leg: filesystems"
+        start=$SECONDS
+        rm -rf "$build/filesystems"
+        cmake -S "$root" -B "$build/filesystems" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DSPILL_WERROR=ON -DSPILL_TEST_HOOKS=ON >"$build/filesystems.configure.log" 2>&1 ||
+            { cat "$build/filesystems.configure.log"; exit 1; }
+        cmake --build "$build/filesystems" -j "$jobs"
+        bash ci/test-filesystems.sh "$build/filesystems"
+        timings+=("filesystems $((SECONDS - start))s")
+    fi
+fi
 
 # The shared library's ABI against 0.1.0 from git history: abidiff, and a 0.1 client under ASan.
 if want abi && [ "$(uname -s)" = Linux ]; then

@@ -1,6 +1,7 @@
-/* order.c: SPEC.md rule 6 watched through the operations table while spill_reap runs: in each
- * orphan every other entry goes first, then .lock while its lock is held, then the directory,
- * and only then is the lock released. */
+/* order.c: SPEC.md rule 6 watched through the operations table while spill_reap runs: an
+ * orphan whose lock was taken is renamed (to its trash name) only while that lock is held; in
+ * each orphan every other entry goes first, then .lock while its lock is held, then (its lock
+ * released by then) the directory. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -77,9 +78,25 @@ static void removed(const struct stat *in, const char *name, int is_dir, const s
     if (!is_dir)
         return;
     d = find(gone);
-    fz_check(!d->locked_once || (d->lock_unlinked && d->lock_fd != SPILL__NOFD),
-             "rule 6: directory %s removed %s", name,
-             d->lock_unlinked ? "after its lock was released" : "before its .lock");
+    fz_check(!d->locked_once || d->lock_unlinked, "rule 6: directory %s removed before its .lock",
+             name);
+}
+
+/* Only a lock holder renames an orphan (to a trash name, rule 6). */
+static int w_rename(spill__fd fa, const char *from, spill__fd ta, const char *to)
+{
+    struct stat st;
+    int seen = watching && fstatat((int)fa, from, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    int rc = spill__sys_default.rename(fa, from, ta, to);
+    if (seen && rc == SPILL_OK) {
+        dir_state *d;
+        pthread_mutex_lock(&mu);
+        d = find(&st);
+        fz_check(!d->locked_once || (d->lock_fd != SPILL__NOFD && !d->lock_unlinked),
+                 "rule 6: %s renamed to %s without holding its lock", from, to);
+        pthread_mutex_unlock(&mu);
+    }
+    return rc;
 }
 
 static int w_unlink(spill__fd at, const char *name, int is_dir)
@@ -120,5 +137,6 @@ void fz_order_watch(int on)
     spill__sys.unlock = on ? w_unlock : spill__sys_default.unlock;
     spill__sys.unlink = on ? w_unlink : spill__sys_default.unlink;
     spill__sys.unlink_held = on ? w_unlink_held : spill__sys_default.unlink_held;
+    spill__sys.rename = on ? w_rename : spill__sys_default.rename;
     pthread_mutex_unlock(&mu);
 }

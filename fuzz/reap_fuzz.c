@@ -3,6 +3,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -298,16 +299,40 @@ static int exists(int dirfd, const char *name, int want_regular)
     return !want_regular || S_ISREG(st.st_mode);
 }
 
+/* The trash directories (rule 6) in the root: each must still hold its .lock. */
+static int trash_left(const fz_tree *t)
+{
+    int dup_fd = openat(t->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+    DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+    struct dirent *de;
+    char lock[300];
+    fz_check(d != NULL, "cannot list the root");
+    while ((de = readdir(d)))
+        if (strncmp(de->d_name, ".spill-del_", 11) == 0) {
+            snprintf(lock, sizeof lock, "%s/.lock", de->d_name);
+            fz_check(exists(t->root_fd, lock, 1), "trash %s lost its .lock though its removal "
+                     "failed", de->d_name);
+            n++;
+        }
+    closedir(d);
+    return n;
+}
+
 /* Each entry after the reap: orphans gone, or left with their lock when they could not be
- * emptied; everything else exactly as it was. */
+ * emptied (under a trash name when the reaper held their lock: rule 6); everything else
+ * exactly as it was. */
 static void check_entries(const fz_tree *t)
 {
     char lock[300];
-    int i;
+    int i, trashed = 0;
     for (i = 0; i < t->n; i++) {
         const fz_entry *e = &t->e[i];
         if (e->expect == FZ_CLEAN) {
             fz_check(!exists(t->root_fd, e->name, 0), "orphan %s was not removed", e->name);
+        } else if (e->expect == FZ_DIRTY && e->lock_file) {
+            fz_check(!exists(t->root_fd, e->name, 0), "%s left under its name, not as trash",
+                     e->name);
+            trashed++;
         } else if (e->expect == FZ_DIRTY) {
             snprintf(lock, sizeof lock, "%s/.lock", e->name);
             fz_check(exists(t->root_fd, e->name, 0), "%s vanished though it cannot be emptied",
@@ -318,6 +343,8 @@ static void check_entries(const fz_tree *t)
             check_unchanged(t, e, "spill_reap");
         }
     }
+    fz_check(trash_left(t) == trashed, "%d trash directories left, not %d", trash_left(t),
+             trashed);
 }
 
 static void reap(fz_tree *t)

@@ -72,10 +72,18 @@ SPILL_EXTERN const spill_error *spill_error_last(void);
 /* Options are versioned (libgit2's pattern): a program keeps working against later libraries
  * because the library reads and writes only the fields of the version the struct carries.
  *   version 1 (0.1): grace_seconds .. log_ctx
- *   version 2 (0.2): adds dry_run
+ *   version 2 (0.2): adds dry_run, progress, progress_ctx, progress_ms, keep_seconds,
+ *                    reap_resumable
  * Set a struct up with spill_opts_init(&opts), which fills the defaults of the version this
  * header declares; fields are only ever added at the end. */
 #define SPILL_OPTS_VERSION 2
+
+/* Values of spill_opts.reap_on_open. */
+#define SPILL_REAP_NONE 0       /* spill_open reaps nothing */
+#define SPILL_REAP_SYNC 1       /* spill_open reaps first, on the calling thread (the default) */
+#define SPILL_REAP_BACKGROUND 2 /* version-2 opts only: see reap_on_open below */
+
+struct spill_reap_stats;
 
 /* Options for spill_open, spill_reap and spill_scan. */
 typedef struct spill_opts {
@@ -83,7 +91,20 @@ typedef struct spill_opts {
                                  SPILL_EINVAL */
     /* version 1 */
     uint32_t grace_seconds;   /* default 30: age before a lockless or foreign directory is reaped */
-    int reap_on_open;         /* default 1: spill_open reaps orphans first */
+    int reap_on_open;         /* default SPILL_REAP_SYNC: spill_open reaps orphans first.
+                                 SPILL_REAP_BACKGROUND (version 2; in a version-1 struct any
+                                 non-zero value is synchronous): spill_open returns without
+                                 waiting; the reap runs on a thread of its own, one per root
+                                 per process, shared by the handles open on that root (the
+                                 last spill_close stops it at its next check and joins it). It
+                                 runs with `threads` workers and no budget, never touches a
+                                 live spill (this process's included), and nothing it does
+                                 fails an open or a handle. Its log and progress callbacks are
+                                 those of the open that started it, called from its thread:
+                                 they must stay valid until the last handle on that root is
+                                 closed. With expected_bytes short of free space, the open
+                                 first reaps synchronously. A forked child neither inherits
+                                 nor joins it. */
     uint32_t reap_budget_ms;  /* default 0 (no limit): the reap in spill_open stops after this */
     uint64_t expected_bytes;  /* default 0; else spill_open needs expected + 10% free, after
                                  reaping, and fails with SPILL_ENOSPC otherwise */
@@ -93,15 +114,39 @@ typedef struct spill_opts {
                                  on the calling thread */
     const char *tag;          /* optional label kept in the owner record, shown by ls; at most
                                  255 bytes (SPILL_EINVAL beyond) */
-    void (*log)(void *ctx, int level, const char *msg); /* 0 error .. 3 debug; only ever called
-                                                            on the thread that called in */
+    void (*log)(void *ctx, int level, const char *msg); /* 0 error .. 3 debug; called on the
+                                                            thread that called in, or on the
+                                                            background reap's thread */
     void *log_ctx;
     /* version 2 */
     int dry_run;              /* default 0; spill_reap only: judge exactly as a real run would
                                  (the root check, every lock taken and released, judging errors
                                  counted as errors) and remove nothing; the stats say what a
                                  real run would remove. A root is never tightened (it is logged
-                                 as "would tighten"). spill_open refuses it (SPILL_EINVAL). */
+                                 as "would tighten"). spill_open and spill_adopt refuse it
+                                 (SPILL_EINVAL). */
+    int (*progress)(void *ctx, const struct spill_reap_stats *so_far);
+                              /* default NULL; called during a reap (spill_reap, or spill_open's)
+                                 at most every progress_ms, on the thread that runs the reap
+                                 (the caller's; the background reap's thread for
+                                 SPILL_REAP_BACKGROUND), and once at the end with the final
+                                 stats. so_far is of the latest stats version; its counts only
+                                 grow. A non-zero return stops the reap at its next check (inside
+                                 an orphan too, which then keeps its .lock for the next reap):
+                                 `cancelled` is 1. A callback that calls spill_close on a handle
+                                 its own background reap serves gets SPILL_EINVAL (the handle
+                                 stays open). */
+    void *progress_ctx;
+    uint32_t progress_ms;     /* default 200 */
+    uint32_t keep_seconds;    /* default 0; spill_open and spill_adopt: write keep=<seconds>
+                                 into the owner record, so that this spill's orphan, should the
+                                 owner die, stays "resumable" (kept for spill_adopt) until the
+                                 directory's last modification plus keep_seconds has passed.
+                                 Keep only as long as a restart of the job takes: a resumable
+                                 orphan holds its disk space meanwhile (a spill_open whose
+                                 expected_bytes is short of space removes it all the same). */
+    int reap_resumable;       /* default 0; spill_reap: remove resumable orphans at once, like
+                                 any other orphan (`spill reap --resumable`) */
 } spill_opts;
 
 /* Fills *opts with the defaults of `version` (1 .. SPILL_OPTS_VERSION of the library), writing
@@ -154,7 +199,9 @@ SPILL_EXTERN int spill_addr(const spill_t *s, size_t i, uint8_t out[SPILL_ADDR_L
 SPILL_EXTERN const char *spill_path(const spill_t *s);
 
 /* Removes the spill directory and everything in it, releases the lock and frees s (invalid
- * afterwards, whatever is returned). In a forked child it only frees the child's copy and
+ * afterwards, whatever is returned, except SPILL_EINVAL from a callback of the background reap
+ * that s shares, which leaves s open). The last handle on a root stops its background reap at
+ * its next check and waits for that, never for the rest of the backlog. In a forked child it only frees the child's copy and
  * returns SPILL_EFORKED: the parent's spill is left intact. SPILL_ELOST if the directory or its
  * lock had been taken away. NULL is SPILL_EINVAL. */
 SPILL_EXTERN int spill_close(spill_t *s);
@@ -181,11 +228,10 @@ typedef struct spill_reap_stats {
     uint32_t elapsed_ms;
     int budget_exhausted;    /* 1 if reap_budget_ms stopped it early */
     /* version 2 */
-    uint32_t resumable;      /* orphans kept for a resume (always 0 in this version) */
+    uint32_t resumable;      /* resumable orphans kept for spill_adopt (keep_seconds) */
     uint32_t cut_short;      /* orphans started and not finished (the budget); a later reap
                                 finishes them */
-    int cancelled;           /* 1 if the caller's progress callback stopped it (always 0 in
-                                this version) */
+    int cancelled;           /* 1 if the caller's progress callback stopped it */
 } spill_reap_stats;
 
 /* Removes the orphans of dead owners under root, by SPEC.md's rules: never a live spill, never
@@ -196,15 +242,18 @@ typedef struct spill_reap_stats {
  * judges and removes nothing: see spill_opts. */
 SPILL_EXTERN int spill_reap(const char *root, const spill_opts *opts, spill_reap_stats *stats);
 
-/* The states spill_scan reports. SPILL_ERROR (could not be judged; `reason` says why) is
- * reported only to callers whose opts are version 2 or later; with NULL or version-1 opts such
- * an entry is SPILL_UNSAFE with its reason, so that code indexing arrays by state keeps working. */
+/* The states spill_scan reports. SPILL_ERROR (could not be judged; `reason` says why) and
+ * SPILL_RESUMABLE (an orphan whose owner asked with keep_seconds that it be kept for
+ * spill_adopt, within that time) are reported only to callers whose opts are version 2 or
+ * later; with NULL or version-1 opts the first is SPILL_UNSAFE and the second SPILL_YOUNG,
+ * each with its reason, so that code indexing arrays by state keeps working. */
 typedef enum spill_state {
     SPILL_LIVE,
     SPILL_ORPHAN,
     SPILL_YOUNG,
     SPILL_UNSAFE,
-    SPILL_ERROR   /* version-2 opts only */
+    SPILL_ERROR,     /* version-2 opts only */
+    SPILL_RESUMABLE  /* version-2 opts only */
 } spill_state;
 
 /* One spill-named child of the root, as spill_scan judged it. Filled by the library, valid
@@ -225,6 +274,24 @@ typedef struct spill_entry {
  * returned. */
 SPILL_EXTERN int spill_scan(const char *root, const spill_opts *opts,
                             int (*cb)(void *ctx, const spill_entry *e), void *ctx);
+
+/* Resumes a killed job instead of redoing it: takes over the orphan under root whose owner
+ * record carries `tag` (compared whole), with the chunks its dead owner had written completely,
+ * and returns it in *out as a live handle of this process, like one from spill_open (closed by
+ * spill_close; again resumable if opts->keep_seconds asks; count, total, get and addr see the
+ * adopted chunks in the order they were written, and put adds to them).
+ * Adoptable: an orphan in a spill_<secs>_<u64> directory with a version-1 owner record written
+ * by 0.2 (a resumable one, or one with a chunk journal); never a staging or trash directory, a
+ * 0.1 orphan, a lockless or foreign one, or a record naming another host on a network
+ * filesystem. Of several, the newest by the record's `started` first; the lock decides every
+ * race (with a reaper, or another adopter): a lost race moves on to the next one.
+ * Only chunks the journal proves complete are kept; everything else in the directory is
+ * removed (links as links, never followed). opts may be NULL (defaults; no reap is run).
+ * Errors: SPILL_EINVAL (no root or out, an empty tag or one longer than 255 bytes, dry_run),
+ * SPILL_EBUSY (only live spills carry the tag: the job runs elsewhere), SPILL_ENOTFOUND (none
+ * does, or the root does not exist), SPILL_EUNSAFE (a root others can write to), SPILL_EIO. */
+SPILL_EXTERN int spill_adopt(const char *root, const char *tag, const spill_opts *opts,
+                             spill_t **out);
 
 /* The default root for an application: the per-OS data directory of app joined with "spill".
  * Writes a NUL-terminated UTF-8 path to buf; SPILL_ERANGE if size is too small. */

@@ -103,6 +103,16 @@ typedef struct spill__sys_ops {
      * file holds a conflicting one; every other failure is SPILL_OK, as `.lock` stays the
      * correctness gate. A no-op (SPILL_OK) where the OS has no such convention (Windows). */
     int (*dir_lock)(spill__fd fd, int how);
+    /* spill_adopt: open an existing directory as mkdir_open holds a new one (on Windows
+     * without FILE_SHARE_DELETE, so that nobody deletes it while we live; SPILL_EBUSY if
+     * someone is deleting it); POSIX: open_dir */
+    int (*open_dir_held)(spill__fd at, const char *name, spill__fd *out);
+    /* the chunk journal: open `name` for appending, creating it (mode 0600) if missing, never
+     * through a link; each write then goes at the end */
+    int (*open_append)(spill__fd at, const char *name, spill__fd *out);
+    /* write len bytes at offset 0, then cut the file to len (the owner record, rewritten by
+     * spill_adopt under the lock) */
+    int (*rewrite)(spill__fd fd, const void *buf, size_t len);
 } spill__sys_ops;
 
 enum spill__dlock { SPILL__DLOCK_SH = 1, SPILL__DLOCK_EX = 2, SPILL__DLOCK_UN = 3 };
@@ -131,6 +141,13 @@ int spill__tree_empty(spill__fd dirfd, const char *keep, spill__tree_stats *st);
  * whatever the clock, so that every reap moves forward. */
 int spill__tree_empty_until(spill__fd dirfd, const char *keep, spill__tree_stats *st,
                             int64_t deadline_us, int progress);
+/* The same, also stopping (as at the deadline) once stop(stop_ctx, so_far) returns non-zero:
+ * rule 10's check at every entry serves cancellation too (a progress callback, the last close
+ * of a background reap). stop may be NULL. */
+typedef int (*spill__walk_stop)(void *ctx, const spill__tree_stats *so_far);
+int spill__tree_empty_checked(spill__fd dirfd, const char *keep, spill__tree_stats *st,
+                              int64_t deadline_us, int progress, spill__walk_stop stop,
+                              void *stop_ctx);
 /* The same walk, read-only: counts files and bytes (the `keep` entry included). */
 int spill__tree_measure(spill__fd dirfd, spill__tree_stats *st);
 
@@ -144,14 +161,13 @@ int spill__getcwd(char *buf, size_t size);
 #endif
 
 /* How a spill directory comes and goes (SPEC.md "Creating a spill" and rule 6).
- * stages: 1 where it is built under a staging name and renamed into place once locked and
- *   recorded (POSIX); 0 where it is created under its final name with mkdir_open and held open
- *   (Windows, where a directory with an open file inside cannot be renamed).
- * unlock_before_rmdir: 0 where .lock is unlinked and its lock kept until the directory is gone
- *   (POSIX); 1 where an open file cannot vanish, so .lock, marked for deletion through its own
- *   handle, is closed before its directory can go (Windows). */
+ * stages: 1 where a directory with an open file inside can be renamed (POSIX): a spill is built
+ *   under a staging name and renamed into place once locked and recorded, and on its way out
+ *   it is renamed to a trash name first; 0 where it cannot (Windows): the spill is created
+ *   under its final name with mkdir_open and held open, and removed under that name. Either
+ *   way .lock is unlinked (on Windows: marked for deletion) while locked, then its lock is
+ *   released and closed, then the directory goes (src/remove.c). */
 int spill__platform_stages(void);
-int spill__platform_unlock_before_rmdir(void);
 
 /* Creates path and its missing parents, each new one with mode 0700. */
 int spill__mkdir_parents(const char *path);
@@ -192,6 +208,7 @@ enum spill__mutex_id {
     SPILL__MU_ONCE = 0,  /* spill__once's first runs */
     SPILL__MU_REGISTRY,  /* src/registry.c */
     SPILL__MU_LOCKS,     /* the fcntl backend's table of held locks */
+    SPILL__MU_BACKGROUND, /* src/background.c: the background reapers */
     SPILL__MU_COUNT
 };
 void spill__mutex_lock(int id);

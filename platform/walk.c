@@ -15,6 +15,10 @@ int spill__walk_over(spill__walk *w)
 {
     if (w->cut)
         return 1;
+    if (w->stop && w->stop(w->stop_ctx, w->st)) { /* a stop asked for: even the first entry */
+        w->cut = 1;
+        return 1;
+    }
     if (!w->deadline_us || w->taken < w->min_taken || spill__monotonic_us() < w->deadline_us)
         return 0;
     w->cut = 1;
@@ -60,7 +64,7 @@ uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const spill__stat *self, 
 }
 
 static int run(spill__fd dirfd, const char *keep, spill__tree_stats *st, int measure,
-               int64_t deadline_us, int progress)
+               int64_t deadline_us, int progress, spill__walk_stop stop, void *stop_ctx)
 {
     spill__walk w;
     spill__stat self;
@@ -71,6 +75,8 @@ static int run(spill__fd dirfd, const char *keep, spill__tree_stats *st, int mea
     w.st = st;
     w.deadline_us = deadline_us;
     w.min_taken = progress ? 1 : 0;
+    w.stop = stop;
+    w.stop_ctx = stop_ctx;
     if ((rc = spill__sys.stat(dirfd, NULL, &self)) != SPILL_OK) {
         st->errors++;
         return rc;
@@ -83,16 +89,23 @@ static int run(spill__fd dirfd, const char *keep, spill__tree_stats *st, int mea
 
 int spill__tree_empty(spill__fd dirfd, const char *keep, spill__tree_stats *st)
 {
-    return run(dirfd, keep, st, 0, 0, 0);
+    return run(dirfd, keep, st, 0, 0, 0, NULL, NULL);
 }
 
 int spill__tree_empty_until(spill__fd dirfd, const char *keep, spill__tree_stats *st,
                             int64_t deadline_us, int progress)
 {
-    return run(dirfd, keep, st, 0, deadline_us, progress);
+    return run(dirfd, keep, st, 0, deadline_us, progress, NULL, NULL);
 }
 
 int spill__tree_measure(spill__fd dirfd, spill__tree_stats *st)
 {
-    return run(dirfd, NULL, st, 1, 0, 0);
+    return run(dirfd, NULL, st, 1, 0, 0, NULL, NULL);
+}
+
+int spill__tree_empty_checked(spill__fd dirfd, const char *keep, spill__tree_stats *st,
+                              int64_t deadline_us, int progress, spill__walk_stop stop,
+                              void *stop_ctx)
+{
+    return run(dirfd, keep, st, 0, deadline_us, progress, stop, stop_ctx);
 }

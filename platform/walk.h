@@ -20,6 +20,8 @@ typedef struct spill__walk {
     uint64_t taken;         /* entries removed so far */
     uint64_t min_taken;     /* entries removed whatever the deadline (progress) */
     int cut;                /* the deadline stopped it */
+    spill__walk_stop stop;  /* checked beside the deadline (NULL: none) */
+    void *stop_ctx;
 } spill__walk;
 
 /* 1 once the deadline has passed (then w->cut is set): checked before each entry. */

@@ -75,7 +75,6 @@ static int write_file(spill_t *s, const char *hex, const void *data, size_t len)
 int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, size_t len)
 {
     char hex[SPILL__HEX_LEN + 1];
-    spill__chunk *c;
     int rc;
     if (!usable(s, &rc))
         return rc;
@@ -86,15 +85,25 @@ int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, 
     spill__hex(addr, hex);
     if ((rc = write_file(s, hex, data, len)) != SPILL_OK)
         return rc;
-    c = new_chunk(s);
+    if ((rc = spill__chunks_index(s, addr, len)) != SPILL_OK) {
+        spill__error_stash();
+        spill__sys.unlink(s->dir_fd, hex, 0); /* not stored: no chunk left behind */
+        spill__error_unstash();
+        return rc;
+    }
+    spill__journal_append(s, addr, len); /* after the complete write: spill_adopt's proof */
+    return SPILL_OK;
+}
+
+int spill__chunks_index(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len)
+{
+    spill__chunk *c = new_chunk(s);
+    int rc;
     memcpy(c->addr, addr, SPILL_ADDR_LEN);
     c->len = len;
     if ((rc = spill__order_push(&s->order, c)) != SPILL_OK) {
         c->next_free = s->free_list;
         s->free_list = c;
-        spill__error_stash();
-        spill__sys.unlink(s->dir_fd, hex, 0); /* not stored: no chunk left behind */
-        spill__error_unstash();
         return rc;
     }
     apr_hash_set(s->index, c->addr, SPILL_ADDR_LEN, c);

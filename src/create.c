@@ -126,7 +126,7 @@ static int lock_and_record(spill_t *s, attempt *a)
                             "lock file replaced while creating");
     spill__hostname(host, sizeof host);
     n = spill__record_format(rec, sizeof rec, a->rnd, s->pid, host, (int64_t)a->secs,
-                             s->opts.tag);
+                             s->opts.keep_seconds, s->opts.tag);
     if ((rc = spill__sys.write(a->lock_fd, rec, n)) != SPILL_OK)
         return rc;
     return STEP("record");

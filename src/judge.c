@@ -17,6 +17,7 @@ int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *
     c->root_fd = SPILL__NOFD;
     c->now = spill__now();
     c->grace = o->grace_seconds;
+    c->reap_resumable = o->reap_resumable;
     spill__hostname(c->host, sizeof c->host);
     if ((rc = spill__sys.open_dir(SPILL__NOFD, root, &c->root_fd)) != SPILL_OK)
         return rc;
@@ -172,11 +173,31 @@ static void judge_age(const spill__judge_ctx *c, const char *name, spill__verdic
              (long long)v->age, (long long)need);
 }
 
+/* Rule 4's exception (0.2): an orphan whose record carries keep= stays resumable until the
+ * directory's last modification plus keep, unless the reap was asked to remove such ones. */
+static void judge_keep(const spill__judge_ctx *c, spill__verdict *v)
+{
+    int64_t until = v->dir_st.mtime + (int64_t)v->rec.keep;
+    v->state = SPILL_ORPHAN;
+    if (!v->rec.keep || c->reap_resumable || c->now >= until)
+        return;
+    v->state = SPILL_RESUMABLE;
+    snprintf(v->reason, sizeof v->reason, "resumable: kept for spill_adopt %llds more (keep=%lu)",
+             (long long)(until - c->now), (unsigned long)v->rec.keep);
+}
+
 /* Rules 3, 4, 5 and 8 once the lock has been tried. */
 static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdict *v)
 {
     int rc = spill__sys.lock_probe(v->dir_fd, SPILL__LOCK_NAME, &v->lock_fd);
-    if (rc == SPILL_EBUSY) {
+    if (v->trash && (rc == SPILL_OK || rc == SPILL_ENOTFOUND)) {
+        /* rule 1: only a lock holder renames a directory to a trash name, on its way out, so a
+         * free or missing lock there means its remover is gone: garbage at once, on any
+         * filesystem and whatever the record says (never adoptable, never aged) */
+        if (rc == SPILL_OK)
+            read_record(v->lock_fd, v);
+        v->state = SPILL_ORPHAN;
+    } else if (rc == SPILL_EBUSY) {
         v->state = SPILL_LIVE;
         v->lock_examined = 1; /* a regular file with one link: its record may be read */
     } else if (rc == SPILL_ENOTFOUND) {
@@ -194,7 +215,7 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
         else if (c->network && strcmp(v->rec.host, c->host) != 0)
             set(v, SPILL_UNSAFE, "owned by host %.200s on a network filesystem", v->rec.host);
         else
-            v->state = SPILL_ORPHAN; /* rule 4: a record beside a free lock */
+            judge_keep(c, v); /* rule 4: a record beside a free lock */
     }
     if (v->state == SPILL_ORPHAN)
         claim_dir(v);
@@ -203,11 +224,14 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
 void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v)
 {
     uint64_t secs, rnd;
+    int kind = SPILL__N_SPILL;
     memset(v, 0, sizeof *v);
     v->dir_fd = v->lock_fd = SPILL__NOFD;
     v->rec.pid = -1;
     v->age = -1;
-    spill__parse_name(name, &v->staging, &secs, &rnd);
+    spill__parse_name(name, &kind, &secs, &rnd);
+    v->staging = kind == SPILL__N_STAGE;
+    v->trash = kind == SPILL__N_TRASH;
     if (!open_checked(c, name, v))
         return;
     /* rule 5: never a directory this process is creating or owns; checked before its .lock is

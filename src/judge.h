@@ -16,7 +16,10 @@ typedef struct spill__judge_ctx {
     int network;          /* the root is on a network or FUSE filesystem (rule 8) */
     int64_t now;
     int64_t deadline_us;  /* rule 10: spill__monotonic_us() at which the reap stops (0: none) */
+    spill__walk_stop stop; /* checked with the deadline inside orphans (NULL: none) */
+    void *stop_ctx;
     uint32_t grace;
+    int reap_resumable;   /* resumable orphans are orphans (rule 4's exception waived) */
     char host[256];
 } spill__judge_ctx;
 
@@ -26,6 +29,7 @@ typedef struct spill__verdict {
     int error;            /* the spill_err when state is SPILL__ERROR */
     char reason[512];     /* why unsafe, young or an error, for people */
     int staging;
+    int trash;            /* a trash directory (rule 6): garbage unless its lock is held */
     spill__fd dir_fd;     /* the directory, open unless gone/unsafe-before-open */
     spill__fd lock_fd;    /* .lock, locked by us, when we could take its lock */
     int lock_examined;    /* .lock was found busy after its examination (rule 7) */

@@ -1,4 +1,4 @@
-/* names.c: the strict names of spill and staging directories, and chunk file names. */
+/* names.c: the strict names of spill, staging and trash directories, and chunk file names. */
 #include <string.h>
 
 #include "spill_int.h"
@@ -23,27 +23,27 @@ static int parse_u64(const char **p, char stop, uint64_t *out)
     return 1;
 }
 
-/* 1 if name is exactly spill_<digits>_<digits> (staging 0) or the staging form (staging 1). */
-int spill__parse_name(const char *name, int *staging, uint64_t *secs, uint64_t *rnd)
+static const char *const prefixes[] = {SPILL__NAME_PREFIX, SPILL__STAGE_PREFIX,
+                                       SPILL__TRASH_PREFIX};
+
+/* 1 if name is exactly <prefix><digits>_<digits> for one of the prefixes of spill__name_kind
+ * (filled into *kind when kind is not NULL). */
+int spill__parse_name(const char *name, int *kind, uint64_t *secs, uint64_t *rnd)
 {
-    const char *p;
-    int st;
-    if (strncmp(name, SPILL__NAME_PREFIX, strlen(SPILL__NAME_PREFIX)) == 0) {
-        p = name + strlen(SPILL__NAME_PREFIX);
-        st = 0;
-    } else if (strncmp(name, SPILL__STAGE_PREFIX, strlen(SPILL__STAGE_PREFIX)) == 0) {
-        p = name + strlen(SPILL__STAGE_PREFIX);
-        st = 1;
-    } else {
-        return 0;
-    }
-    if (!parse_u64(&p, '_', secs))
+    const char *p = NULL;
+    int k;
+    for (k = 0; k < (int)(sizeof prefixes / sizeof prefixes[0]); k++)
+        if (strncmp(name, prefixes[k], strlen(prefixes[k])) == 0) {
+            p = name + strlen(prefixes[k]);
+            break;
+        }
+    if (!p || !parse_u64(&p, '_', secs))
         return 0;
     p++;
     if (!parse_u64(&p, '\0', rnd))
         return 0;
-    if (staging)
-        *staging = st;
+    if (kind)
+        *kind = k;
     return 1;
 }
 

@@ -26,6 +26,7 @@ static void defaults(spill_opts *o)
     o->grace_seconds = 30;
     o->reap_on_open = 1;
     o->threads = 1;
+    o->progress_ms = 200;
 }
 
 int spill_opts_init_version(spill_opts *opts, unsigned version)
@@ -61,6 +62,9 @@ int spill__opts_check(const spill_opts *opts, spill_opts *out)
                             "it up with spill_opts_init",
                             opts->version, (unsigned)SPILL_OPTS_VERSION);
     memcpy(out, opts, n); /* later versions' fields keep their defaults */
+    /* only version 2 knows SPILL_REAP_BACKGROUND; any other non-zero value is synchronous */
+    if (out->reap_on_open && (opts->version < 2 || out->reap_on_open != SPILL_REAP_BACKGROUND))
+        out->reap_on_open = SPILL_REAP_SYNC;
     if (out->tag && strlen(out->tag) > SPILL__TAG_MAX)
         return spill__error(SPILL_EINVAL, "", "", "tag of %lu bytes: at most %d",
                             (unsigned long)strlen(out->tag), SPILL__TAG_MAX);

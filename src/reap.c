@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_atomic.h>
+
 #include "reap.h"
 
 typedef struct reap_run {
@@ -15,7 +17,58 @@ typedef struct reap_run {
     unsigned workers;        /* 1: no pool; more: the pool, started at the first orphan */
     unsigned orphans;        /* handed to removal so far: the first always makes progress */
     spill__reap_pool *pool;
+    volatile apr_uint32_t stopping; /* the progress callback asked to stop (any thread reads) */
+    volatile apr_uint32_t *ext_stop; /* a stop asked from outside (a background reap's close) */
+    int64_t next_progress_us;        /* the progress callback's next call, at the earliest */
 } reap_run;
+
+/* Any thread: 1 once a stop was asked for (rule 10's check serves it too). */
+static int stopping(reap_run *r)
+{
+    return apr_atomic_read32(&r->stopping) || (r->ext_stop && apr_atomic_read32(r->ext_stop));
+}
+
+/* The reaping thread only: calls the progress callback with the counts so far, those of an
+ * orphan being removed on this thread included; a non-zero return stops the reap. */
+static void call_progress(reap_run *r, const spill__tree_stats *partial)
+{
+    spill_reap_stats so_far = r->st;
+    so_far.version = SPILL_REAP_STATS_VERSION;
+    if (partial) {
+        so_far.files_removed += partial->files;
+        so_far.bytes_freed += partial->bytes;
+    }
+    so_far.elapsed_ms = (uint32_t)((spill__monotonic_us() - r->start_us) / 1000);
+    if (r->o->progress(r->o->progress_ctx, &so_far)) {
+        r->st.cancelled = 1;
+        apr_atomic_set32(&r->stopping, 1);
+    }
+}
+
+/* The reaping thread's check, between entries and at every entry of an orphan it removes
+ * itself: the progress callback when due, then whether to stop. */
+static int check(reap_run *r, const spill__tree_stats *partial)
+{
+    int64_t now;
+    if (r->o->progress && !stopping(r) && (now = spill__monotonic_us()) >= r->next_progress_us) {
+        r->next_progress_us = now + (int64_t)r->o->progress_ms * 1000;
+        call_progress(r, partial);
+    }
+    return stopping(r);
+}
+
+/* The walker's check inside an orphan removed on the reaping thread. */
+static int check_here(void *ctx, const spill__tree_stats *so_far)
+{
+    return check(ctx, so_far);
+}
+
+/* The walker's check on a worker: only the flags, never a callback. */
+static int check_worker(void *ctx, const spill__tree_stats *so_far)
+{
+    (void)so_far;
+    return stopping(ctx);
+}
 
 /* Counts and logs one removal, on the calling thread. */
 static void removed(void *ctx, const char *name, const spill__removal *rm)
@@ -24,7 +77,8 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
     r->st.files_removed += rm->files;
     r->st.bytes_freed += rm->bytes;
     if (rm->cut) {
-        r->st.budget_exhausted = 1;
+        if (!stopping(r)) /* else a stop asked for cut it, not the budget */
+            r->st.budget_exhausted = 1;
         if (rm->cut == SPILL__CUT_SHORT) {
             r->st.cut_short++; /* rule 10: started and not finished */
             spill__log(r->o, 2, "%s" SPILL__PATH_SEP "%s: cut short by the budget; the next "
@@ -34,6 +88,8 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
              * counted (rule 10), whichever thread found the deadline passed */
             r->st.scanned--;
         }
+        check(r, NULL);
+        return;
     } else if (rm->rc == SPILL_OK) {
         r->st.reaped++;
         spill__log(r->o, 2, "reaped %s" SPILL__PATH_SEP "%s", r->c.root, name);
@@ -42,6 +98,7 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
         spill__log(r->o, 0, "cannot remove %s" SPILL__PATH_SEP "%s: %s", r->c.root, name,
                    spill_error_last()->message);
     }
+    check(r, NULL); /* the progress callback, also while the pool keeps this thread waiting */
 }
 
 /* A dry run counts what the removal would take (.lock included, as a removal counts it) and
@@ -78,7 +135,10 @@ static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
         spill__pool_submit(r->pool, name, v, progress);
         return;
     }
+    /* no pool, so no other thread reads c: the walker may call the progress callback here */
+    r->c.stop = check_here;
     spill__remove_orphan(&r->c, name, v, progress, &rm);
+    r->c.stop = check_worker;
     removed(r, name, &rm);
 }
 
@@ -89,6 +149,7 @@ static void one_entry(reap_run *r, const char *name)
     switch (v.state) {
     case SPILL_LIVE: r->st.live++; break;
     case SPILL_YOUNG: r->st.young++; break;
+    case SPILL_RESUMABLE: r->st.resumable++; break;
     case SPILL_UNSAFE:
         r->st.unsafe++;
         spill__log(r->o, 2, "left %s" SPILL__PATH_SEP "%s: %s", r->c.root, name, v.reason);
@@ -121,7 +182,7 @@ static int visit(reap_run *r, const char *name)
     char copy[256];
     if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
         return 1;
-    if (r->st.scanned && over_budget(r))
+    if (check(r, NULL) || (r->st.scanned && over_budget(r)))
         return 0;
     strcpy(copy, name); /* judging may read other directories */
     r->st.scanned++;
@@ -215,16 +276,22 @@ static void copy_stats(const spill_reap_stats *from, spill_reap_stats *to)
     memcpy((char *)to + skip, (const char *)from + skip, n - skip);
 }
 
-/* The reap behind spill_reap and spill_open. */
-int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out)
+/* The reap behind spill_reap and spill_open; *stop (may be NULL) set from another thread stops
+ * it at its next check. */
+int spill__reap_until(const char *root, const spill_opts *o, spill_reap_stats *out,
+                      volatile apr_uint32_t *stop)
 {
     reap_run r;
     int rc;
     memset(&r, 0, sizeof r);
     r.o = o;
+    r.ext_stop = stop;
     r.start_us = spill__monotonic_us();
+    r.next_progress_us = r.start_us + (int64_t)o->progress_ms * 1000;
     r.workers = o->threads ? o->threads : spill__ncpu();
     rc = spill__judge_begin(&r.c, root, o, 1);
+    r.c.stop = check_worker;
+    r.c.stop_ctx = &r;
     if (o->reap_budget_ms)
         r.c.deadline_us = r.start_us + (int64_t)o->reap_budget_ms * 1000;
     if (rc == SPILL_ENOTFOUND) {
@@ -238,9 +305,19 @@ int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out)
         spill__error_in(rc, "");
     }
     r.st.elapsed_ms = (uint32_t)((spill__monotonic_us() - r.start_us) / 1000);
+    if (o->progress) { /* the last call: the final stats, whatever it returns */
+        spill_reap_stats last = r.st;
+        last.version = SPILL_REAP_STATS_VERSION;
+        o->progress(o->progress_ctx, &last);
+    }
     if (out)
         copy_stats(&r.st, out);
     return rc;
+}
+
+int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out)
+{
+    return spill__reap_until(root, o, out, NULL);
 }
 
 static int check_stats(spill_reap_stats *stats)

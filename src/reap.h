@@ -18,10 +18,10 @@ typedef struct spill__removal {
 #define SPILL__CUT_SHORT 1
 #define SPILL__NOT_STARTED 2
 
-/* Removes root/name, judged an orphan in v, in the order of SPEC.md rule 6 (v's lock may be
- * released here where the platform needs it before rmdir), stopping at c->deadline_us unless
- * `progress` (the reap's first orphan: each reap takes at least one entry). Calls no log
- * callback and touches nothing but v's descriptors and c's root, so any thread may run it. */
+/* Removes root/name, judged an orphan in v, in the order of SPEC.md rule 6 (remove.c): v's
+ * lock is released there once its .lock is unlinked. Stops at c->deadline_us unless `progress`
+ * (the reap's first orphan: each reap takes at least one entry). Calls no log callback and
+ * touches nothing but v's descriptors and c's root, so any thread may run it. */
 void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__verdict *v,
                           int progress, spill__removal *out);
 

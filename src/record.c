@@ -1,6 +1,7 @@
 /* record.c: the owner record at the start of .lock, one line of at most 4 KiB:
- *   spill-owner 1 nonce=<u64> pid=<pid> host=<escaped> started=<secs> tag=<escaped>
- * Escaping keeps the line one token per field: bytes outside '!'..'~' and '%' become %XX. */
+ *   spill-owner 1 nonce=<u64> pid=<pid> host=<escaped> started=<secs> [keep=<secs>] tag=<escaped>
+ * keep= (0.2, rule 4) only when the owner asked for a resumable orphan; 0.1's parser expects
+ * tag= right after started=, so it reads such a record as foreign and waits its grace.  * Escaping keeps the line one token per field: bytes outside '!'..'~' and '%' become %XX. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,15 +32,18 @@ static size_t escape(char *out, size_t size, const char *in)
 }
 
 size_t spill__record_format(char *buf, size_t size, uint64_t nonce, int64_t pid,
-                            const char *host, int64_t started, const char *tag)
+                            const char *host, int64_t started, uint32_t keep, const char *tag)
 {
+    char k[32] = "";
     /* host at most 256 bytes escaped (768), the tag what keeps the line under 4 KiB */
     char h[256 * 3 + 1], t[SPILL__RECORD_MAX - sizeof h - 128];
     int n;
     escape(h, sizeof h, host);
     escape(t, sizeof t, tag);
-    n = snprintf(buf, size, "spill-owner 1 nonce=%llu pid=%lld host=%s started=%lld tag=%s\n",
-                 (unsigned long long)nonce, (long long)pid, h, (long long)started, t);
+    if (keep)
+        snprintf(k, sizeof k, "keep=%lu ", (unsigned long)keep);
+    n = snprintf(buf, size, "spill-owner 1 nonce=%llu pid=%lld host=%s started=%lld %stag=%s\n",
+                 (unsigned long long)nonce, (long long)pid, h, (long long)started, k, t);
     if (n < 0 || (size_t)n >= size)
         return 0;
     return (size_t)n;
@@ -110,7 +114,7 @@ int spill__record_parse(const char *buf, size_t len, spill__record *r)
     static const char magic[] = "spill-owner 1 ";
     const char *p = buf, *end;
     const char *nl = memchr(buf, '\n', len);
-    int64_t nonce;
+    int64_t nonce, keep = 0;
     end = nl ? nl : buf + len;
     memset(r, 0, sizeof *r);
     if ((size_t)(end - p) < sizeof magic - 1 || memcmp(p, magic, sizeof magic - 1) != 0)
@@ -125,6 +129,10 @@ int spill__record_parse(const char *buf, size_t len, spill__record *r)
         return 0;
     if (!(p = numfield(p + 1, end, "started=", 1, &r->started)))
         return 0;
+    if ((size_t)(end - p) >= 5 && memcmp(p, "keep=", 5) == 0 &&
+        (!(p = numfield(p, end, "keep=", 0, &keep)) || keep <= 0 || keep > UINT32_MAX))
+        return 0; /* a keep that does not parse: foreign, the cautious side */
+    r->keep = (uint32_t)keep;
     p = field(p, end, "tag=", r->tag, sizeof r->tag);
     return p == end;
 }

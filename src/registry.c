@@ -112,4 +112,5 @@ void spill__fork_child_core(void)
         }
     }
     count = 0;
+    spill__background_fork_child();
 }

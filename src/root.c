@@ -7,8 +7,9 @@ int spill__root_safe(spill__fd root_fd, const char *path, const spill_opts *o)
 {
     int tighten = !o->dry_run, tightened, rc = spill__root_check(root_fd, path, tighten, &tightened);
     if (tightened && tighten)
-        spill__log(o, 1, "%s was writable by others: tightened to 0700", path);
+        spill__log(o, 1, "%s was writable by others: tightened to its owner alone", path);
     else if (tightened)
-        spill__log(o, 1, "%s is writable by others: a real run would tighten it to 0700", path);
+        spill__log(o, 1, "%s is writable by others: a real run would tighten it to its owner alone",
+                   path);
     return rc;
 }

@@ -4,11 +4,14 @@
 
 #include "judge.h"
 
-/* Version-1 callers know no SPILL_ERROR: theirs is SPILL_UNSAFE with the reason. */
+/* Version-1 callers know no SPILL_ERROR nor SPILL_RESUMABLE: theirs are SPILL_UNSAFE and
+ * SPILL_YOUNG, with the reason. */
 static spill_state state_for(const spill_opts *o, int state)
 {
     if (state == SPILL__ERROR)
         return o->version >= 2 ? SPILL_ERROR : SPILL_UNSAFE;
+    if (state == SPILL_RESUMABLE)
+        return o->version >= 2 ? SPILL_RESUMABLE : SPILL_YOUNG;
     return (spill_state)state;
 }
 
@@ -79,6 +82,8 @@ int spill_scan(const char *root, const spill_opts *opts,
         return spill__error(SPILL_EINVAL, "spill_scan", "", "root and cb must be given");
     if ((rc = spill__init()) != SPILL_OK || (rc = spill__opts_check(opts, &o)) != SPILL_OK)
         return rc;
+    if (!opts)
+        o.version = 1; /* NULL opts: the states of version 1 (SPEC "Version 0.2") */
     rc = spill__judge_begin(&c, root, &o, 0);
     if (rc == SPILL_ENOTFOUND)
         return SPILL_OK;

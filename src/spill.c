@@ -6,7 +6,7 @@
 #include "spill_int.h"
 
 /* The root as given, made absolute against the current directory (symlinks not resolved). */
-static int absolute_root(apr_pool_t *pool, const char *root, char **out)
+int spill__absolute_root(apr_pool_t *pool, const char *root, char **out)
 {
     char cwd[4096];
     if (spill__path_is_absolute(root)) {
@@ -21,6 +21,7 @@ static int absolute_root(apr_pool_t *pool, const char *root, char **out)
 
 static void close_fds(spill_t *s)
 {
+    spill__journal_close(s);
     if (s->lock_fd != SPILL__NOFD)
         spill__sys.close(s->lock_fd);
     if (s->dir_fd != SPILL__NOFD)
@@ -35,7 +36,13 @@ static void destroy(spill_t *s)
     apr_pool_destroy(s->pool);
 }
 
-static int new_handle(const spill_opts *opts, spill_t **out)
+void spill__handle_free(spill_t *s)
+{
+    close_fds(s);
+    destroy(s);
+}
+
+int spill__handle_new(const spill_opts *opts, spill_t **out)
 {
     apr_pool_t *pool;
     spill_t *s;
@@ -46,11 +53,13 @@ static int new_handle(const spill_opts *opts, spill_t **out)
     s = apr_pcalloc(pool, sizeof *s);
     s->pool = pool;
     s->pid = spill__getpid();
-    s->root_fd = s->dir_fd = s->lock_fd = SPILL__NOFD;
+    s->root_fd = s->dir_fd = s->lock_fd = s->journal_fd = SPILL__NOFD;
     s->opts = *opts;
     if (opts->tag)
         s->opts.tag = apr_pstrdup(pool, opts->tag);
-    s->opts.log = NULL; /* the log callback is only called during spill_open */
+    s->opts.log = NULL; /* the handle's calls log nothing; a background reap keeps its own copy
+                           of the options, log callback included (background.c) */
+    s->journaling = opts->keep_seconds > 0;
     s->index = apr_hash_make(pool);
     *out = s;
     return SPILL_OK;
@@ -58,7 +67,7 @@ static int new_handle(const spill_opts *opts, spill_t **out)
 
 static int open_root(spill_t *s, const char *root, const spill_opts *o, char **abs)
 {
-    int rc = absolute_root(s->pool, root, abs);
+    int rc = spill__absolute_root(s->pool, root, abs);
     if (rc != SPILL_OK)
         return rc;
     if ((rc = spill__mkdir_parents(*abs)) != SPILL_OK)
@@ -79,6 +88,16 @@ static int check_expected(const spill_opts *o, const char *root)
     return spill_check_space(root, need);
 }
 
+/* Short of space for expected_bytes: resumable orphans go too, then the space is checked again. */
+static int reap_resumable(const spill_opts *o, const char *root)
+{
+    spill_opts r = *o;
+    r.reap_resumable = 1;
+    spill__log(o, 2, "spill_open: short of space under %s: removing resumable orphans", root);
+    spill__reap_on_open(root, &r);
+    return check_expected(o, root);
+}
+
 int spill_open(const char *root, const spill_opts *opts, spill_t **out)
 {
     spill_opts o;
@@ -94,23 +113,30 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
     if (o.dry_run)
         return spill__error(SPILL_EINVAL, "spill_open", root,
                             "dry_run is for spill_reap: spill_open always creates");
-    if ((rc = new_handle(&o, &s)) != SPILL_OK)
+    if ((rc = spill__handle_new(&o, &s)) != SPILL_OK)
         return rc;
     rc = open_root(s, root, &o, &abs);
-    if (rc == SPILL_OK && o.reap_on_open)
+    if (rc == SPILL_OK && o.reap_on_open == SPILL_REAP_SYNC)
         spill__reap_on_open(abs, &o);
+    else if (rc == SPILL_OK && o.reap_on_open == SPILL_REAP_BACKGROUND &&
+             check_expected(&o, abs) != SPILL_OK)
+        spill__reap_on_open(abs, &o); /* short of space: the reap cannot wait */
     if (rc == SPILL_OK)
         rc = check_expected(&o, abs);
+    if (rc == SPILL_ENOSPC && o.reap_on_open && !o.reap_resumable)
+        rc = reap_resumable(&o, abs); /* space beats resumability (rule 4) */
     if (rc == SPILL_OK)
         rc = spill__create(s, abs);
     if (rc != SPILL_OK) {
-        close_fds(s);
-        destroy(s);
+        spill__handle_free(s);
         return rc;
     }
     /* from here a fork in another thread leaves the child nothing of this spill (rule 14) */
     spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd);
     s->path = apr_pstrcat(s->pool, abs, SPILL__PATH_SEP, s->name, NULL);
+    /* after creation: the new spill is registered and locked, so its reaper skips it */
+    if (o.reap_on_open == SPILL_REAP_BACKGROUND)
+        spill__background_attach(s, abs, &o);
     spill__log(&o, 3, "spill_open: created %s", s->path);
     *out = s;
     return SPILL_OK;
@@ -142,27 +168,27 @@ static void release_lock(spill_t *s)
     s->lock_fd = SPILL__NOFD;
 }
 
-/* SPEC rule 6's order: everything else, then .lock while still locked, then the directory,
- * then the lock is released (where an open file cannot vanish, .lock is released and closed
- * before the directory goes). What is no longer ours is left and reported as SPILL_ELOST. */
+/* Through rule 6's one order (remove.c). What is no longer ours is left and reported as
+ * SPILL_ELOST: a name that is not our directory is neither renamed nor removed, a .lock that
+ * is not ours is kept. */
 static int remove_all(spill_t *s)
 {
-    spill__tree_stats ts;
+    spill__doomed d;
     int dir_ok, lock_ok, rc;
     still_ours(s, &dir_ok, &lock_ok);
-    memset(&ts, 0, sizeof ts);
-    rc = spill__tree_empty(s->dir_fd, SPILL__LOCK_NAME, &ts);
-    if (rc != SPILL_OK)
-        return spill__error_in(rc, s->path);
-    if (lock_ok &&
-        (rc = spill__sys.unlink_held(s->dir_fd, SPILL__LOCK_NAME, &s->lock_fd, 0)) != SPILL_OK &&
-        rc != SPILL_ENOTFOUND)
-        return spill__error_in(rc, s->path);
-    if (spill__platform_unlock_before_rmdir())
-        release_lock(s);
-    if (dir_ok && (rc = spill__sys.unlink_held(s->root_fd, s->name, &s->dir_fd, 1)) != SPILL_OK &&
-        rc != SPILL_ENOTFOUND)
-        return spill__error_in(rc, s->path);
+    memset(&d, 0, sizeof d);
+    d.root = apr_pstrndup(s->pool, s->path, strlen(s->path) - strlen(s->name) - 1);
+    d.root_fd = s->root_fd;
+    apr_cpystrn(d.name, s->name, sizeof d.name);
+    d.dir_fd = &s->dir_fd;
+    d.lock_fd = &s->lock_fd;
+    d.dev = s->dev;
+    d.ino = s->ino;
+    d.lock_ours = lock_ok;
+    d.owner = 1;
+    rc = spill__remove_dir(&d);
+    if (rc != SPILL_OK && rc != SPILL_ENOTFOUND)
+        return rc;
     if (!dir_ok || !lock_ok)
         return spill__error(SPILL_ELOST, "spill_close", s->path,
                             "the spill's %s was taken away while it was open",
@@ -183,8 +209,11 @@ int spill_close(spill_t *s)
         return spill__error(SPILL_EFORKED, "spill_close", "",
                             "handle closed in a forked child: the parent's spill is left intact");
     }
+    if ((rc = spill__background_detach(s)) != SPILL_OK)
+        return rc; /* from its own reap's callback: s stays open */
     /* the fork handler must not close these numbers once they are closed here and reused */
     spill__registry_fds(s->dev, s->ino, SPILL__NOFD, SPILL__NOFD, SPILL__NOFD);
+    spill__journal_close(s); /* an open file would keep its directory on Windows */
     rc = remove_all(s);
     release_lock(s);
     spill__registry_remove(s->dev, s->ino);

@@ -11,7 +11,9 @@
 
 #define SPILL__NAME_PREFIX "spill_"
 #define SPILL__STAGE_PREFIX ".spill-new_"
+#define SPILL__TRASH_PREFIX ".spill-del_" /* rule 6: a directory being removed */
 #define SPILL__LOCK_NAME ".lock"
+#define SPILL__JOURNAL_NAME ".journal" /* starts with '.': no chunk's name (journal.c) */
 #define SPILL__RECORD_MAX 4096
 #define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)
 #define SPILL__TAG_MAX 255 /* bytes of opts.tag */
@@ -50,6 +52,10 @@ struct spill {
     spill__chunk *free_list;
     uint64_t total;
     spill_opts opts;
+    struct spill__bg *bg;   /* the root's background reaper it shares, or NULL */
+    spill__fd journal_fd;   /* the chunk journal, opened at the first put */
+    int journaling;         /* resumable (keep_seconds), or adopted with a journal */
+    int journal_broken;     /* an append failed: later chunks are not journaled */
 };
 
 /* init.c: APR initialised once, invisibly. */
@@ -83,8 +89,9 @@ void spill__error_copy_in(const spill__error_copy *c);
 int spill__opts_check(const spill_opts *opts, spill_opts *out);
 void spill__log(const spill_opts *o, int level, const char *fmt, ...);
 
-/* names.c: strict names of spill and staging directories. */
-int spill__parse_name(const char *name, int *staging, uint64_t *secs, uint64_t *rnd);
+/* names.c: strict names of spill, staging and trash directories. */
+enum spill__name_kind { SPILL__N_SPILL = 0, SPILL__N_STAGE = 1, SPILL__N_TRASH = 2 };
+int spill__parse_name(const char *name, int *kind, uint64_t *secs, uint64_t *rnd);
 void spill__hex(const uint8_t addr[SPILL_ADDR_LEN], char out[SPILL__HEX_LEN + 1]);
 
 /* record.c: the owner record written at the start of .lock. */
@@ -92,14 +99,36 @@ typedef struct spill__record {
     uint64_t nonce;
     int64_t pid;
     int64_t started;
+    uint32_t keep;      /* keep= (0.2): seconds the orphan stays resumable; 0 absent */
     char host[256];
     char tag[256];
 } spill__record;
 /* Formats the record line (with its newline) into buf; returns its length. */
 size_t spill__record_format(char *buf, size_t size, uint64_t nonce, int64_t pid,
-                            const char *host, int64_t started, const char *tag);
+                            const char *host, int64_t started, uint32_t keep,
+                            const char *tag);
 /* 1 if buf[0..len) holds a version-1 record (filled into *r), 0 if foreign. */
 int spill__record_parse(const char *buf, size_t len, spill__record *r);
+
+/* chunks.c: indexes a chunk whose file is complete, as spill_put does after writing it. */
+int spill__chunks_index(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
+
+/* journal.c: the chunk journal of a resumable spill, appended after each complete chunk write
+ * (never fails the put: an unjournaled chunk is only not adoptable), read back by spill_adopt. */
+typedef struct spill__journal_entry {
+    uint8_t addr[SPILL_ADDR_LEN];
+    uint64_t len;
+} spill__journal_entry;
+void spill__journal_append(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
+void spill__journal_close(spill_t *s);
+/* The journal's valid entries in the order written (up to the first torn one);
+ * SPILL_ENOTFOUND if the directory has none. */
+int spill__journal_load(spill__fd dir_fd, apr_pool_t *pool, apr_array_header_t **out);
+
+/* spill.c: handles, shared with adopt.c. */
+int spill__handle_new(const spill_opts *opts, spill_t **out);
+void spill__handle_free(spill_t *s);
+int spill__absolute_root(apr_pool_t *pool, const char *root, char **out);
 
 /* registry.c: the spill directories this process is creating or owns, by dev+ino. A forked
  * child starts with an empty registry: it owns nothing its parent made. */
@@ -128,6 +157,50 @@ int spill__create(spill_t *s, const char *root);
 void spill__reap_on_open(const char *root, const spill_opts *opts);
 /* The reap itself, on checked options. */
 int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out);
+
+/* remove.c: removes a spill directory in the order of SPEC.md rule 6, the one place that
+ * decides it, for spill_close and spill_reap alike. */
+typedef struct spill__doomed {
+    const char *root;       /* the root's path, for error messages */
+    spill__fd root_fd;
+    char name[256];         /* its name under the root; its trash name once renamed */
+    spill__fd *dir_fd;      /* the directory, open (an owner's is let go on Windows) */
+    spill__fd *lock_fd;     /* the lock we hold on it, or SPILL__NOFD; released and set to
+                               SPILL__NOFD once .lock is unlinked */
+    uint64_t dev, ino;      /* the directory's identity: its name is checked against it */
+    int lock_ours;          /* the lock held is its .lock's: .lock is unlinked, and the
+                               directory may become trash */
+    int owner;              /* the caller is its owner (spill_close) */
+    int64_t deadline_us;    /* rule 10: emptying stops at this spill__monotonic_us() (0: none) */
+    int progress;           /* rule 10: started, and at least one entry taken, whatever the time */
+    spill__walk_stop stop;  /* checked with the deadline while emptying (NULL: none) */
+    void *stop_ctx;
+    int cut;                /* out: SPILL__DOOMED_CUT (started: renamed or partly emptied, .lock
+                               and its record kept, the lock left to the caller) or
+                               SPILL__DOOMED_UNTOUCHED (the deadline had passed: nothing done) */
+    spill__tree_stats ts;   /* out: what emptying it removed, .lock apart */
+    int lock_removed;       /* out: .lock was unlinked by us */
+    int left;               /* out: left as a lockless trash directory for the next reap */
+} spill__doomed;
+/* SPILL_OK: removed (or left as lockless trash); SPILL_ENOTFOUND: the name was gone or no
+ * longer it (another remover first); else an error, this thread's last error naming the path.
+ * On an error the caller still holds *lock_fd (if any) and releases it. */
+#define SPILL__DOOMED_CUT 1
+#define SPILL__DOOMED_UNTOUCHED 2
+int spill__remove_dir(spill__doomed *d);
+
+/* The same, stopped at its next check once *stop (set from another thread) is non-zero. */
+int spill__reap_until(const char *root, const spill_opts *o, spill_reap_stats *out,
+                      volatile apr_uint32_t *stop);
+
+/* background.c: SPILL_REAP_BACKGROUND. attach makes s share the root's background reaper,
+ * starting one if none is running (failures are logged, never returned); detach, from
+ * spill_close, stops and joins it when s was its last handle: SPILL_EINVAL (nothing done) when
+ * called from that reaper's own thread. fork_child runs in the fork handler's child. */
+typedef struct spill__bg spill__bg;
+void spill__background_attach(spill_t *s, const char *root, const spill_opts *o);
+int spill__background_detach(spill_t *s);
+void spill__background_fork_child(void);
 
 /* random.c */
 uint64_t spill__random_u64(void);

@@ -197,8 +197,12 @@ int tu_helper_deadmount(int argc, const char *const *argv);
 int tu_helper_bindmount(int argc, const char *const *argv);
 #endif
 int tu_helper_putloop(int argc, const char *const *argv);
+int tu_helper_adoptjob(int argc, const char *const *argv);
+int tu_helper_adoptgo(int argc, const char *const *argv);
+int tu_helper_reapgo(int argc, const char *const *argv);
 #ifndef _WIN32
 int tu_helper_reaplimit(int argc, const char *const *argv);
+int tu_helper_bgclose(int argc, const char *const *argv);
 int tu_helper_forkoutlive(int argc, const char *const *argv);
 #endif
 int tu_helper_liveloop(int argc, const char *const *argv);
@@ -241,9 +245,13 @@ const test_helper test_helpers[] = {
     {"putloop", tu_helper_putloop},
 #ifndef _WIN32
     {"reaplimit", tu_helper_reaplimit},
+    {"bgclose", tu_helper_bgclose},
     {"bighold", tu_helper_bighold},
 #endif
     {"liveloop", tu_helper_liveloop},
     {"stress", tu_helper_stress},
+    {"adoptjob", tu_helper_adoptjob},
+    {"adoptgo", tu_helper_adoptgo},
+    {"reapgo", tu_helper_reapgo},
     {NULL, NULL},
 };

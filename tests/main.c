@@ -11,7 +11,9 @@
 
 /* One suite per line, so that adding one touches one line here. */
 extern test_suite suite_basic, suite_lock, suite_walk, suite_reap, suite_kill, suite_create,
-    suite_cli, suite_found, suite_threads, suite_api, suite_order, suite_budget;
+    suite_cli, suite_found, suite_threads, suite_api, suite_order, suite_budget, suite_adopt,
+    suite_trash;
+extern test_suite suite_background, suite_progress;
 #ifdef _WIN32
 extern test_suite suite_win32, suite_win32owner;
 #else
@@ -37,6 +39,10 @@ static test_suite *suites[] = {
     &suite_api,
     &suite_order,
     &suite_budget,
+    &suite_trash,
+    &suite_background,
+    &suite_progress,
+    &suite_adopt,
 #ifdef _WIN32
     &suite_win32,
     &suite_win32owner,

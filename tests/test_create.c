@@ -151,6 +151,8 @@ static void test_kill_stress(void)
     for (i = 0; i < 4; i++) {
         const char *line = tu_read_line(&st[i]);
         CU_ASSERT_FATAL(line != NULL);
+        if (strcmp(line, "ok") != 0)
+            printf("\n  stress %d: %s\n", i, line);
         CU_ASSERT_STRING_EQUAL(line, "ok");
         CU_ASSERT(tu_wait(&st[i]) == 0);
     }

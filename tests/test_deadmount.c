@@ -58,6 +58,27 @@ static int make_orphan(const char *d)
     return mkdir(p, 0700);
 }
 
+/* Where the orphan root/spill_1000_1 is after a reap that could not finish it: renamed to a
+ * trash name by rule 6 where the platform renames (its mount moved with it). */
+static const char *where_now(const char *d, char *buf, size_t size)
+{
+    char root[2048];
+    const char *slash = strrchr(d, '/');
+    DIR *dir;
+    struct dirent *e;
+    if (access(d, F_OK) == 0 || !slash)
+        return d;
+    snprintf(root, sizeof root, "%.*s", (int)(slash - d), d);
+    if (!(dir = opendir(root)))
+        return d;
+    snprintf(buf, size, "%s", d);
+    while ((e = readdir(dir)))
+        if (strncmp(e->d_name, SPILL__TRASH_PREFIX, strlen(SPILL__TRASH_PREFIX)) == 0)
+            snprintf(buf, size, "%s/%s", root, e->d_name);
+    closedir(dir);
+    return buf;
+}
+
 /* 1 if nothing of the orphan is left but .lock and the mount point `sub`. Read from the
  * listing: an lstat of the mount point itself would wait on the dead daemon. */
 static int only_lock_and_mount_left(const char *d)
@@ -118,6 +139,7 @@ static int count_cb(void *ctx, const spill_entry *e)
 /* The three calls a user makes, each timed; prints one line. */
 static void run_calls(const char *root, const char *orphan)
 {
+    char now[2400];
     spill_opts o;
     spill_reap_stats st;
     spill_t *s = NULL;
@@ -147,7 +169,7 @@ static void run_calls(const char *root, const char *orphan)
            "left=%d\n",
            scan_ms < CALL_MS && reap_ms < CALL_MS && open_ms < CALL_MS, src, n, st.reaped,
            st.unsafe, st.errors, l.mount_named, orc, crc,
-           orphan ? only_lock_and_mount_left(orphan) : -1);
+           orphan ? only_lock_and_mount_left(where_now(orphan, now, sizeof now)) : -1);
     fflush(stdout);
 }
 
@@ -156,7 +178,7 @@ static void run_calls(const char *root, const char *orphan)
  * namespaces are not allowed. */
 int tu_helper_deadmount(int argc, const char *const *argv)
 {
-    char orphan[2048], mnt[2100];
+    char orphan[2048], mnt[2100], now[2400];
     int fuse_fd = -1;
     if (argc < 2)
         return 2;
@@ -185,6 +207,7 @@ int tu_helper_deadmount(int argc, const char *const *argv)
     if (mount_dead_fuse(mnt, &fuse_fd) != 0)
         return 0;
     run_calls(argv[0], strcmp(argv[1], "child") == 0 ? NULL : orphan);
+    snprintf(mnt, sizeof mnt, "%s/sub", where_now(orphan, now, sizeof now));
     umount2(mnt, MNT_DETACH);
     close(fuse_fd);
     return 0;
@@ -196,7 +219,7 @@ int tu_helper_deadmount(int argc, const char *const *argv)
  * mount's source is intact. */
 int tu_helper_bindmount(int argc, const char *const *argv)
 {
-    char orphan[2048], outside[2048], keep[2100], mnt[2100];
+    char orphan[2048], outside[2048], keep[2100], mnt[2100], now[2400];
     spill_opts o;
     spill_reap_stats st;
     if (argc < 1)
@@ -231,7 +254,8 @@ int tu_helper_bindmount(int argc, const char *const *argv)
     memset(&st, 0, sizeof st);
     spill_reap(argv[0], &o, &st);
     printf("reaped=%u errors=%u kept=%d left=%d\n", st.reaped, st.errors,
-           access(keep, F_OK) == 0, only_lock_and_mount_left(orphan));
+           access(keep, F_OK) == 0, only_lock_and_mount_left(where_now(orphan, now, sizeof now)));
+    snprintf(mnt, sizeof mnt, "%s/sub", where_now(orphan, now, sizeof now));
     umount2(mnt, MNT_DETACH);
     return 0;
 }

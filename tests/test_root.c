@@ -16,7 +16,7 @@ static void log_cb(void *ctx, int level, const char *msg)
 {
     (void)ctx;
     (void)level;
-    if (strstr(msg, "tightened to 0700"))
+    if (strstr(msg, "tightened to its owner alone"))
         logged_tighten = 1;
 }
 

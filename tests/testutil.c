@@ -394,6 +394,45 @@ const char *tu_make_spill_dir(const char *root, uint64_t secs, uint64_t rnd, int
     return d;
 }
 
+const char *tu_trash(const char *root)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    const char *found = NULL;
+    int n = 0;
+    if (apr_dir_open(&d, root, tu_pool) != APR_SUCCESS)
+        return NULL;
+    while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS)
+        if (strncmp(fi.name, SPILL__TRASH_PREFIX, strlen(SPILL__TRASH_PREFIX)) == 0 && !n++)
+            found = tu_join(root, fi.name);
+    apr_dir_close(d);
+    CU_ASSERT(n <= 1);
+    return found;
+}
+
+const char *tu_left_as_trash(const char *root, const char *was)
+{
+    const char *t;
+    if (!spill__platform_stages())
+        return was;
+    CU_ASSERT(!tu_exists(was));
+    t = tu_trash(root);
+    CU_ASSERT_FATAL(t != NULL);
+    return t;
+}
+
+static int local_kind(spill__fd fd, int *kind)
+{
+    (void)fd;
+    *kind = SPILL__FS_LOCAL;
+    return SPILL_OK;
+}
+
+void tu_pin_local(int on)
+{
+    spill__sys.fs_kind = on ? local_kind : spill__sys_default.fs_kind;
+}
+
 const char *tu_record(uint64_t nonce)
 {
     char host[256];

@@ -82,6 +82,17 @@ int tu_has_prefix(const char *path, const char *dir);
  * lock_content is NULL, a .lock holding it (nobody holds its lock). Returns its path. */
 const char *tu_make_spill_dir(const char *root, uint64_t secs, uint64_t rnd, int files,
                               const char *lock_content);
+/* Where rule 6 left the spill directory `was` under root when its removal stopped midway:
+ * asserts it is no longer at `was` and returns the one trash directory (.spill-del_*) under
+ * root; on Windows, which renames nothing, `was` itself. */
+const char *tu_left_as_trash(const char *root, const char *was);
+/* The path of the one trash directory (.spill-del_*) under root, or NULL if there is none. */
+const char *tu_trash(const char *root);
+
+/* on 1: the operations table reports every root as a local filesystem, so that a test of
+ * rule 5's ages means the same on FUSE or NFS (where rule 8 adds its hour); 0 restores it. */
+void tu_pin_local(int on);
+
 /* A valid version-1 owner record line naming this host. */
 const char *tu_record(uint64_t nonce);
 void tu_set_mtime(const char *path, int64_t unix_secs);

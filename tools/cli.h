@@ -25,6 +25,9 @@ int spill__cli_reap(apr_pool_t *pool, int argc, const char *const *argv);
 int spill__cli_ls(apr_pool_t *pool, int argc, const char *const *argv);
 int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv);
 int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv);
+/* demo_resume.c: `spill demo --resume` on root; 0 if the resumed job found the killed one's
+ * chunks. */
+int spill__cli_demo_resume(apr_pool_t *pool, const char *root);
 
 /* What `reap` and `ls` do once their options are parsed; demo calls them directly. */
 typedef struct spill__cli_reap_args {
@@ -32,6 +35,7 @@ typedef struct spill__cli_reap_args {
     spill_opts opts;
     int dry_run, json;
     int as_owner; /* --as-owner */
+    int progress; /* SPILL_CLI_PROGRESS_*: the progress line, and Ctrl-C stopping the reap */
 } spill__cli_reap_args;
 int spill__cli_reap_run(apr_pool_t *pool, const spill__cli_reap_args *a,
                         spill_reap_stats *stats);
@@ -103,5 +107,24 @@ int spill__cli_wait_stop(long ms);
 /* Asks a child to close gracefully (SIGTERM), or kills it hard (SIGKILL, TerminateProcess). */
 int spill__cli_stop_child(apr_proc_t *p);
 int spill__cli_kill_child(apr_proc_t *p);
+/* Ctrl-C (SIGINT) only sets a flag that interrupted() reads: a reap stops at its next check. */
+int spill__cli_catch_interrupt(void);
+int spill__cli_interrupted(void);
+int spill__cli_stderr_is_terminal(void);
+
+/* progress.c: `spill reap`'s progress line on stderr (AUTO: when stderr is a terminal). */
+#define SPILL_CLI_PROGRESS_NONE 0  /* demo: no callback at all */
+#define SPILL_CLI_PROGRESS_QUIET 1 /* --quiet: no line; Ctrl-C still stops the reap cleanly */
+#define SPILL_CLI_PROGRESS_AUTO 2
+#define SPILL_CLI_PROGRESS_ON 3    /* --progress */
+#define SPILL_CLI_INTERRUPTED 130 /* exit status after a reap stopped by Ctrl-C */
+typedef struct spill__cli_progress {
+    const char *root;
+    int show, drawn;
+} spill__cli_progress;
+/* Sets o's progress callback; end clears the line if one was drawn. */
+void spill__cli_progress_begin(spill__cli_progress *p, spill_opts *o, const char *root,
+                               int mode);
+void spill__cli_progress_end(spill__cli_progress *p);
 
 #endif /* SPILL_CLI_H */

@@ -13,10 +13,11 @@
 /* which uploads die hard: a mix, so the reaper has to tell them apart from the live ones */
 static const int dies[UPLOADS] = {0, 1, 0, 1, 1};
 
-enum { O_ROOT = 256, O_HELP = 'h' };
+enum { O_ROOT = 256, O_RESUME, O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root (default: a fresh temporary directory)"},
+    {"resume", O_RESUME, 0, "an upload killed and resumed (spill_adopt) instead"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
@@ -216,10 +217,12 @@ int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv)
     const char *arg, *root = NULL;
     holder h[UPLOADS];
     spill_reap_stats st;
-    int id, more, ok, temp = 0;
+    int id, more, ok, temp = 0, resume = 0;
     while ((more = spill__cli_next(os, options, &id, &arg)) == 1) {
         if (id == O_ROOT)
             root = arg;
+        else if (id == O_RESUME)
+            resume = 1;
         else if (id == O_HELP) {
             spill__cli_usage(stdout, "demo");
             return SPILL_CLI_OK;
@@ -237,6 +240,12 @@ int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv)
         temp = 1;
     }
     printf("spill demo on the root %s\n\n", root);
+    if (resume) {
+        ok = spill__cli_demo_resume(pool, root) == 0;
+        if (temp && apr_dir_remove(root, pool) != APR_SUCCESS)
+            ok = 0;
+        return ok ? SPILL_CLI_OK : SPILL_CLI_ERRORS;
+    }
     ok = start_all(pool, root, h) == 0;
     if (ok) {
         /* for the show only, not to synchronise: let the uploads spill a few chunks more */

@@ -1,15 +1,17 @@
 /* cmd_hold.c: `spill hold`: a stand-in upload. Spills N chunks of pseudo-random bytes, tells
- * its path once the first is on disk, then waits; SIGINT/SIGTERM close it gracefully. */
+ * its path once the first is on disk, then waits; SIGINT/SIGTERM close it gracefully. With
+ * --adopt it resumes the killed job of its --tag: the chunks it finds are not rewritten. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <apr_file_io.h>
 #include <apr_general.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 
 #include "cli.h"
 
-enum { O_ROOT = 256, O_CHUNKS, O_SIZE, O_PACE, O_READY, O_TAG, O_HELP = 'h' };
+enum { O_ROOT = 256, O_CHUNKS, O_SIZE, O_PACE, O_READY, O_TAG, O_KEEP, O_ADOPT, O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root"},
@@ -17,15 +19,18 @@ static const apr_getopt_option_t options[] = {
     {"chunk-size", O_SIZE, 1, "bytes per chunk (default 65536)"},
     {"pace-ms", O_PACE, 1, "milliseconds between chunks (default 0)"},
     {"ready-file", O_READY, 1, "where to write the spill's path once a chunk is on disk"},
-    {"tag", O_TAG, 1, "a label kept in the owner record, shown by ls"},
+    {"tag", O_TAG, 1, "a label kept in the owner record, shown by ls; with it the chunks' "
+                      "addresses and bytes follow from the tag, as a job's would"},
+    {"keep", O_KEEP, 1, "seconds its orphan stays resumable, should it be killed"},
+    {"adopt", O_ADOPT, 0, "take over the orphan tagged --tag and put only what it lacks"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
 
 typedef struct hold_args {
     const char *root, *ready_file, *tag;
-    uint64_t chunks, chunk_size, pace_ms;
-    int have_chunks;
+    uint64_t chunks, chunk_size, pace_ms, keep;
+    int have_chunks, adopt;
 } hold_args;
 
 /* xorshift64*: cheap bytes that do not compress or repeat, seeded from the OS. */
@@ -48,7 +53,22 @@ static void fill(unsigned char *buf, size_t len, uint64_t *x)
         buf[i] = (unsigned char)next_random(x);
 }
 
-/* Chunk i's address: a per-run random prefix and i, so that every address is distinct. */
+/* The prefix of a tagged job follows from its tag (FNV-1a, stretched), so that a resumed run
+ * knows the addresses it needs; an untagged run's is random. */
+static int job_prefix(const char *tag, uint8_t prefix[24])
+{
+    uint64_t h = 14695981039346656037ULL;
+    int i;
+    if (!tag)
+        return apr_generate_random_bytes(prefix, 24) == APR_SUCCESS ? 0 : -1;
+    for (; *tag; tag++)
+        h = (h ^ (unsigned char)*tag) * 1099511628211ULL;
+    for (i = 0; i < 24; i++)
+        prefix[i] = (uint8_t)(next_random(&h) >> 24);
+    return 0;
+}
+
+/* Chunk i's address: the run's prefix and i, so that every address is distinct. */
 static void address(uint8_t addr[SPILL_ADDR_LEN], const uint8_t prefix[24], uint64_t i)
 {
     int b;
@@ -102,35 +122,56 @@ static int announce(apr_pool_t *pool, const hold_args *a, spill_t *s)
     return 0;
 }
 
-/* Spills the chunks, pacing them, until done or asked to stop. */
+/* The addresses the spill holds already (an adopted one's), to skip their work. */
+static apr_hash_t *stored(apr_pool_t *pool, spill_t *s)
+{
+    apr_hash_t *h = apr_hash_make(pool);
+    size_t i, n = spill_count(s);
+    for (i = 0; i < n; i++) {
+        uint8_t *a = apr_palloc(pool, SPILL_ADDR_LEN);
+        if (spill_addr(s, i, a) == SPILL_OK)
+            apr_hash_set(h, a, SPILL_ADDR_LEN, a);
+    }
+    return h;
+}
+
+/* Spills the chunks the spill lacks, pacing them, until done or asked to stop. */
 static int upload(apr_pool_t *pool, const hold_args *a, spill_t *s)
 {
     unsigned char *buf = malloc(a->chunk_size ? (size_t)a->chunk_size : 1);
     uint8_t prefix[24], addr[SPILL_ADDR_LEN];
-    uint64_t i, x;
-    int rc = 0;
-    if (!buf || apr_generate_random_bytes(prefix, sizeof prefix) != APR_SUCCESS) {
+    apr_hash_t *have = stored(pool, s);
+    uint64_t i, x, put = 0;
+    int rc = 0, announced = 0;
+    if (!buf || job_prefix(a->tag, prefix) != 0) {
         free(buf);
         fprintf(stderr, "spill hold: out of memory or random bytes\n");
         return -1;
     }
-    memcpy(&x, prefix, sizeof x);
-    x |= 1; /* xorshift must not start at 0 */
+    if (spill_count(s) > 0) { /* adopted chunks are on disk already */
+        rc = announce(pool, a, s);
+        announced = 1;
+    }
     for (i = 0; i < a->chunks && rc == 0; i++) {
-        fill(buf, (size_t)a->chunk_size, &x);
         address(addr, prefix, i);
+        if (apr_hash_get(have, addr, SPILL_ADDR_LEN))
+            continue; /* adopted: neither made nor written again */
+        memcpy(&x, addr + 16, sizeof x);
+        x = (x ^ (i + 1) * 0x9E3779B97F4A7C15ULL) | 1; /* xorshift must not start at 0 */
+        fill(buf, (size_t)a->chunk_size, &x);
         if (spill_put(s, addr, buf, (size_t)a->chunk_size) != SPILL_OK) {
             spill__cli_fail("hold", spill_path(s));
             rc = -1;
-        } else if (i == 0) {
+        } else if (put++ == 0 && !announced) {
             rc = announce(pool, a, s);
+            announced = 1;
         }
         /* with no pace this only looks: a stop ends the upload between any two chunks */
         if (rc == 0 && i + 1 < a->chunks && spill__cli_wait_stop((long)a->pace_ms))
             break;
     }
     free(buf);
-    if (rc == 0 && a->chunks == 0)
+    if (rc == 0 && !announced)
         rc = announce(pool, a, s);
     return rc;
 }
@@ -155,6 +196,8 @@ static int parse(apr_pool_t *pool, int argc, const char *const *argv, hold_args 
         case O_PACE: ok = spill__cli_number("hold", "pace-ms", arg, 86400000, &a->pace_ms); break;
         case O_READY: a->ready_file = arg; break;
         case O_TAG: a->tag = arg; break;
+        case O_KEEP: ok = spill__cli_number("hold", "keep", arg, UINT32_MAX, &a->keep); break;
+        case O_ADOPT: a->adopt = 1; break;
         case O_HELP: spill__cli_usage(stdout, "hold"); return -1;
         }
     }
@@ -162,6 +205,8 @@ static int parse(apr_pool_t *pool, int argc, const char *const *argv, hold_args 
         return SPILL_CLI_USAGE;
     if (!a->have_chunks)
         return spill__cli_usage_error("hold", "--chunks N is required");
+    if (a->adopt && (!a->tag || !*a->tag))
+        return spill__cli_usage_error("hold", "--adopt needs --tag T: the job to resume");
     return SPILL_CLI_OK;
 }
 
@@ -184,10 +229,15 @@ int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv)
     }
     spill_opts_init(&o);
     o.tag = a.tag;
+    o.keep_seconds = (uint32_t)a.keep;
     o.log = spill__cli_log;
     o.log_ctx = (void *)"hold";
-    if (spill_open(a.root, &o, &s) != SPILL_OK)
+    if (a.adopt ? spill_adopt(a.root, a.tag, &o, &s) != SPILL_OK
+                : spill_open(a.root, &o, &s) != SPILL_OK)
         return spill__cli_fail("hold", a.root);
+    if (a.adopt)
+        fprintf(stderr, "spill hold: adopted %s with %lu chunks\n", spill_path(s),
+                (unsigned long)spill_count(s));
     rc = upload(pool, &a, s) == 0 ? SPILL_CLI_OK : SPILL_CLI_ERRORS;
     if (rc == SPILL_CLI_OK)
         spill__cli_wait_stop(-1);

@@ -134,13 +134,13 @@ static void print_row(const char *const cell[NCOLS], const size_t width[NCOLS],
 
 static void summary(const apr_array_header_t *rows, const char *root)
 {
-    unsigned n[SPILL_ERROR + 1] = {0};
+    unsigned n[SPILL_RESUMABLE + 1] = {0};
     uint64_t orphan_bytes = 0;
     char size[32];
     int i;
     for (i = 0; i < rows->nelts; i++) {
         const row *r = &APR_ARRAY_IDX(rows, i, row);
-        if ((unsigned)r->state <= SPILL_ERROR)
+        if ((unsigned)r->state <= SPILL_RESUMABLE)
             n[r->state]++;
         if (r->state == SPILL_ORPHAN)
             orphan_bytes += r->bytes;
@@ -148,6 +148,8 @@ static void summary(const apr_array_header_t *rows, const char *root)
     printf("%d under %s: %u live, %u orphan (%s to reclaim), %u young, %u unsafe",
            rows->nelts, root, n[SPILL_LIVE], n[SPILL_ORPHAN],
            spill__cli_size(size, sizeof size, orphan_bytes), n[SPILL_YOUNG], n[SPILL_UNSAFE]);
+    if (n[SPILL_RESUMABLE])
+        printf(", %u resumable", n[SPILL_RESUMABLE]);
     if (n[SPILL_ERROR])
         printf(", %u that could not be judged", n[SPILL_ERROR]);
     fputc('\n', stdout);

@@ -49,6 +49,7 @@ const char *spill__cli_state(spill_state st)
     case SPILL_YOUNG: return "young";
     case SPILL_UNSAFE: return "unsafe";
     case SPILL_ERROR: return "error";
+    case SPILL_RESUMABLE: return "resumable";
     }
     return "unknown";
 }

@@ -17,21 +17,29 @@ typedef struct command {
 
 static const command commands[] = {
     {"reap", spill__cli_reap,
-     "[--root DIR] [--grace SECONDS] [--threads N] [--budget-ms MS] [--dry-run] [--json]\n"
-     "             [--as-owner]",
+     "[--root DIR] [--grace SECONDS] [--threads N] [--budget-ms MS] [--dry-run] [--resumable]\n"
+     "             [--json] [--as-owner] [--progress | --quiet]",
      "remove the spill directories of dead owners; never a live one (--dry-run: judge and\n"
      "      report what would be removed, removing nothing; --threads 0 or unset: one per core;\n"
-     "      --as-owner, only as root: first become the user and group owning the root)"},
+     "      --resumable: resumable orphans too; --as-owner, only as root: first become the user\n"
+     "      and group owning the root). On a terminal one progress line on stderr (orphans\n"
+     "      removed of those judged, bytes freed, rate, elapsed), cleared at the end; --progress\n"
+     "      shows it on any stderr, --quiet never. Ctrl-C stops the reap at its next check,\n"
+     "      leaving the rest for the next run: the summary is printed and the exit status is 130"},
     {"ls", spill__cli_ls, "[--root DIR] [--json] [--prometheus [--output FILE]] [--as-owner]",
      "list the spill directories under the root, oldest first, as reap would judge them\n"
      "      (--prometheus: directories, bytes and files per state for node_exporter's textfile\n"
      "      collector; --output: replace FILE atomically)"},
     {"hold", spill__cli_hold,
-     "[--root DIR] --chunks N [--chunk-size BYTES] [--pace-ms MS] [--ready-file PATH] [--tag T]",
+     "[--root DIR] --chunks N [--chunk-size BYTES] [--pace-ms MS] [--ready-file PATH] [--tag T]\n"
+     "      [--keep SECONDS] [--adopt]",
      "a stand-in upload: spill N chunks, print the spill's path once the first is on disk,\n"
-     "      then wait; SIGINT/SIGTERM close it (its directory is removed), SIGKILL orphans it"},
-    {"demo", spill__cli_demo, "[--root DIR]",
-     "the main job on a fresh temporary root: uploads, hard deaths, ls, reap, a verdict"},
+     "      then wait; SIGINT/SIGTERM close it (its directory is removed), SIGKILL orphans it\n"
+     "      (resumable for --keep seconds); --adopt --tag T takes over the orphan tagged T and\n"
+     "      puts only the chunks it does not have"},
+    {"demo", spill__cli_demo, "[--root DIR] [--resume]",
+     "the main job on a fresh temporary root: uploads, hard deaths, ls, reap, a verdict\n"
+     "      (--resume: an upload killed and resumed with spill_adopt, its chunks not rewritten)"},
     {NULL, NULL, NULL, NULL},
 };
 

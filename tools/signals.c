@@ -1,5 +1,5 @@
-/* signals.c: stop requests for `hold` and stopping its children for `demo`; the program's only
- * OS-specific file. POSIX: SIGINT/SIGTERM through a self-pipe; Windows: a named event, which
+/* signals.c: stop requests for `hold`, stopping its children for `demo`, Ctrl-C and the terminal
+ * test for `reap`'s progress; the program's only OS-specific file. POSIX: SIGINT/SIGTERM through a self-pipe; Windows: a named event, which
  * a console handler sets too. */
 #include "cli.h"
 
@@ -77,6 +77,34 @@ int spill__cli_stop_child(apr_proc_t *p)
     return apr_proc_kill(p, SIGTERM) == APR_SUCCESS ? 0 : -1;
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+int spill__cli_catch_interrupt(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    return sigaction(SIGINT, &sa, NULL) == 0 ? 0 : -1;
+}
+
+int spill__cli_interrupted(void)
+{
+    return interrupted != 0;
+}
+
+int spill__cli_stderr_is_terminal(void)
+{
+    return isatty(STDERR_FILENO);
+}
+
 int spill__cli_kill_child(apr_proc_t *p)
 {
     return apr_proc_kill(p, SIGKILL) == APR_SUCCESS ? 0 : -1;
@@ -84,6 +112,7 @@ int spill__cli_kill_child(apr_proc_t *p)
 
 #else /* _WIN32 */
 
+#include <io.h>
 #include <stdio.h>
 #include <windows.h>
 
@@ -136,6 +165,31 @@ int spill__cli_stop_child(apr_proc_t *p)
 int spill__cli_kill_child(apr_proc_t *p)
 {
     return apr_proc_kill(p, 9) == APR_SUCCESS ? 0 : -1; /* TerminateProcess */
+}
+
+static volatile LONG interrupted;
+
+static BOOL WINAPI on_interrupt(DWORD type)
+{
+    if (type != CTRL_C_EVENT && type != CTRL_BREAK_EVENT)
+        return FALSE;
+    InterlockedExchange(&interrupted, 1);
+    return TRUE;
+}
+
+int spill__cli_catch_interrupt(void)
+{
+    return SetConsoleCtrlHandler(on_interrupt, TRUE) ? 0 : -1;
+}
+
+int spill__cli_interrupted(void)
+{
+    return InterlockedCompareExchange(&interrupted, 0, 0) != 0;
+}
+
+int spill__cli_stderr_is_terminal(void)
+{
+    return _isatty(_fileno(stderr));
 }
 
 #endif

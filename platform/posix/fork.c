@@ -7,7 +7,8 @@
 #include "posix.h"
 
 static pthread_mutex_t mutexes[SPILL__MU_COUNT] = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER};
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 
 /* Before fork: every library mutex, in order. Each is held only for a few memory operations

@@ -21,11 +21,6 @@ int spill__platform_stages(void)
     return 1;
 }
 
-int spill__platform_unlock_before_rmdir(void)
-{
-    return 0;
-}
-
 int spill__path_is_absolute(const char *path)
 {
     return path[0] == '/';

@@ -271,13 +271,44 @@ static void p_dir_close(spill__dir *d)
     }
 }
 
+static int p_open_append(spill__fd at, const char *name, spill__fd *out)
+{
+    int fd;
+    do
+        fd = openat(AT(at), name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
+                                      O_NOCTTY | O_CLOEXEC, 0600);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return spill__error_os("openat", name, errno);
+    *out = fd;
+    return SPILL_OK;
+}
+
+static int p_rewrite(spill__fd fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    off_t at = 0;
+    while ((size_t)at < len) {
+        ssize_t n = pwrite((int)fd, p + at, len - (size_t)at, at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return spill__error_os("pwrite", "", n < 0 ? errno : ENOSPC);
+        at += n;
+    }
+    if (ftruncate((int)fd, (off_t)len) < 0)
+        return spill__error_os("ftruncate", "", errno);
+    return SPILL_OK;
+}
+
 #define POSIX_OPS                                                                          \
     {                                                                                      \
         p_open_dir, p_mkdir, p_create, p_open_read, p_write, p_read, p_close, p_stat,      \
             p_unlink, p_rename, spill__posix_lock_create, spill__posix_lock_probe,         \
             spill__posix_unlock, p_dir_open, p_dir_next, p_dir_rewind, p_dir_close,        \
             p_space, spill__posix_fs_kind, p_mkdir_open, p_unlink_held,                    \
-            spill__posix_lock_read, spill__posix_dir_lock                                  \
+            spill__posix_lock_read, spill__posix_dir_lock, p_open_dir, p_open_append,      \
+            p_rewrite                                                                      \
     }
 
 const spill__sys_ops spill__sys_default = POSIX_OPS;

@@ -20,11 +20,6 @@ int spill__platform_stages(void)
     return 0;
 }
 
-int spill__platform_unlock_before_rmdir(void)
-{
-    return 1;
-}
-
 /* C:\ or C:/, \\server\share, \\?\ (and \dir, rooted on the current drive) are absolute. */
 int spill__path_is_absolute(const char *path)
 {
@@ -222,7 +217,8 @@ int spill__win_fs_kind(spill__fd fd, int *kind)
 }
 
 /* The library's process-wide mutexes (platform.h). Windows has no fork: SRW locks, no handler. */
-static SRWLOCK mutexes[SPILL__MU_COUNT] = {SRWLOCK_INIT, SRWLOCK_INIT, SRWLOCK_INIT};
+static SRWLOCK mutexes[SPILL__MU_COUNT] = {SRWLOCK_INIT, SRWLOCK_INIT, SRWLOCK_INIT,
+                                                  SRWLOCK_INIT};
 
 void spill__mutex_lock(int id)
 {

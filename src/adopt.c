@@ -1,0 +1,325 @@
+/* adopt.c: spill_adopt: a new owner takes over a dead owner's orphan by its tag, with the chunks
+ * the journal proves complete, and everything else in it removed. The lock decides every race:
+ * whoever takes the orphan's .lock owns it (SPEC.md "Version 0.2"). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+
+#include "judge.h"
+
+typedef struct candidate {
+    char name[64];
+    int64_t started;
+} candidate;
+
+typedef struct search {
+    spill__judge_ctx c;
+    const spill_opts *o;
+    const char *tag;
+    apr_pool_t *pool;
+    apr_array_header_t *found; /* candidate, orphans with the tag */
+    int busy;                  /* a live spill carries the tag, or a race was lost */
+} search;
+
+static int wanted_record(const search *q, const spill__verdict *v)
+{
+    return v->has_record && strcmp(v->rec.tag, q->tag) == 0;
+}
+
+static int is_orphan(const spill__verdict *v)
+{
+    return v->state == SPILL_ORPHAN || v->state == SPILL_RESUMABLE;
+}
+
+/* Only spill_<secs>_<u64> directories: never staging or trash ones (rule 1). */
+static int adoptable_name(const char *name)
+{
+    int staging = 1;
+    uint64_t secs, rnd;
+    return strncmp(name, SPILL__NAME_PREFIX, strlen(SPILL__NAME_PREFIX)) == 0 &&
+           spill__parse_name(name, &staging, &secs, &rnd) && !staging && strlen(name) < 64;
+}
+
+/* First pass: judges every child as the reaper does, notes the orphans carrying the tag and
+ * whether a live spill carries it; every lock taken is released again. */
+static void look(search *q, const char *name)
+{
+    spill__verdict v;
+    spill__judge(&q->c, name, &v);
+    if (v.state == SPILL_LIVE) {
+        spill__judge_read_record(&q->c, &v);
+        if (wanted_record(q, &v))
+            q->busy = 1;
+    } else if (is_orphan(&v) && wanted_record(q, &v)) {
+        candidate *k = &APR_ARRAY_PUSH(q->found, candidate);
+        strcpy(k->name, name);
+        k->started = v.rec.started;
+    }
+    spill__verdict_release(&v);
+}
+
+static int list_candidates(search *q)
+{
+    spill__dir *d;
+    const char *name;
+    int rc = spill__sys.dir_open(q->c.root_fd, &d);
+    apr_array_header_t *names = apr_array_make(q->pool, 16, sizeof(char *));
+    int i;
+    if (rc != SPILL_OK)
+        return spill__error_in(rc, q->c.root);
+    while ((rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name)
+        if (adoptable_name(name))
+            APR_ARRAY_PUSH(names, char *) = apr_pstrdup(q->pool, name);
+    spill__sys.dir_close(d);
+    if (rc != SPILL_OK)
+        return spill__error_in(rc, q->c.root);
+    for (i = 0; i < names->nelts; i++)
+        look(q, APR_ARRAY_IDX(names, i, char *));
+    return SPILL_OK;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+    const candidate *x = a, *y = b;
+    return x->started < y->started ? 1 : x->started > y->started ? -1 : 0;
+}
+
+/* Rewrites the owner record for this process under the lock: write, then truncate. */
+static int rewrite_record(spill_t *s, spill__fd lock_fd, int64_t started)
+{
+    char rec[SPILL__RECORD_MAX], host[256];
+    size_t n;
+    spill__hostname(host, sizeof host);
+    n = spill__record_format(rec, sizeof rec, spill__random_u64(), s->pid, host, started,
+                             s->opts.keep_seconds, s->opts.tag);
+    return spill__sys.rewrite(lock_fd, rec, n);
+}
+
+/* Indexes the journal's entries whose file is there whole, in the order written; an address
+ * written twice (removed and put again) counts where it was last written. The names kept go
+ * into `keep`. */
+static void index_chunks(spill_t *s, apr_hash_t *keep)
+{
+    apr_array_header_t *es;
+    apr_hash_t *last = apr_hash_make(s->pool);
+    int i;
+    if (spill__journal_load(s->dir_fd, s->pool, &es) != SPILL_OK)
+        return;
+    for (i = 0; i < es->nelts; i++) {
+        spill__journal_entry *e = &APR_ARRAY_IDX(es, i, spill__journal_entry);
+        apr_hash_set(last, e->addr, SPILL_ADDR_LEN, e);
+    }
+    for (i = 0; i < es->nelts; i++) {
+        spill__journal_entry *e = &APR_ARRAY_IDX(es, i, spill__journal_entry);
+        char hex[SPILL__HEX_LEN + 1];
+        spill__stat st;
+        if (apr_hash_get(last, e->addr, SPILL_ADDR_LEN) != e)
+            continue;
+        spill__hex(e->addr, hex);
+        /* the file the dead owner wrote, complete: not a link, not another file's name */
+        if (spill__sys.stat(s->dir_fd, hex, &st) != SPILL_OK || st.type != SPILL__F_REG ||
+            st.nlink != 1 || st.size != e->len)
+            continue;
+        if (spill__chunks_index(s, e->addr, e->len) != SPILL_OK)
+            continue; /* out of memory: removed with the rest, not adopted */
+        apr_hash_set(keep, apr_pstrdup(s->pool, hex), APR_HASH_KEY_STRING, "");
+    }
+}
+
+/* Removes one entry of the spill directory: a link as a link, a directory with what is in it
+ * (never leaving the spill's mount). */
+static void remove_entry(spill_t *s, const char *name, const spill__stat *dir_st)
+{
+    spill__tree_stats ts;
+    spill__stat st;
+    spill__fd fd;
+    if (spill__sys.stat(s->dir_fd, name, &st) != SPILL_OK)
+        return;
+    if (st.type != SPILL__F_DIR) {
+        spill__sys.unlink(s->dir_fd, name, 0);
+        return;
+    }
+    if (st.dev != dir_st->dev || st.mount_id != dir_st->mount_id ||
+        spill__sys.open_dir(s->dir_fd, name, &fd) != SPILL_OK)
+        return;
+    memset(&ts, 0, sizeof ts);
+    spill__tree_empty(fd, NULL, &ts);
+    spill__sys.close(fd);
+    spill__sys.unlink(s->dir_fd, name, 1);
+}
+
+/* Everything the journal does not prove (partial chunks, stray files, links) goes. */
+static void remove_unproven(spill_t *s, apr_hash_t *keep, const spill__stat *dir_st)
+{
+    apr_array_header_t *names = apr_array_make(s->pool, 16, sizeof(char *));
+    spill__dir *d;
+    const char *name;
+    int i;
+    if (spill__sys.dir_open(s->dir_fd, &d) != SPILL_OK)
+        return;
+    while (spill__sys.dir_next(d, &name) == SPILL_OK && name)
+        if (strcmp(name, SPILL__LOCK_NAME) != 0 && strcmp(name, SPILL__JOURNAL_NAME) != 0 &&
+            !apr_hash_get(keep, name, APR_HASH_KEY_STRING))
+            APR_ARRAY_PUSH(names, char *) = apr_pstrdup(s->pool, name);
+    spill__sys.dir_close(d);
+    for (i = 0; i < names->nelts; i++)
+        remove_entry(s, APR_ARRAY_IDX(names, i, char *), dir_st);
+}
+
+/* Holds the directory as spill_open holds its own (on Windows without FILE_SHARE_DELETE; rule
+ * 13's shared flock on POSIX, which keeps host cleaners out) and checks that the name is still
+ * the directory whose lock we took. */
+static int hold_dir(search *q, const char *name, spill__verdict *v)
+{
+    spill__stat named, held;
+    spill__fd fd;
+    int rc = spill__sys.stat(q->c.root_fd, name, &named);
+    if (rc != SPILL_OK || named.dev != v->dir_st.dev || named.ino != v->dir_st.ino)
+        return SPILL_EBUSY; /* taken away or replaced meanwhile: a lost race */
+    if ((rc = spill__sys.open_dir_held(q->c.root_fd, name, &fd)) != SPILL_OK)
+        return SPILL_EBUSY;
+    if (spill__sys.stat(fd, NULL, &held) != SPILL_OK || held.dev != v->dir_st.dev ||
+        held.ino != v->dir_st.ino) {
+        spill__sys.close(fd);
+        return SPILL_EBUSY;
+    }
+    /* the judge's exclusive flock goes with its descriptor (LOCK_UN, never by closing); a
+     * refused shared one means a cleaner walks the directory right now: given up */
+    spill__verdict_dir_unlock(v);
+    spill__sys.close(v->dir_fd);
+    v->dir_fd = fd;
+    if (spill__sys.dir_lock(fd, SPILL__DLOCK_SH) == SPILL_EBUSY)
+        return SPILL_EBUSY;
+    return SPILL_OK;
+}
+
+/* Takes over the orphan under its lock: SPILL_OK (s filled), SPILL_EBUSY (a race lost), or
+ * SPILL_ENOTFOUND (not adoptable after all). */
+static int take(search *q, const char *name, spill_t *s)
+{
+    spill__verdict v;
+    spill__stat jst;
+    apr_hash_t *keep;
+    int rc, journal;
+    spill__judge(&q->c, name, &v);
+    if (!is_orphan(&v) || !wanted_record(q, &v)) {
+        rc = v.state == SPILL_LIVE ? SPILL_EBUSY : SPILL_ENOTFOUND;
+        spill__verdict_release(&v);
+        return rc;
+    }
+    /* 0.2's proof of completeness, or a resumable record (0.2 too, no chunk yet); a 0.1
+     * orphan has neither */
+    journal = spill__sys.stat(v.dir_fd, SPILL__JOURNAL_NAME, &jst) == SPILL_OK;
+    if (!v.rec.keep && !journal) {
+        spill__verdict_release(&v);
+        return SPILL_ENOTFOUND;
+    }
+    s->journaling |= journal; /* its chunks go on being proven, to a later adopter too */
+    if ((rc = spill__registry_add(v.dir_st.dev, v.dir_st.ino)) != SPILL_OK) {
+        spill__verdict_release(&v);
+        return rc;
+    }
+    if ((rc = hold_dir(q, name, &v)) == SPILL_OK)
+        rc = rewrite_record(s, v.lock_fd, spill__now());
+    if (rc != SPILL_OK) {
+        if (v.dir_fd != SPILL__NOFD) /* the shared flock, if taken: LOCK_UN, not the close */
+            spill__sys.dir_lock(v.dir_fd, SPILL__DLOCK_UN);
+        spill__registry_remove(v.dir_st.dev, v.dir_st.ino);
+        spill__verdict_release(&v);
+        return rc == SPILL_EBUSY ? rc : spill__error_in(rc, q->c.root);
+    }
+    s->dir_fd = v.dir_fd;
+    s->lock_fd = v.lock_fd;
+    s->dev = v.dir_st.dev;
+    s->ino = v.dir_st.ino;
+    s->name = apr_pstrdup(s->pool, name);
+    v.dir_fd = v.lock_fd = SPILL__NOFD;
+    keep = apr_hash_make(s->pool);
+    index_chunks(s, keep);
+    remove_unproven(s, keep, &v.dir_st);
+    return SPILL_OK;
+}
+
+static int check_args(const char *root, const char *tag, spill_t **out)
+{
+    if (out)
+        *out = NULL;
+    if (!root || !*root || !out)
+        return spill__error(SPILL_EINVAL, "spill_adopt", "", "root and out must be given");
+    if (!tag || !*tag)
+        return spill__error(SPILL_EINVAL, "spill_adopt", root,
+                            "a tag must be given: it names the job to resume");
+    if (strlen(tag) > SPILL__TAG_MAX)
+        return spill__error(SPILL_EINVAL, "spill_adopt", root, "tag of %lu bytes: at most %d",
+                            (unsigned long)strlen(tag), SPILL__TAG_MAX);
+    return SPILL_OK;
+}
+
+/* Tries the candidates newest first; a lost race moves on to the next. */
+static int adopt_in(search *q, spill_t *s)
+{
+    int i, rc;
+    qsort(q->found->elts, (size_t)q->found->nelts, sizeof(candidate), newest_first);
+    for (i = 0; i < q->found->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(q->found, i, candidate).name;
+        rc = take(q, name, s);
+        if (rc == SPILL_OK) {
+            s->path = apr_pstrcat(s->pool, q->c.root, SPILL__PATH_SEP, name, NULL);
+            s->root_fd = q->c.root_fd; /* the handle's own from now on */
+            q->c.root_fd = SPILL__NOFD;
+            /* a fork in another thread leaves the child nothing of this spill (rule 14) */
+            spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd);
+            return SPILL_OK;
+        }
+        if (rc == SPILL_EBUSY)
+            q->busy = 1;
+        else if (rc != SPILL_ENOTFOUND)
+            return rc;
+    }
+    if (q->busy)
+        return spill__error(SPILL_EBUSY, "spill_adopt", q->c.root,
+                            "only live spills carry the tag %s", q->tag);
+    return spill__error(SPILL_ENOTFOUND, "spill_adopt", q->c.root,
+                        "no orphan to adopt carries the tag %s", q->tag);
+}
+
+int spill_adopt(const char *root, const char *tag, const spill_opts *opts, spill_t **out)
+{
+    spill_opts o;
+    spill_t *s = NULL;
+    search q;
+    char *abs;
+    int rc;
+    if ((rc = check_args(root, tag, out)) != SPILL_OK)
+        return rc;
+    if ((rc = spill__init()) != SPILL_OK || (rc = spill__opts_check(opts, &o)) != SPILL_OK)
+        return rc;
+    if (o.dry_run)
+        return spill__error(SPILL_EINVAL, "spill_adopt", root,
+                            "dry_run is for spill_reap: spill_adopt always takes over");
+    o.tag = tag;
+    if ((rc = spill__handle_new(&o, &s)) != SPILL_OK)
+        return rc;
+    memset(&q, 0, sizeof q);
+    q.o = &o;
+    q.tag = s->opts.tag;
+    q.pool = s->pool;
+    q.found = apr_array_make(s->pool, 4, sizeof(candidate));
+    rc = spill__absolute_root(s->pool, root, &abs);
+    if (rc == SPILL_OK && (rc = spill__judge_begin(&q.c, abs, &o, 1)) == SPILL_ENOTFOUND)
+        rc = spill__error(SPILL_ENOTFOUND, "spill_adopt", abs, "no such root");
+    if (rc == SPILL_OK) {
+        if ((rc = list_candidates(&q)) == SPILL_OK)
+            rc = adopt_in(&q, s);
+        spill__judge_end(&q.c);
+    }
+    if (rc != SPILL_OK) {
+        spill__handle_free(s);
+        return rc;
+    }
+    spill__log(&o, 2, "spill_adopt: took over %s with %lu chunks", s->path,
+               (unsigned long)spill_count(s));
+    *out = s;
+    return SPILL_OK;
+}
