@@ -100,16 +100,11 @@ static void spawn(tu_proc *p, const char *const *env, const char **argv, int wan
     p->in = p->proc.in;
 }
 
-/* Runs the program to the end: `run_env(env, "ls", "--root", root, NULL)`. */
-static cli_result run_env(const char *const *env, const char *first, ...)
+/* Runs argv (argv[0] a path) to the end, collecting what it printed. */
+static cli_result run_argv(const char *const *env, const char **argv)
 {
     cli_result r;
     tu_proc p;
-    va_list ap;
-    const char **argv;
-    va_start(ap, first);
-    argv = args_of(first, ap);
-    va_end(ap);
     spawn(&p, env, argv, 1);
     apr_file_close(p.in);
     r.out = read_all(p.out); /* the outputs are small: reading one then the other is safe */
@@ -118,6 +113,17 @@ static cli_result run_env(const char *const *env, const char *first, ...)
     apr_file_close(p.out);
     apr_file_close(p.proc.err);
     return r;
+}
+
+/* Runs the program to the end: `run_env(env, "ls", "--root", root, NULL)`. */
+static cli_result run_env(const char *const *env, const char *first, ...)
+{
+    va_list ap;
+    const char **argv;
+    va_start(ap, first);
+    argv = args_of(first, ap);
+    va_end(ap);
+    return run_argv(env, argv);
 }
 
 #define run(...) run_env(NULL, __VA_ARGS__)
@@ -535,8 +541,6 @@ static const char *counts_of(const char *json)
 /* The program as uid/gid 65534 (setpriv), for what only another user meets. */
 static cli_result run_as_nobody(const char *first, ...)
 {
-    cli_result r;
-    tu_proc p;
     va_list ap;
     const char **inner, **argv = apr_pcalloc(tu_pool, 48 * sizeof *argv);
     int n = 0, i;
@@ -550,14 +554,7 @@ static cli_result run_as_nobody(const char *first, ...)
     argv[n++] = "--";
     for (i = 0; inner[i] && n < 47; i++)
         argv[n++] = inner[i];
-    spawn(&p, NULL, argv, 1);
-    apr_file_close(p.in);
-    r.out = read_all(p.out);
-    r.err = read_all(p.proc.err);
-    r.code = wait_bounded(&p.proc);
-    apr_file_close(p.out);
-    apr_file_close(p.proc.err);
-    return r;
+    return run_argv(NULL, argv);
 }
 
 static int can_be_nobody(void)
@@ -854,6 +851,13 @@ static void test_progress_only_on_terminal_or_asked(void)
 }
 
 #ifndef _WIN32
+/* A shell command run under a pseudo-terminal (script(1)), which carries stdout and stderr. */
+static cli_result under_pty(const char *cmd)
+{
+    const char *argv[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
+    return run_argv(NULL, argv);
+}
+
 /* Under a pseudo-terminal (script(1)) the line is shown; with --quiet it is not. */
 static void test_progress_on_pty(void)
 {
@@ -862,29 +866,13 @@ static void test_progress_on_pty(void)
     if (!tu_exists("/usr/bin/script"))
         TU_SKIP("script(1) is not installed");
     cmd = apr_psprintf(tu_pool, "'%s' reap --root '%s'", program(), root);
-    {
-        const char *argv[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
-        tu_proc p;
-        spawn(&p, NULL, argv, 1);
-        apr_file_close(p.in);
-        r.out = read_all(p.out);
-        r.err = read_all(p.proc.err);
-        r.code = wait_bounded(&p.proc);
-    }
+    r = under_pty(cmd);
     CU_ASSERT_EQUAL(r.code, 0);
     CU_ASSERT(strstr(r.out, "\rreaping ") != NULL); /* the terminal carries stdout and stderr */
     CU_ASSERT(strstr(r.out, "reaped 5 of 5") != NULL);
     root = orphan_root("progptyq", 5, 4);
     cmd = apr_psprintf(tu_pool, "'%s' reap --quiet --root '%s'", program(), root);
-    {
-        const char *argv[] = {"/usr/bin/script", "-qec", cmd, "/dev/null", NULL};
-        tu_proc p;
-        spawn(&p, NULL, argv, 1);
-        apr_file_close(p.in);
-        r.out = read_all(p.out);
-        r.err = read_all(p.proc.err);
-        r.code = wait_bounded(&p.proc);
-    }
+    r = under_pty(cmd);
     CU_ASSERT_EQUAL(r.code, 0);
     CU_ASSERT(strstr(r.out, "reaping ") == NULL);
     CU_ASSERT(strstr(r.out, "reaped 5 of 5") != NULL);
