@@ -234,7 +234,8 @@ int tu_spawn(tu_proc *p, const char *name, const char *const *args)
 {
     apr_procattr_t *attr;
     const char *argv[32];
-    int n = 0;
+    apr_status_t rv;
+    int n = 0, attempt;
     memset(p, 0, sizeof *p);
     argv[n++] = tu_self;
     argv[n++] = "--helper";
@@ -242,12 +243,24 @@ int tu_spawn(tu_proc *p, const char *name, const char *const *args)
     while (args && *args && n < 31)
         argv[n++] = *args++;
     argv[n] = NULL;
-    if (apr_procattr_create(&attr, tu_pool) != APR_SUCCESS ||
-        apr_procattr_io_set(attr, APR_FULL_BLOCK, APR_FULL_BLOCK, APR_NO_PIPE) != APR_SUCCESS ||
-        apr_procattr_cmdtype_set(attr, APR_PROGRAM) != APR_SUCCESS)
-        return -1;
-    if (apr_proc_create(&p->proc, tu_self, argv, NULL, attr, tu_pool) != APR_SUCCESS)
-        return -1;
+    /* Process creation can fail for a moment when many processes come and go (seen under
+     * Wine in the kill stress): a few attempts, a short pause apart, each with fresh pipes;
+     * a pause before a retry, not a synchronisation */
+    for (attempt = 0;; attempt++) {
+        if (apr_procattr_create(&attr, tu_pool) != APR_SUCCESS ||
+            apr_procattr_io_set(attr, APR_FULL_BLOCK, APR_FULL_BLOCK, APR_NO_PIPE) !=
+                APR_SUCCESS ||
+            apr_procattr_cmdtype_set(attr, APR_PROGRAM) != APR_SUCCESS)
+            return -1;
+        if ((rv = apr_proc_create(&p->proc, tu_self, argv, NULL, attr, tu_pool)) == APR_SUCCESS)
+            break;
+        if (attempt == 4) {
+            char why[256];
+            printf("\n  cannot start helper %s: %s\n", name, apr_strerror(rv, why, sizeof why));
+            return -1;
+        }
+        apr_sleep(apr_time_from_msec(100));
+    }
     p->out = p->proc.out;
     p->in = p->proc.in;
     return 0;
