@@ -45,8 +45,14 @@ static int probe_here(const char *dir)
     if (rc != SPILL_OK)
         return rc;
     rc = spill__sys.lock_probe(d, SPILL__LOCK_NAME, &lk);
-    if (rc == SPILL_OK)
+    if (rc == SPILL_OK) {
+        spill__stat st;
+        /* a closing owner unlinks .lock and then lets go of it (rule 6): a lock taken on a
+         * .lock no longer linked is a spill going away, not a live one found free */
+        if (spill__sys.stat(lk, NULL, &st) == SPILL_OK && st.nlink == 0)
+            rc = SPILL_ENOTFOUND;
         spill__sys.unlock(lk);
+    }
     spill__sys.close(d);
     return rc;
 }
