@@ -219,6 +219,9 @@ void spill__mutex_unlock(int id);
  * descriptors with spill__close_inherited (never unlocking: LOCK_UN would release the parent's
  * lock too) and forgets them, so a long-lived child pins none of its parent's spills. */
 void spill__fork_child_core(void);
+/* The forks this process has begun so far (0 for ever on Windows). Exact when read holding any
+ * library mutex: the fork handler counts with all of them held, before the fork. */
+uint64_t spill__fork_count(void);
 /* Closes a descriptor inherited through fork, touching no lock and no table. */
 void spill__close_inherited(spill__fd fd);
 

@@ -8,6 +8,8 @@
 
 #include "judge.h"
 
+#define TAKE_ATTEMPTS 8 /* of one candidate, each cut short by a fork in another thread */
+
 typedef struct candidate {
     char name[64];
     int64_t started;
@@ -173,10 +175,11 @@ static void remove_unproven(spill_t *s, apr_hash_t *keep, const spill__stat *dir
 /* Holds the directory as spill_open holds its own (on Windows without FILE_SHARE_DELETE; rule
  * 13's shared flock on POSIX, which keeps host cleaners out) and checks that the name is still
  * the directory whose lock we took. */
-static int hold_dir(search *q, const char *name, spill__verdict *v)
+static int hold_dir(search *q, const char *name, spill__verdict *v, int *forked)
 {
     spill__stat named, held;
     spill__fd fd;
+    uint64_t mark = spill__registry_mark();
     int rc = spill__sys.stat(q->c.root_fd, name, &named);
     if (rc != SPILL_OK || named.dev != v->dir_st.dev || named.ino != v->dir_st.ino)
         return SPILL_EBUSY; /* taken away or replaced meanwhile: a lost race */
@@ -194,17 +197,22 @@ static int hold_dir(search *q, const char *name, spill__verdict *v)
     v->dir_fd = fd;
     if (spill__sys.dir_lock(fd, SPILL__DLOCK_SH) == SPILL_EBUSY)
         return SPILL_EBUSY;
-    return SPILL_OK;
+    rc = spill__registry_hold(v->dir_st.dev, v->dir_st.ino, SPILL__REG_DIR, fd, mark);
+    *forked = rc != SPILL_OK;
+    return rc;
 }
 
-/* Takes over the orphan under its lock: SPILL_OK (s filled), SPILL_EBUSY (a race lost), or
- * SPILL_ENOTFOUND (not adoptable after all). */
-static int take(search *q, const char *name, spill_t *s)
+/* Takes over the orphan under its lock: SPILL_OK (s filled), SPILL_EBUSY (a race lost, with
+ * *forked set if the race was a fork in another thread: rule 14's window, see
+ * spill__registry_hold), or SPILL_ENOTFOUND (not adoptable after all). */
+static int take_once(search *q, const char *name, spill_t *s, int *forked)
 {
     spill__verdict v;
     spill__stat jst;
     apr_hash_t *keep;
+    uint64_t mark = spill__registry_mark(); /* before the judge opens and locks .lock */
     int rc, journal;
+    *forked = 0;
     spill__judge(&q->c, name, &v);
     if (!is_orphan(&v) || !wanted_record(q, &v)) {
         rc = v.state == SPILL_LIVE ? SPILL_EBUSY : SPILL_ENOTFOUND;
@@ -223,7 +231,9 @@ static int take(search *q, const char *name, spill_t *s)
         spill__verdict_release(&v);
         return rc;
     }
-    if ((rc = hold_dir(q, name, &v)) == SPILL_OK)
+    rc = spill__registry_hold(v.dir_st.dev, v.dir_st.ino, SPILL__REG_LOCK, v.lock_fd, mark);
+    *forked = rc != SPILL_OK;
+    if (rc == SPILL_OK && (rc = hold_dir(q, name, &v, forked)) == SPILL_OK)
         rc = rewrite_record(s, v.lock_fd, spill__now());
     if (rc != SPILL_OK) {
         if (v.dir_fd != SPILL__NOFD) /* the shared flock, if taken: LOCK_UN, not the close */
@@ -242,6 +252,16 @@ static int take(search *q, const char *name, spill_t *s)
     index_chunks(s, keep);
     remove_unproven(s, keep, &v.dir_st);
     return SPILL_OK;
+}
+
+/* A fork that came while the lock was taken costs the attempt, never the candidate: its lock is
+ * let go (LOCK_UN, which the child's copy shares) and taken again. */
+static int take(search *q, const char *name, spill_t *s)
+{
+    int i, rc = SPILL_EBUSY, forked = 1;
+    for (i = 0; i < TAKE_ATTEMPTS && forked; i++)
+        rc = take_once(q, name, s, &forked);
+    return rc;
 }
 
 static int check_args(const char *root, const char *tag, spill_t **out)

@@ -11,6 +11,9 @@
 #include "spill_int.h"
 
 #define CREATE_ATTEMPTS 8
+/* and as many again for each attempt a fork in another thread cost (rule 14's window, a few
+ * system calls long: a host forking that often is one to wait out, not to fail) */
+#define FORK_RETRIES 64
 
 /* Test builds can pause or fail at each step (SPILL_TEST_HOOKS); a no-op otherwise. */
 #ifdef SPILL_TEST_HOOKS
@@ -25,7 +28,8 @@ typedef struct attempt {
     uint64_t secs, rnd;
     spill__fd dir_fd, lock_fd;
     spill__stat dir_st;
-    int published, registered, lock_tried;
+    uint64_t mark; /* forks begun before dir_fd was opened (rule 14) */
+    int published, registered, lock_tried, forked;
 } attempt;
 
 static int same_file(const spill__stat *a, const spill__stat *b)
@@ -38,6 +42,10 @@ static void undo(spill_t *s, attempt *a)
 {
     const char *name = a->published ? a->final : a->stage;
     spill__stat st;
+    /* the fork handler must not close these numbers once they are closed here and reused */
+    if (a->registered)
+        spill__registry_fds(a->dir_st.dev, a->dir_st.ino, SPILL__NOFD, SPILL__NOFD,
+                            SPILL__NOFD, NULL);
     if (a->lock_fd != SPILL__NOFD) {
         spill__stat lk, here;
         if (spill__sys.stat(a->lock_fd, NULL, &lk) == SPILL_OK &&
@@ -56,8 +64,11 @@ static void undo(spill_t *s, attempt *a)
     if (a->dir_fd != SPILL__NOFD) {
         if (spill__sys.stat(s->root_fd, name, &st) == SPILL_OK && same_file(&st, &a->dir_st))
             spill__sys.unlink_held(s->root_fd, name, &a->dir_fd, 1);
-        if (a->dir_fd != SPILL__NOFD)
+        if (a->dir_fd != SPILL__NOFD) {
+            /* rule 13: LOCK_UN before the close, which a child's copy would outlive */
+            spill__sys.dir_lock(a->dir_fd, SPILL__DLOCK_UN);
             spill__sys.close(a->dir_fd);
+        }
         a->dir_fd = SPILL__NOFD;
     }
     if (a->registered)
@@ -73,6 +84,7 @@ static int make_stage(spill_t *s, attempt *a)
         return rc;
     if ((rc = STEP("mkdir")) != SPILL_OK)
         return rc;
+    a->mark = spill__registry_mark(); /* rule 14: the window opens with the descriptor */
     return spill__sys.open_dir(s->root_fd, a->stage, &a->dir_fd);
 }
 
@@ -80,7 +92,9 @@ static int make_stage(spill_t *s, attempt *a)
  * reaper finds no lock here, but its delete meets our handle's sharing violation. */
 static int make_final(spill_t *s, attempt *a)
 {
-    int rc = spill__sys.mkdir_open(s->root_fd, a->final, 0700, &a->dir_fd);
+    int rc;
+    a->mark = spill__registry_mark();
+    rc = spill__sys.mkdir_open(s->root_fd, a->final, 0700, &a->dir_fd);
     a->published = rc == SPILL_OK;
     return rc;
 }
@@ -100,6 +114,11 @@ static int make_dir(spill_t *s, attempt *a)
                           "a cleaner holds the new directory's lock");
     if (rc == SPILL_OK && (rc = spill__registry_add(a->dir_st.dev, a->dir_st.ino)) == SPILL_OK)
         a->registered = 1;
+    /* rule 14: a child forked since the mark may keep the shared lock: start again */
+    if (rc == SPILL_OK &&
+        (rc = spill__registry_hold(a->dir_st.dev, a->dir_st.ino, SPILL__REG_DIR, a->dir_fd,
+                                   a->mark)) != SPILL_OK)
+        a->forked = 1;
     if (rc == SPILL_OK && !staged)
         rc = STEP("mkdir");
     return rc;
@@ -111,11 +130,18 @@ static int lock_and_record(spill_t *s, attempt *a)
     spill__stat held, here;
     char rec[SPILL__RECORD_MAX], host[256];
     size_t n;
+    uint64_t mark = spill__registry_mark();
     int rc;
     a->lock_tried = 1;
     rc = spill__sys.lock_create(a->dir_fd, SPILL__LOCK_NAME, &a->lock_fd);
     if (rc != SPILL_OK)
         return rc;
+    /* rule 14: a child forked since the mark may share the new lock: undone, made again */
+    if ((rc = spill__registry_hold(a->dir_st.dev, a->dir_st.ino, SPILL__REG_LOCK, a->lock_fd,
+                                   mark)) != SPILL_OK) {
+        a->forked = 1;
+        return rc;
+    }
     if ((rc = STEP("lock")) != SPILL_OK)
         return rc;
     if ((rc = spill__sys.stat(a->lock_fd, NULL, &held)) != SPILL_OK ||
@@ -172,7 +198,7 @@ static int retryable(int rc)
 
 int spill__create(spill_t *s, const char *root)
 {
-    int i, rc = SPILL_EIO;
+    int i, forks = 0, rc = SPILL_EIO;
     for (i = 0; i < CREATE_ATTEMPTS; i++) {
         attempt a;
         memset(&a, 0, sizeof a);
@@ -192,6 +218,8 @@ int spill__create(spill_t *s, const char *root)
         spill__error_unstash();
         if (!retryable(rc))
             return rc;
+        if (a.forked && forks++ < FORK_RETRIES)
+            i--;
         spill__log(&s->opts, 2, "spill_open: retrying creation under %s: %s", root,
                    spill_error_last()->message);
     }

@@ -73,6 +73,34 @@ void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__f
     spill__mutex_unlock(SPILL__MU_REGISTRY);
 }
 
+uint64_t spill__registry_mark(void)
+{
+    uint64_t m;
+    spill__mutex_lock(SPILL__MU_REGISTRY);
+    m = spill__fork_count();
+    spill__mutex_unlock(SPILL__MU_REGISTRY);
+    return m;
+}
+
+/* A fork whose handler ran before the mark was over before the descriptor was opened; one
+ * whose handler runs after this store finds the descriptor here and closes the child's copy;
+ * any other counts between the two. */
+int spill__registry_hold(uint64_t dev, uint64_t ino, int slot, spill__fd fd, uint64_t mark)
+{
+    int64_t pid = spill__getpid();
+    node *n;
+    int forked;
+    spill__mutex_lock(SPILL__MU_REGISTRY);
+    if ((n = *find(pid, dev, ino)) != NULL)
+        n->fds[slot] = fd;
+    forked = spill__fork_count() != mark;
+    spill__mutex_unlock(SPILL__MU_REGISTRY);
+    if (forked)
+        return spill__error(SPILL_EBUSY, "fork", "",
+                            "another thread forked while the spill's lock was being taken");
+    return SPILL_OK;
+}
+
 void spill__registry_remove(uint64_t dev, uint64_t ino)
 {
     int64_t pid = spill__getpid();

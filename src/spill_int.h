@@ -137,6 +137,16 @@ int spill__registry_add(uint64_t dev, uint64_t ino);
  * SPILL__NOFD before closing them, so that a child never closes a number reused meanwhile. */
 void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__fd dir_fd,
                          spill__fd lock_fd, const char *tag);
+/* Rule 14's window: a descriptor that takes a spill's lock is open before the registry knows
+ * it, and a child forked in between keeps a copy the fork handler cannot close, which pins the
+ * lock for as long as the child lives. So: spill__registry_mark() before the open, and
+ * spill__registry_hold(..., mark) once it is open and locked. SPILL_OK: it is in the registry
+ * and no fork came in between, so no child keeps it. SPILL_EBUSY: a fork came in between; the
+ * caller lets the lock go with LOCK_UN (which reaches the child's copy: one open file) and
+ * starts again. */
+enum spill__reg_slot { SPILL__REG_ROOT = 0, SPILL__REG_DIR = 1, SPILL__REG_LOCK = 2 };
+uint64_t spill__registry_mark(void);
+int spill__registry_hold(uint64_t dev, uint64_t ino, int slot, spill__fd fd, uint64_t mark);
 /* 1 if this process owns dev+ino under the owner record tag `tag` (spill_adopt's EBUSY). */
 int spill__registry_has_tag(uint64_t dev, uint64_t ino, const char *tag);
 void spill__registry_remove(uint64_t dev, uint64_t ino);

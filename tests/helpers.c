@@ -204,6 +204,7 @@ int tu_helper_reapgo(int argc, const char *const *argv);
 int tu_helper_reaplimit(int argc, const char *const *argv);
 int tu_helper_bgclose(int argc, const char *const *argv);
 int tu_helper_forkoutlive(int argc, const char *const *argv);
+int tu_helper_forkmidopen(int argc, const char *const *argv);
 #endif
 int tu_helper_liveloop(int argc, const char *const *argv);
 int tu_helper_stress(int argc, const char *const *argv);
@@ -239,6 +240,7 @@ const test_helper test_helpers[] = {
     {"fds", h_fds},
     {"forkhold", h_forkhold},
     {"forkoutlive", tu_helper_forkoutlive},
+    {"forkmidopen", tu_helper_forkmidopen},
 #endif
     {"reap", h_reap},
     {"exit", h_exit},

@@ -10,6 +10,7 @@ static pthread_mutex_t mutexes[SPILL__MU_COUNT] = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
     PTHREAD_MUTEX_INITIALIZER};
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+static uint64_t forks; /* forks begun, counted with every mutex held */
 
 /* Before fork: every library mutex, in order. Each is held only for a few memory operations
  * (never across a call out of the library), so this waits briefly at most. */
@@ -18,6 +19,7 @@ static void prepare(void)
     int i;
     for (i = 0; i < SPILL__MU_COUNT; i++)
         pthread_mutex_lock(&mutexes[i]);
+    forks++;
 }
 
 static void parent(void)
@@ -54,6 +56,13 @@ void spill__mutex_lock(int id)
 void spill__mutex_unlock(int id)
 {
     pthread_mutex_unlock(&mutexes[id]);
+}
+
+/* Written only in prepare(), with every mutex held: a reader holding any one of them reads a
+ * count no fork is changing. */
+uint64_t spill__fork_count(void)
+{
+    return forks;
 }
 
 int64_t spill__monotonic_us(void)

@@ -230,6 +230,11 @@ void spill__mutex_unlock(int id)
     ReleaseSRWLockExclusive(&mutexes[id]);
 }
 
+uint64_t spill__fork_count(void)
+{
+    return 0; /* no fork on Windows */
+}
+
 void spill__close_inherited(spill__fd fd)
 {
     (void)fd; /* no fork on Windows: never called */
