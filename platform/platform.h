@@ -209,6 +209,7 @@ enum spill__mutex_id {
     SPILL__MU_REGISTRY,  /* src/registry.c */
     SPILL__MU_LOCKS,     /* the fcntl backend's table of held locks */
     SPILL__MU_BACKGROUND, /* src/background.c: the background reapers */
+    SPILL__MU_MOUNTS,    /* platform/posix/mounts.c: the reaps' mount snapshots (a leaf) */
     SPILL__MU_COUNT
 };
 void spill__mutex_lock(int id);
@@ -219,6 +220,15 @@ void spill__mutex_unlock(int id);
  * descriptors with spill__close_inherited (never unlocking: LOCK_UN would release the parent's
  * lock too) and forgets them, so a long-lived child pins none of its parent's spills. */
 void spill__fork_child_core(void);
+/* Rule 2 where a stat by name can wait on a dead mount (no statx: macOS, the BSDs, a Linux
+ * without it): one snapshot per reap of the mount points under its root, from the kernel's own
+ * list (getmntinfo(MNT_NOWAIT), /proc/self/mountinfo), so that every stat by name knows a mount
+ * point as one without asking it (platform/posix/mounts.c). NULL where nothing is needed (statx,
+ * Windows) or no mount point lies under the root; spill__mounts_end(NULL) does nothing. */
+typedef struct spill__mounts spill__mounts;
+spill__mounts *spill__mounts_begin(const char *root);
+void spill__mounts_end(spill__mounts *m);
+
 /* The forks this process has begun so far (0 for ever on Windows). Exact when read holding any
  * library mutex: the fork handler counts with all of them held, before the fork. */
 uint64_t spill__fork_count(void);

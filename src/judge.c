@@ -28,11 +28,14 @@ int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *
         return rc;
     }
     c->network = c->network == SPILL__FS_NETWORK;
+    c->mounts = spill__mounts_begin(root); /* rule 2 where a stat by name can wait */
     return SPILL_OK;
 }
 
 void spill__judge_end(spill__judge_ctx *c)
 {
+    spill__mounts_end(c->mounts);
+    c->mounts = NULL;
     if (c->root_fd != SPILL__NOFD)
         spill__sys.close(c->root_fd);
     c->root_fd = SPILL__NOFD;

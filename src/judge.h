@@ -13,6 +13,7 @@ typedef struct spill__judge_ctx {
     const char *root;
     spill__fd root_fd;
     spill__stat root_st;
+    spill__mounts *mounts; /* the platform's snapshot of mount points under the root (rule 2) */
     int network;          /* the root is on a network or FUSE filesystem (rule 8) */
     int64_t now;
     int64_t deadline_us;  /* rule 10: spill__monotonic_us() at which the reap stops (0: none) */

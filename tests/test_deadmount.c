@@ -184,8 +184,11 @@ int tu_helper_deadmount(int argc, const char *const *argv)
         return 2;
     alarm(DEADLINE_S); /* a hung call kills this process, its namespace and its mounts */
 #ifdef SPILL_TEST_HOOKS
-    /* "noopenat2": the stat before the open must keep it off the mount by itself */
-    spill__posix_no_openat2 = argc > 2 && strcmp(argv[2], "noopenat2") == 0;
+    /* "noopenat2": the stat before the open must keep it off the mount by itself;
+     * "nostatx": as where a stat by name can wait (no statx, no openat2: macOS, the BSDs, an
+     * old Linux), the reap's mount snapshot must */
+    spill__posix_no_statx = argc > 2 && strcmp(argv[2], "nostatx") == 0;
+    spill__posix_no_openat2 = spill__posix_no_statx || (argc > 2 && strcmp(argv[2], "noopenat2") == 0);
 #endif
     if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
         printf("skip cannot make a private mount namespace: %s\n", strerror(errno));
@@ -233,6 +236,9 @@ int tu_helper_bindmount(int argc, const char *const *argv)
     /* the mount check itself, not openat2's RESOLVE_NO_XDEV behind it */
     spill__posix_no_openat2 = 1;
     spill__posix_no_statx_mnt_id = argc > 1 && strcmp(argv[1], "fallback") == 0;
+    /* "devonly": as macOS and the BSDs, no statx and no mount id: a nullfs or bind mount of the
+     * same filesystem has the root's device number, and only the mount snapshot shows it */
+    spill__posix_no_statx = argc > 1 && strcmp(argv[1], "devonly") == 0 ? 2 : 0;
 #else
     printf("skip needs SPILL_TEST_HOOKS (the mount check without openat2 behind it)\n");
     return 0;
@@ -354,6 +360,27 @@ static void test_bind_mount_fallback(void)
     CU_ASSERT(tu_exists(tu_join(root, "outside/keep")));
 }
 
+/* Where no stat by name can be told not to wait (no statx: macOS, the BSDs, an old Linux), the
+ * reap's snapshot of mount points (getmntinfo(MNT_NOWAIT) there, /proc/self/mountinfo here)
+ * answers for the mount point before anything stats it. */
+static void test_dead_without_statx(void)
+{
+    dead_root_child("nostatx");
+    dead_inside_orphan("nostatx");
+}
+
+/* And with device numbers only (no mount ids, as on macOS and the BSDs), a bind mount of the
+ * same filesystem is known from the snapshot alone. */
+static void test_bind_mount_device_only(void)
+{
+    const char *root = tu_fresh_dir("binddevonly");
+    const char *line = run("bindmount", root, "devonly");
+    if (strncmp(line, "skip", 4) == 0)
+        TU_SKIP(line);
+    CU_ASSERT_STRING_EQUAL(line, "reaped=0 errors=1 kept=1 left=1");
+    CU_ASSERT(tu_exists(tu_join(root, "outside/keep")));
+}
+
 static CU_TestInfo tests[] = {
     {"a dead FUSE mount as a root child blocks nothing", test_dead_root_child},
     {"a dead FUSE mount inside an orphan: left, the rest reaped, nothing waits",
@@ -362,6 +389,10 @@ static CU_TestInfo tests[] = {
     {"a bind mount of the same filesystem inside an orphan is never entered",
      test_bind_mount_inside_orphan},
     {"the same with the mount ids of kernels before 5.8", test_bind_mount_fallback},
+    {"dead mounts where a stat by name waits (no statx): the mount snapshot",
+     test_dead_without_statx},
+    {"a bind mount with device numbers only (macOS, BSDs): the mount snapshot",
+     test_bind_mount_device_only},
     CU_TEST_INFO_NULL,
 };
 

@@ -8,7 +8,7 @@
 
 static pthread_mutex_t mutexes[SPILL__MU_COUNT] = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-    PTHREAD_MUTEX_INITIALIZER};
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 static uint64_t forks; /* forks begun, counted with every mutex held */
 
@@ -35,6 +35,7 @@ static void child(void)
 {
     int i;
     spill__fork_child_core();
+    spill__mounts_fork_child();
     for (i = SPILL__MU_COUNT - 1; i >= 0; i--)
         pthread_mutex_unlock(&mutexes[i]);
 }

@@ -6,7 +6,15 @@
 
 /* stat of name under dirfd without following a link (name NULL: dirfd itself); -1 + errno. */
 int spill__posix_statat(int dirfd, const char *name, spill__stat *st);
+/* mounts.c: 1 if name under dirfd is a mount point of a running reap's snapshot (no stat of
+ * name is made); the fork handler's child side forgets the parent's snapshots */
+int spill__posix_mount_point(int dirfd, const char *name);
+void spill__mounts_fork_child(void);
+/* stat.c: 0 once statx has answered ENOSYS (a kernel before 4.11, a seccomp filter) */
+int spill__posix_have_statx(void);
 #ifdef SPILL_TEST_HOOKS
+/* stat.c: set by tests to stat as systems without statx do (fstatat, after mounts.c) */
+extern int spill__posix_no_statx;
 /* stat.c: set by tests to ignore STATX_MNT_ID, so that the pre-5.8 mount id path runs */
 extern int spill__posix_no_statx_mnt_id;
 /* sys.c: set by tests to open below the root without openat2, so that the mount check before

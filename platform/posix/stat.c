@@ -22,6 +22,7 @@ static int type_of(mode_t m)
 
 #ifdef SPILL_TEST_HOOKS
 int spill__posix_no_statx_mnt_id;
+int spill__posix_no_statx; /* 1: fstatat after the mount snapshot; 2: and no mount ids */
 #endif
 
 #if defined(__linux__)
@@ -61,7 +62,57 @@ static int mount_id_fallback(int dirfd, const char *name, uint64_t *out)
 }
 #endif
 
+/* Without statx (macOS, the BSDs, a Linux without it), rule 2 rests on the reap's snapshot of
+ * mount points (mounts.c): a name it lists is answered as a mount point, never stat'ed, as
+ * lstat of a dead NFS or FUSE mount point would wait for ever. A mount point is reported as a
+ * directory of ours on another mount (mount id ~0), which is all the judge and the walker ask. */
+static int statat_plain(int dirfd, const char *name, spill__stat *st)
+{
+    struct stat sb;
+    int rc;
+    if (name && spill__posix_mount_point(dirfd, name)) {
+        memset(st, 0, sizeof *st);
+        st->type = SPILL__F_DIR;
+        st->own = 1;
+        st->mount_id = UINT64_MAX;
+        st->dev = UINT64_MAX;
+        return 0;
+    }
+    rc = name ? fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) : fstat(dirfd, &sb);
+    if (rc < 0)
+        return -1;
+    memset(st, 0, sizeof *st);
+    st->type = type_of(sb.st_mode);
+    st->size = (uint64_t)sb.st_size;
+    st->nlink = (uint64_t)sb.st_nlink;
+    st->dev = (uint64_t)sb.st_dev;
+    st->ino = (uint64_t)sb.st_ino;
+    st->mount_id = st->dev;
+#if defined(__linux__)
+    if (st->type == SPILL__F_DIR &&
+#ifdef SPILL_TEST_HOOKS
+        spill__posix_no_statx != 2 && /* 2: device numbers only, as macOS and the BSDs */
+#endif
+        mount_id_fallback(dirfd, name, &st->mount_id) < 0)
+        st->mount_id = st->dev;
+#endif
+    st->mtime = (int64_t)sb.st_mtime;
+    st->own = st->type == SPILL__F_DIR && sb.st_uid == geteuid();
+    return 0;
+}
+
 #if defined(SPILL_HAVE_STATX)
+static int statx_state; /* 0 not yet known, 1 there, -1 answered ENOSYS (racing writers agree) */
+
+int spill__posix_have_statx(void)
+{
+    struct statx sx;
+    if (!statx_state)
+        statx_state = statx(AT_FDCWD, "/", AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_TYPE,
+                            &sx) == 0 || errno != ENOSYS ? 1 : -1;
+    return statx_state > 0;
+}
+
 /* Rule 2: a stat by name must not wait on the far side of a mount (a hung FUSE daemon, an NFS
  * server gone): AT_STATX_DONT_SYNC answers from what the kernel has, AT_NO_AUTOMOUNT triggers
  * no automounter. The core stats by name before it opens anything (the mount check); a stat
@@ -75,8 +126,18 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
 #ifdef STATX_MNT_ID
     mask |= STATX_MNT_ID;
 #endif
-    if (statx(dirfd, name ? name : "", flags, mask, &sx) < 0)
-        return -1;
+#ifdef SPILL_TEST_HOOKS
+    if (spill__posix_no_statx)
+        return statat_plain(dirfd, name, st);
+#endif
+    if (statx_state < 0)
+        return statat_plain(dirfd, name, st);
+    if (statx(dirfd, name ? name : "", flags, mask, &sx) < 0) {
+        if (errno != ENOSYS)
+            return -1;
+        statx_state = -1; /* the next reap's snapshot covers what this one does not */
+        return statat_plain(dirfd, name, st);
+    }
     memset(st, 0, sizeof *st);
     st->type = type_of(sx.stx_mode);
     st->size = sx.stx_size;
@@ -101,28 +162,14 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
     return 0;
 }
 #else
-/* Without statx (other POSIX systems; the BSDs and macOS compare device numbers, which a
- * nullfs/bind mount does not change: their getmntinfo snapshot is not built yet). */
+int spill__posix_have_statx(void)
+{
+    return 0;
+}
+
 int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
 {
-    struct stat sb;
-    int rc = name ? fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) : fstat(dirfd, &sb);
-    if (rc < 0)
-        return -1;
-    memset(st, 0, sizeof *st);
-    st->type = type_of(sb.st_mode);
-    st->size = (uint64_t)sb.st_size;
-    st->nlink = (uint64_t)sb.st_nlink;
-    st->dev = (uint64_t)sb.st_dev;
-    st->ino = (uint64_t)sb.st_ino;
-    st->mount_id = st->dev;
-#if defined(__linux__)
-    if (st->type == SPILL__F_DIR && mount_id_fallback(dirfd, name, &st->mount_id) < 0)
-        st->mount_id = st->dev;
-#endif
-    st->mtime = (int64_t)sb.st_mtime;
-    st->own = st->type == SPILL__F_DIR && sb.st_uid == geteuid();
-    return 0;
+    return statat_plain(dirfd, name, st);
 }
 #endif
 

@@ -218,7 +218,7 @@ int spill__win_fs_kind(spill__fd fd, int *kind)
 
 /* The library's process-wide mutexes (platform.h). Windows has no fork: SRW locks, no handler. */
 static SRWLOCK mutexes[SPILL__MU_COUNT] = {SRWLOCK_INIT, SRWLOCK_INIT, SRWLOCK_INIT,
-                                                  SRWLOCK_INIT};
+                                                  SRWLOCK_INIT, SRWLOCK_INIT};
 
 void spill__mutex_lock(int id)
 {
@@ -228,6 +228,19 @@ void spill__mutex_lock(int id)
 void spill__mutex_unlock(int id)
 {
     ReleaseSRWLockExclusive(&mutexes[id]);
+}
+
+/* No stat by name waits on Windows's side of a mount here: reparse points are never followed
+ * (rule 2 is the walker's FILE_FLAG_OPEN_REPARSE_POINT). */
+spill__mounts *spill__mounts_begin(const char *root)
+{
+    (void)root;
+    return NULL;
+}
+
+void spill__mounts_end(spill__mounts *m)
+{
+    (void)m;
 }
 
 uint64_t spill__fork_count(void)
