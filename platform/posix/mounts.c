@@ -228,8 +228,8 @@ void spill__mounts_end(spill__mounts *m)
     spill__mutex_lock(SPILL__MU_MOUNTS);
     for (l = &active; *l && *l != m; l = &(*l)->next)
         ;
-    if (*l == active)
-        __atomic_store_n(&active, m->next, __ATOMIC_RELEASE);
+    if (*l && l == &active)
+        __atomic_store_n(&active, m->next, __ATOMIC_RELEASE); /* read unlocked: see below */
     else if (*l)
         *l = m->next;
     spill__mutex_unlock(SPILL__MU_MOUNTS);

@@ -102,15 +102,26 @@ static int statat_plain(int dirfd, const char *name, spill__stat *st)
 }
 
 #if defined(SPILL_HAVE_STATX)
-static int statx_state; /* 0 not yet known, 1 there, -1 answered ENOSYS (racing writers agree) */
+/* 0 not yet known, 1 there, -1 answered ENOSYS; racing writers agree, so relaxed atomics */
+static int statx_state;
+
+static int statx_known(void)
+{
+    return __atomic_load_n(&statx_state, __ATOMIC_RELAXED);
+}
+
+static void statx_learn(int state)
+{
+    __atomic_store_n(&statx_state, state, __ATOMIC_RELAXED);
+}
 
 int spill__posix_have_statx(void)
 {
     struct statx sx;
-    if (!statx_state)
-        statx_state = statx(AT_FDCWD, "/", AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_TYPE,
-                            &sx) == 0 || errno != ENOSYS ? 1 : -1;
-    return statx_state > 0;
+    if (!statx_known())
+        statx_learn(statx(AT_FDCWD, "/", AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_TYPE,
+                          &sx) == 0 || errno != ENOSYS ? 1 : -1);
+    return statx_known() > 0;
 }
 
 /* Rule 2: a stat by name must not wait on the far side of a mount (a hung FUSE daemon, an NFS
@@ -130,12 +141,12 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
     if (spill__posix_no_statx)
         return statat_plain(dirfd, name, st);
 #endif
-    if (statx_state < 0)
+    if (statx_known() < 0)
         return statat_plain(dirfd, name, st);
     if (statx(dirfd, name ? name : "", flags, mask, &sx) < 0) {
         if (errno != ENOSYS)
             return -1;
-        statx_state = -1; /* the next reap's snapshot covers what this one does not */
+        statx_learn(-1); /* the next reap's snapshot covers what this one does not */
         return statat_plain(dirfd, name, st);
     }
     memset(st, 0, sizeof *st);
