@@ -98,6 +98,11 @@ static void spawn(tu_proc *p, const char *const *env, const char **argv, int wan
                     APR_SUCCESS);
     p->out = p->proc.out;
     p->in = p->proc.in;
+    /* a program that hangs must fail the test, not hang it: reads give up after 30 s (where
+     * the platform's APR can time out a pipe; wait_bounded bounds the rest) */
+    apr_file_pipe_timeout_set(p->out, apr_time_from_sec(30));
+    if (want_stderr)
+        apr_file_pipe_timeout_set(p->proc.err, apr_time_from_sec(30));
 }
 
 /* Runs argv (argv[0] a path) to the end, collecting what it printed. */
@@ -834,6 +839,24 @@ static const char *orphan_root(const char *what, int n, int files)
     return root;
 }
 
+/* n orphans of `links` entries each, all hard links of one file: a reap with a lot to remove
+ * made cheaply. Creating that many files took 25 s on an ext4 that had just deleted as many
+ * (the kernel's inode allocator skips recently deleted inodes), past the suite's timeout. */
+static const char *linked_orphan_root(const char *what, int n, int links)
+{
+    const char *root = tu_fresh_dir(what), *one = tu_join(root, "one"), *d;
+    int i, j;
+    CU_ASSERT_FATAL(tu_write_file(one, "0123456789") == 0);
+    for (i = 0; i < n; i++) {
+        d = tu_make_spill_dir(root, 1000000000ULL, (uint64_t)i + 1, 0, tu_record((uint64_t)i + 1));
+        for (j = 0; j < links; j++)
+            CU_ASSERT_FATAL(apr_file_link(one, apr_psprintf(tu_pool, "%s/chunk%03d", d, j)) ==
+                            APR_SUCCESS);
+    }
+    CU_ASSERT_FATAL(apr_file_remove(one, tu_pool) == APR_SUCCESS);
+    return root;
+}
+
 static void test_progress_only_on_terminal_or_asked(void)
 {
     const char *root = orphan_root("progpipe", 5, 4);
@@ -882,7 +905,7 @@ static void test_progress_on_pty(void)
  * run finishes what was left. Readiness: the first progress line on stderr. */
 static void test_progress_interrupt(void)
 {
-    const char *root = orphan_root("progint", 800, 64);
+    const char *root = linked_orphan_root("progint", 800, 64);
     const char *argv[] = {program(), "reap", "--root", NULL, "--progress", "--threads", "1",
                           NULL};
     char buf[512];
