@@ -121,10 +121,12 @@ int spill__cli_stderr_is_terminal(void);
 typedef struct spill__cli_progress {
     const char *root;
     int show, drawn;
+    uint32_t drawn_ms; /* the elapsed_ms of the last line drawn */
 } spill__cli_progress;
-/* Sets o's progress callback; end clears the line if one was drawn. */
+/* Sets o's progress callback; end draws the final counts and clears the line if one was shown
+ * (st NULL: a reap that failed, only cleared). */
 void spill__cli_progress_begin(spill__cli_progress *p, spill_opts *o, const char *root,
                                int mode);
-void spill__cli_progress_end(spill__cli_progress *p);
+void spill__cli_progress_end(spill__cli_progress *p, const spill_reap_stats *st);
 
 #endif /* SPILL_CLI_H */

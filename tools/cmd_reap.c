@@ -76,7 +76,7 @@ int spill__cli_reap_run(apr_pool_t *pool, const spill__cli_reap_args *a,
         spill__cli_progress_begin(&prog, &o, a->root, a->progress);
     rc = spill_reap(a->root, &o, st);
     if (a->progress != SPILL_CLI_PROGRESS_NONE)
-        spill__cli_progress_end(&prog);
+        spill__cli_progress_end(&prog, rc == SPILL_OK ? st : NULL);
     if (rc != SPILL_OK)
         return spill__cli_fail("reap", a->root);
     if (a->json)

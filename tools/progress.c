@@ -19,13 +19,23 @@ static void draw(const spill__cli_progress *p, const spill_reap_stats *st)
     fflush(stderr);
 }
 
+/* The library calls back every CHECK_MS so that Ctrl-C stops the reap within that (its only
+ * chance to ask); the line is redrawn every DRAW_MS, the first time at once. */
+#define CHECK_MS 20
+#define DRAW_MS 200
+
+static void show(spill__cli_progress *p, const spill_reap_stats *st)
+{
+    draw(p, st);
+    p->drawn = 1;
+    p->drawn_ms = st->elapsed_ms;
+}
+
 static int on_progress(void *ctx, const spill_reap_stats *so_far)
 {
     spill__cli_progress *p = ctx;
-    if (p->show) {
-        draw(p, so_far);
-        p->drawn = 1;
-    }
+    if (p->show && (!p->drawn || so_far->elapsed_ms - p->drawn_ms >= DRAW_MS))
+        show(p, so_far);
     return spill__cli_interrupted();
 }
 
@@ -39,10 +49,13 @@ void spill__cli_progress_begin(spill__cli_progress *p, spill_opts *o, const char
     spill__cli_catch_interrupt();
     o->progress = on_progress;
     o->progress_ctx = p;
+    o->progress_ms = CHECK_MS;
 }
 
-void spill__cli_progress_end(spill__cli_progress *p)
+void spill__cli_progress_end(spill__cli_progress *p, const spill_reap_stats *st)
 {
+    if (p->show && st)
+        show(p, st); /* the final counts, in a log of stderr at least */
     if (p->drawn) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
