@@ -54,8 +54,27 @@ void spill__mutex_lock(int id)
     pthread_mutex_lock(&mutexes[id]);
 }
 
+#ifdef SPILL_TEST_HOOKS
+int spill__mutex_linger_us;
+
+/* Holds the mutex a while longer before letting it go, so that a fork from another thread
+ * lands inside a critical section far more often than it would (a few memory operations):
+ * what proves prepare() above is needed (tests/test_forkstorm.c). */
+static void linger(void)
+{
+    int64_t until = spill__monotonic_us() + spill__mutex_linger_us;
+    while (spill__monotonic_us() < until)
+        ;
+}
+#else
+#define spill__mutex_linger_us 0
+#define linger() ((void)0)
+#endif
+
 void spill__mutex_unlock(int id)
 {
+    if (spill__mutex_linger_us)
+        linger();
     pthread_mutex_unlock(&mutexes[id]);
 }
 

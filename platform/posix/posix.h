@@ -20,6 +20,8 @@ extern int spill__posix_no_statx_mnt_id;
 /* sys.c: set by tests to open below the root without openat2, so that the mount check before
  * the open is what they prove */
 extern int spill__posix_no_openat2;
+/* fork.c: set by tests to hold every library mutex this many microseconds longer */
+extern int spill__mutex_linger_us;
 #endif
 /* rename that never replaces an existing name; -1 + errno (EEXIST if `to` exists). */
 int spill__posix_rename_noreplace(int from_at, const char *from, int to_at, const char *to);
