@@ -432,24 +432,30 @@ static int same(const spill_reap_stats *a, const spill_reap_stats *b)
 
 static void pace_and_counts(unsigned threads)
 {
-    const char *root = tu_fresh_dir("progress");
     static seen s;
     spill_opts o;
     spill_reap_stats st;
-    int i, ok_pace = 1, ok_grow = 1;
+    int i, ok_pace = 1, ok_grow = 1, orphans;
     const uint32_t ms = 5;
-    make_orphans(root, 100, 16);
-    memset(&s, 0, sizeof s);
-    spill_opts_init(&o);
-    o.grace_seconds = 0;
-    o.threads = threads;
-    o.progress = record;
-    o.progress_ctx = &s;
-    o.progress_ms = ms;
-    memset(&st, 0, sizeof st);
-    st.version = SPILL_REAP_STATS_VERSION;
-    CU_ASSERT_FATAL(spill_reap(root, &o, &st) == SPILL_OK);
-    CU_ASSERT(st.reaped == 100 && st.cancelled == 0);
+    /* enough work for several calls: workers on a fast filesystem reaped 100 orphans of 16
+     * files in under 10 ms (i386 leg), so the count doubles until the reap takes long enough */
+    for (orphans = 100;; orphans *= 2) {
+        const char *root = tu_fresh_dir("progress");
+        make_orphans(root, orphans, 16);
+        memset(&s, 0, sizeof s);
+        spill_opts_init(&o);
+        o.grace_seconds = 0;
+        o.threads = threads;
+        o.progress = record;
+        o.progress_ctx = &s;
+        o.progress_ms = ms;
+        memset(&st, 0, sizeof st);
+        st.version = SPILL_REAP_STATS_VERSION;
+        CU_ASSERT_FATAL(spill_reap(root, &o, &st) == SPILL_OK);
+        CU_ASSERT(st.reaped == (uint32_t)orphans && st.cancelled == 0);
+        if (s.n >= 3 || orphans >= 1600)
+            break;
+    }
     CU_ASSERT_FATAL(s.n >= 3 && s.n < MAX_CALLS); /* the reap takes many times ms */
     /* at most every progress_ms: calls before the last are that far apart (less a little for
      * the clock read before the call) */
