@@ -839,6 +839,23 @@ static const char *orphan_root(const char *what, int n, int files)
     return root;
 }
 
+static void test_progress_only_on_terminal_or_asked(void)
+{
+    const char *root = orphan_root("progpipe", 5, 4);
+    cli_result r = run("reap", "--root", root, NULL); /* stderr is a pipe: no line */
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    root = orphan_root("progforced", 5, 4);
+    r = run("reap", "--root", root, "--progress", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    /* drawn (at least by the last call), then cleared; the summary stays on stdout */
+    CU_ASSERT(strstr(r.err, "\rreaping ") != NULL);
+    CU_ASSERT(strstr(r.err, "5 orphans removed of 5 judged") != NULL);
+    CU_ASSERT(strlen(r.err) >= 4 && strcmp(r.err + strlen(r.err) - 4, "\r\033[K") == 0);
+    CU_ASSERT(strncmp(r.out, "reaped 5 of 5", 13) == 0);
+}
+
+#ifndef _WIN32
 /* n orphans of `links` entries each, all hard links of one file: a reap with a lot to remove
  * made cheaply. Creating that many files took 25 s on an ext4 that had just deleted as many
  * (the kernel's inode allocator skips recently deleted inodes), past the suite's timeout. */
@@ -857,23 +874,6 @@ static const char *linked_orphan_root(const char *what, int n, int links)
     return root;
 }
 
-static void test_progress_only_on_terminal_or_asked(void)
-{
-    const char *root = orphan_root("progpipe", 5, 4);
-    cli_result r = run("reap", "--root", root, NULL); /* stderr is a pipe: no line */
-    CU_ASSERT_EQUAL(r.code, 0);
-    CU_ASSERT_STRING_EQUAL(r.err, "");
-    root = orphan_root("progforced", 5, 4);
-    r = run("reap", "--root", root, "--progress", NULL);
-    CU_ASSERT_EQUAL(r.code, 0);
-    /* drawn (at least by the last call), then cleared; the summary stays on stdout */
-    CU_ASSERT(strstr(r.err, "\rreaping ") != NULL);
-    CU_ASSERT(strstr(r.err, "5 orphans removed of 5 judged") != NULL);
-    CU_ASSERT(strlen(r.err) >= 4 && strcmp(r.err + strlen(r.err) - 4, "\r\033[K") == 0);
-    CU_ASSERT(strncmp(r.out, "reaped 5 of 5", 13) == 0);
-}
-
-#ifndef _WIN32
 /* A shell command run under a pseudo-terminal (script(1)), which carries stdout and stderr. */
 static cli_result under_pty(const char *cmd)
 {
