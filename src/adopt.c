@@ -192,11 +192,12 @@ static int hold_dir(search *q, const char *name, spill__verdict *v, int *forked)
     }
     /* the judge's exclusive flock goes with its descriptor (LOCK_UN, never by closing); a
      * refused shared one means a cleaner walks the directory right now: given up */
-    spill__verdict_dir_unlock(v);
-    spill__sys.close(v->dir_fd);
+    spill__dir_fd_close(&v->dir_fd);
+    v->dir_locked = 0;
     v->dir_fd = fd;
     if (spill__sys.dir_lock(fd, SPILL__DLOCK_SH) == SPILL_EBUSY)
         return SPILL_EBUSY;
+    v->dir_locked = 1; /* the shared one now: a failure below lets it go with the verdict */
     rc = spill__registry_hold(v->dir_st.dev, v->dir_st.ino, SPILL__REG_DIR, fd, mark);
     *forked = rc != SPILL_OK;
     return rc;
@@ -236,8 +237,6 @@ static int take_once(search *q, const char *name, spill_t *s, int *forked)
     if (rc == SPILL_OK && (rc = hold_dir(q, name, &v, forked)) == SPILL_OK)
         rc = rewrite_record(s, v.lock_fd, spill__now());
     if (rc != SPILL_OK) {
-        if (v.dir_fd != SPILL__NOFD) /* the shared flock, if taken: LOCK_UN, not the close */
-            spill__sys.dir_lock(v.dir_fd, SPILL__DLOCK_UN);
         spill__registry_remove(v.dir_st.dev, v.dir_st.ino);
         spill__verdict_release(&v);
         return rc == SPILL_EBUSY ? rc : spill__error_in(rc, q->c.root);

@@ -64,12 +64,7 @@ static void undo(spill_t *s, attempt *a)
     if (a->dir_fd != SPILL__NOFD) {
         if (spill__sys.stat(s->root_fd, name, &st) == SPILL_OK && same_file(&st, &a->dir_st))
             spill__sys.unlink_held(s->root_fd, name, &a->dir_fd, 1);
-        if (a->dir_fd != SPILL__NOFD) {
-            /* rule 13: LOCK_UN before the close, which a child's copy would outlive */
-            spill__sys.dir_lock(a->dir_fd, SPILL__DLOCK_UN);
-            spill__sys.close(a->dir_fd);
-        }
-        a->dir_fd = SPILL__NOFD;
+        spill__dir_fd_close(&a->dir_fd);
     }
     if (a->registered)
         spill__registry_remove(a->dir_st.dev, a->dir_st.ino);

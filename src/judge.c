@@ -271,11 +271,11 @@ void spill__verdict_dir_unlock(spill__verdict *v)
 
 void spill__verdict_release(spill__verdict *v)
 {
-    /* rule 13: LOCK_UN before the close, never the close alone: a child forked meanwhile
-     * shares the open file and would keep the directory locked for as long as it lives */
-    spill__verdict_dir_unlock(v);
-    if (v->dir_fd != SPILL__NOFD)
+    if (v->dir_locked)
+        spill__dir_fd_close(&v->dir_fd); /* rule 13: LOCK_UN, then the close */
+    else if (v->dir_fd != SPILL__NOFD)
         spill__sys.close(v->dir_fd);
+    v->dir_locked = 0;
     if (v->lock_fd != SPILL__NOFD)
         spill__sys.unlock(v->lock_fd);
     v->dir_fd = v->lock_fd = SPILL__NOFD;

@@ -34,7 +34,7 @@ typedef struct spill__verdict {
     spill__fd dir_fd;     /* the directory, open unless gone/unsafe-before-open */
     spill__fd lock_fd;    /* .lock, locked by us, when we could take its lock */
     int lock_examined;    /* .lock was found busy after its examination (rule 7) */
-    int dir_locked;       /* rule 13: we hold the directory's exclusive flock (an orphan) */
+    int dir_locked;       /* rule 13: we hold its flock (exclusive on an orphan, shared once adopted) */
     spill__stat dir_st;
     uint64_t lock_size;
     int has_record;

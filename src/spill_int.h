@@ -152,6 +152,10 @@ int spill__registry_has_tag(uint64_t dev, uint64_t ino, const char *tag);
 void spill__registry_remove(uint64_t dev, uint64_t ino);
 int spill__registry_has(uint64_t dev, uint64_t ino);
 
+/* dir_fd.c: closes a directory descriptor that may hold its flock (rule 13: LOCK_UN first,
+ * never the close alone); *fd becomes SPILL__NOFD. */
+void spill__dir_fd_close(spill__fd *fd);
+
 #ifdef SPILL_TEST_HOOKS
 /* Test builds: called after each step of creation ("mkdir", "lock", "record", "rename"); a
  * non-zero return fails the step with that error. */
