@@ -24,8 +24,7 @@ static void close_fds(spill_t *s)
     spill__journal_close(s);
     if (s->lock_fd != SPILL__NOFD)
         spill__sys.close(s->lock_fd);
-    if (s->dir_fd != SPILL__NOFD)
-        spill__sys.close(s->dir_fd);
+    spill__dir_fd_close(&s->dir_fd); /* its shared flock (rule 13): LOCK_UN, then the close */
     if (s->root_fd != SPILL__NOFD)
         spill__sys.close(s->root_fd);
 }
