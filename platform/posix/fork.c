@@ -62,19 +62,20 @@ int spill__mutex_linger_us;
  * what proves prepare() above is needed (tests/test_forkstorm.c). */
 static void linger(void)
 {
-    int64_t until = spill__monotonic_us() + spill__mutex_linger_us;
+    int64_t until;
+    if (!spill__mutex_linger_us)
+        return;
+    until = spill__monotonic_us() + spill__mutex_linger_us;
     while (spill__monotonic_us() < until)
         ;
 }
-#else
-#define spill__mutex_linger_us 0
-#define linger() ((void)0)
 #endif
 
 void spill__mutex_unlock(int id)
 {
-    if (spill__mutex_linger_us)
-        linger();
+#ifdef SPILL_TEST_HOOKS
+    linger();
+#endif
     pthread_mutex_unlock(&mutexes[id]);
 }
 
