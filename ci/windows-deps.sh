@@ -14,6 +14,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$repo/ci/debian-source.sh"
 deps=${1:-$repo/build-win/deps}
 mkdir -p "$deps"
 deps=$(cd "$deps" && pwd)
@@ -114,62 +115,8 @@ cunit_origs=("$deps"/src/cunit_*.orig.tar.*)
 if [[ -f $apr_orig && ${#cunit_origs[@]} -gt 0 ]]; then
     say "source packages already downloaded"
 else
-    # Same mirror (and key) as the machine's own bookworm entry, read from its apt configuration.
-    one_line=(); deb822=()
-    [[ -f /etc/apt/sources.list ]] && one_line+=(/etc/apt/sources.list)
-    one_line+=(/etc/apt/sources.list.d/*.list)
-    deb822+=(/etc/apt/sources.list.d/*.sources)
-    mirror_line=$(
-        {
-            ((${#one_line[@]} == 0)) || awk '
-                $1 == "deb" || $1 == "deb-src" {
-                    i = 2; opts = ""
-                    if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) { opts = opts " " $i; i++ }
-                                      opts = opts " " $i; i++ }
-                    if ($(i + 1) == "bookworm") {
-                        key = ""
-                        if (match(opts, /signed-by=[^] ]+/)) key = substr(opts, RSTART + 10, RLENGTH - 10)
-                        print $i "\t" key; exit
-                    }
-                }' "${one_line[@]}"
-            ((${#deb822[@]} == 0)) || awk 'BEGIN { RS = ""; FS = "\n" }
-                {
-                    types = ""; uris = ""; suites = ""; key = ""; enabled = "yes"
-                    for (n = 1; n <= NF; n++) {
-                        l = $n
-                        if (l ~ /^[ \t]*#/ || l ~ /^[ \t]/) continue
-                        c = index(l, ":"); if (!c) continue
-                        k = tolower(substr(l, 1, c - 1)); v = substr(l, c + 1)
-                        gsub(/^[ \t]+|[ \t]+$/, "", v)
-                        if (k == "types") types = v; else if (k == "uris") uris = v
-                        else if (k == "suites") suites = v; else if (k == "signed-by") key = v
-                        else if (k == "enabled") enabled = tolower(v)
-                    }
-                    if (enabled == "no" || (" " types " ") !~ / deb(-src)? /) next
-                    if ((" " suites " ") !~ / bookworm /) next
-                    split(uris, u, /[ \t]+/)
-                    if (key !~ /^\//) key = ""
-                    print u[1] "\t" key; exit
-                }' "${deb822[@]}"
-        } | awk 'NR == 1'
-    ) || true
-    mirror=${mirror_line%%$'\t'*}
-    key=${mirror_line#*$'\t'}
-    [[ -n $mirror ]] || die "no bookworm entry found in /etc/apt/sources.list{,.d/*}"
     say "downloading apr and cunit source packages (mirror from the machine's apt sources)"
-    mkdir -p "$deps/apt/lists/partial" "$deps/apt/cache/archives/partial"
-    if [[ -n $key ]]; then
-        printf 'deb-src [signed-by=%s] %s bookworm main\n' "$key" "$mirror" >"$deps/apt/sources.list"
-    else
-        printf 'deb-src %s bookworm main\n' "$mirror" >"$deps/apt/sources.list"
-    fi
-    # Private source list, lists and cache: the machine's apt configuration and state stay untouched.
-    # Sandbox::User=root: the download directory is ours (root-owned), not writable by _apt.
-    apt_own=(-o "Dir::Etc::SourceList=$deps/apt/sources.list" -o Dir::Etc::SourceParts=-
-             -o "Dir::State::Lists=$deps/apt/lists" -o "Dir::Cache=$deps/apt/cache"
-             -o APT::Sandbox::User=root)
-    run apt-src-update apt-get -q "${apt_own[@]}" update
-    (cd "$deps/src" && run apt-src-download apt-get -q "${apt_own[@]}" source --download-only apr cunit)
+    spill_debian_source "$deps/src" apr cunit || die "the source packages could not be downloaded"
     [[ -f $apr_orig ]] || die "Debian's apr source is not 1.7.2 any more (see $deps/src)"
     cunit_origs=("$deps"/src/cunit_*.orig.tar.*)
     ((${#cunit_origs[@]})) || die "cunit source package missing after download"
@@ -230,50 +177,13 @@ EOF
 fi
 
 # ---------------------------------------------------------------- 4. CUnit
-cunit_src=$deps/build/cunit
 cunit_recipe="cunit $(basename "${cunit_origs[0]}") Framework+Basic -O2"
 if [[ -f $prefix/lib/libcunit.a && -f $prefix/include/CUnit/CUnit.h && $(cat "$stamps/cunit" 2>/dev/null) == "$cunit_recipe" ]]; then
     say "CUnit already built"
 else
     say "building CUnit (Framework + Basic, static)"
-    rm -rf "$cunit_src"
-    unpack "${cunit_origs[0]}" "$cunit_src"
-    cfg=$cunit_src/configure.in
-    cu_version="$(sed -n 's/^VERSION_MAJOR=//p' "$cfg").$(sed -n 's/^VERSION_MINOR=//p' "$cfg")"
-    cu_release=$(sed -n 's/^RELEASE=//p' "$cfg")
-    [[ $cu_version =~ ^[0-9]+\.[0-9]+$ && -n $cu_release ]] || die "cannot read CUnit's version from $cfg"
-    inc=$deps/build/cunit-include
-    rm -rf "$inc" "$deps/build/cunit-obj"
-    mkdir -p "$inc/CUnit" "$deps/build/cunit-obj"
-    # The tarball's CUnit.h is stale (2.1-2); generate it from CUnit.h.in as configure would.
-    sed -e "s/@VERSION@/$cu_version/g" -e "s/@RELEASE@/$cu_release/g" \
-        "$cunit_src/CUnit/Headers/CUnit.h.in" >"$inc/CUnit/CUnit.h"
-    for h in Basic.h CUError.h CUnit_intl.h MyMem.h TestDB.h TestRun.h Util.h; do
-        cp "$cunit_src/CUnit/Headers/$h" "$inc/CUnit/"
-    done
-    objs=()
-    for c in "$cunit_src"/CUnit/Sources/Framework/*.c "$cunit_src/CUnit/Sources/Basic/Basic.c"; do
-        o=$deps/build/cunit-obj/$(basename "${c%.c}").o
-        run "cunit-$(basename "${c%.c}")" "$triple-gcc" -O2 -I"$inc/CUnit" -c "$c" -o "$o"
-        objs+=("$o")
-    done
-    rm -f "$deps/build/cunit-obj/libcunit.a"
-    run cunit-ar "$triple-ar" rcs "$deps/build/cunit-obj/libcunit.a" "${objs[@]}"
-    rm -rf "$prefix/include/CUnit"
-    install -d "$prefix/include/CUnit"
-    install -m 644 "$inc"/CUnit/*.h "$prefix/include/CUnit/"
-    install -m 644 "$deps/build/cunit-obj/libcunit.a" "$prefix/lib/libcunit.a"
-    cat >"$prefix/lib/pkgconfig/cunit.pc" <<EOF
-prefix=\${pcfiledir}/../..
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
-
-Name: CUnit
-Description: CUnit $cu_version-$cu_release unit testing framework (static, Framework + Basic, MinGW-w64)
-Version: $cu_version-$cu_release
-Cflags: -I\${includedir}
-Libs: -L\${libdir} -lcunit
-EOF
+    spill_build_cunit "${cunit_origs[0]}" "$deps/build" "$prefix" "$triple-gcc" "$triple-ar" ||
+        die "CUnit did not build"
     printf '%s\n' "$cunit_recipe" >"$stamps/cunit"
 fi
 
