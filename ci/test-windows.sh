@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ci/test-windows.sh: the Windows leg on a Debian machine: MinGW-w64 cross build of spill, its
 # tests and the spill program with warnings as errors, then the whole ctest suite under Wine.
-# APR, CUnit and the Wine prefix are built once and cached under build-win/deps (a first run
-# takes a few minutes, later ones well under one). No Wine process outlives this script.
+# APR, CUnit and the Wine prefix are built once and cached (/var/cache/spill-windows as root,
+# else build-win/deps; a first run takes a few minutes, later ones well under one).
+# No Wine process outlives this script.
 #
 #   ci/test-windows.sh               build-win/build is rebuilt from scratch each run
 #   SPILL_WIN_BUILD_DIR=DIR          another build directory
@@ -13,7 +14,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-deps=$root/build-win/deps
+# APR, CUnit and the Wine prefix live outside the tree when run as root, so that every fresh
+# clone reuses them (SPILL_WIN_CACHE moves them); one run at a time uses that Wine prefix.
+if [[ -z ${SPILL_WIN_CACHE:-} && $(id -u) == 0 ]]; then
+    SPILL_WIN_CACHE=/var/cache/spill-windows
+fi
+deps=${SPILL_WIN_CACHE:-$root/build-win/deps}
+mkdir -p "$deps"
+exec 8>"$deps.lock"
+flock -x 8
 build=${SPILL_WIN_BUILD_DIR:-$root/build-win/build}
 wine_run=$deps/prefix/bin/wine-run
 start=$SECONDS

@@ -322,7 +322,13 @@ static void test_close_stops_it(void)
     }
     CU_ASSERT(sscanf(line, "closed %d %d %d", &before, &after, &left) == 3);
     CU_ASSERT(tu_wait(&p) == 0);
-    CU_ASSERT(before > 0 && after == before); /* no thread left behind */
+    if (!tu_emulated()) {
+        CU_ASSERT(before > 0 && after == before); /* no thread left behind */
+    } else { /* the count is the emulator's host threads, which end a moment after the join */
+        printf("\n  skipped the thread count under %s: /proc/self/task lists its host threads, "
+               "which exit after the guest's join has returned (seen: 3 before, 2 after)\n",
+               tu_emulated());
+    }
     CU_ASSERT(left > 40);                     /* it did not wait for the backlog */
     st = tu_reap(root, 0);                    /* and the next reap finishes the rest */
     CU_ASSERT(st.errors == 0);

@@ -56,12 +56,15 @@
     "ASan's allocator (SizeClassAllocator64 region mutex, gcc 12's libasan) is not fork-safe " \
     "with threads: a child inherits it locked and hangs in malloc"
 
-/* 1,000 children; fewer under valgrind and TSan, which slow each fork down by far */
+/* 1,000 children; fewer under valgrind, TSan and qemu-user, which slow each fork down by far
+ * (qemu-user copies its translated code and runs every child's workers emulated) */
 static int children(void)
 {
     const char *pre = getenv("LD_PRELOAD");
     if (pre && strstr(pre, "vgpreload"))
         return 50;
+    if (tu_emulated())
+        return 100;
     return TSAN ? 200 : 1000;
 }
 
@@ -118,7 +121,7 @@ static void child(const char *root)
     spill_reap_stats st;
     spill_t *s;
     int bad = 0;
-    alarm(CHILD_DEADLINE_S);
+    alarm(CHILD_DEADLINE_S * (unsigned)tu_slow());
     spill_opts_init(&o);
     o.threads = TSAN ? 1 : 2; /* TSan ends a forked child of a threaded parent that starts one */
     memset(&st, 0, sizeof st);

@@ -333,6 +333,19 @@ int tu_is_wine(void)
 #endif
 }
 
+int tu_slow(void)
+{
+    const char *f = getenv("SPILL_TEST_SLOW");
+    int n = f ? atoi(f) : 1;
+    return n > 1 ? n : 1;
+}
+
+const char *tu_emulated(void)
+{
+    const char *e = getenv("SPILL_TEST_EMULATED");
+    return e && *e ? e : NULL;
+}
+
 const char *tu_base_name(const char *path)
 {
     const char *p = strrchr(path, '/');

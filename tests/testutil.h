@@ -71,6 +71,11 @@ int tu_wait_unlocked(const char *dir);
 /* 1 when running under Wine (its ntdll exports wine_get_version), whose file semantics differ
  * from Windows' (WINDOWS-NOTES.md); 0 elsewhere. */
 int tu_is_wine(void);
+/* the factor (>= 1) by which an emulator slows the suites (SPILL_TEST_SLOW): deadlines that
+ * are about speed, not correctness, are multiplied by it */
+int tu_slow(void);
+/* the emulator the suites run under (SPILL_TEST_EMULATED, e.g. "qemu-user"), or NULL */
+const char *tu_emulated(void);
 
 /* The last component of a path (after the last '/' or, on Windows, '\'). */
 const char *tu_base_name(const char *path);
