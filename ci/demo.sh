@@ -11,7 +11,7 @@ say() { echo "ci/demo.sh: $*"; }
 say "checking for cmake, pkg-config, a C compiler and libapr1-dev (apt-get installs what is missing)"
 spill_install_deps demo
 
-build=${SPILL_BUILD_DIR:-build-demo}
+build=${SPILL_DEMO_BUILD_DIR:-build-demo}
 say "configuring in $build: the library and the spill program only"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_BUILD_TESTS=OFF \
     -DSPILL_BUILD_BENCH=OFF -DSPILL_BUILD_EXAMPLES=OFF -DSPILL_MAN=OFF \
