@@ -1,5 +1,5 @@
 # ci/deps.sh: the packages each OS needs, in one place; sourced by the ci scripts.
-# Debian/Ubuntu: apt-get (as root, or through sudo); macOS: Homebrew; Windows: see README.
+# Debian/Ubuntu: apt-get (as root, or through sudo); macOS: Homebrew; Windows: docs/windows.md.
 
 spill_deps_for() { [ -z "${SPILL_ONLY:-}" ] || [[ " $SPILL_ONLY " == *" $1 "* ]]; }
 
