@@ -77,7 +77,7 @@ int bench_remove(const bench_cfg *c, FILE *out);
 int bench_open(const bench_cfg *c, FILE *out);     /* startup.c */
 int bench_progress(const bench_cfg *c, FILE *out); /* startup.c */
 
-/* targets.c: the targets, collected by the sections and printed at the end. */
+/* targets.c: the performance targets, collected by the sections and printed at the end. */
 void target_add(const char *what, double value, double limit, const char *unit);
 void targets_print(const bench_cfg *c, FILE *out);
 

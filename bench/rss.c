@@ -52,7 +52,7 @@ typedef struct rss_row {
     const char *name;
     unsigned long files;    /* entries in the tree, .lock files included */
     long kib;               /* -1: the run failed or left entries behind */
-    int target;             /* a row the issue sets a target for */
+    int target;             /* a row with a performance target */
     char line[256];         /* what the child printed */
 } rss_row;
 

@@ -1,5 +1,6 @@
-/* targets.c: issue 9's targets, filled in by the sections as they measure, printed last with
- * "met" or "NOT met" and the margin. A figure not measured in this run is not shown. */
+/* targets.c: the performance targets (docs/performance.md), filled in by the sections as they
+ * measure, printed last with "met" or "NOT met" and the margin. A figure not measured in this
+ * run is not shown. */
 #include "bench.h"
 
 typedef struct target {
@@ -41,7 +42,7 @@ void targets_print(const bench_cfg *c, FILE *out)
         fprintf(out, "]");
         return;
     }
-    fprintf(out, "\ntargets (issue 9)\n");
+    fprintf(out, "\ntargets\n");
     for (i = 0; i < ntargets; i++)
         fprintf(out, "  %-52s %8.2f%-4s <= %6.2f%-4s %s\n", targets[i].what, targets[i].value,
                 targets[i].unit, targets[i].limit, targets[i].unit, verdict(&targets[i]));

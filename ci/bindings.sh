@@ -2,7 +2,9 @@
 # ci/bindings.sh: the bindings leg. A shared build of the library runs the C++ wrapper's test;
 # the Rust crates run `cargo test --offline` (spill-sys building this tree with cmake, as on a
 # fresh machine); the Python package is installed offline with pip and runs its unittest tests;
-# the README's examples run as written. A missing cargo or python3 skips its part, saying so.
+# the examples of the README and docs/ run as written, and every block of commands there is
+# checked to be run somewhere (ci/readme-examples.py). A missing cargo or python3 skips its part,
+# saying so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -15,7 +17,7 @@ t0=$SECONDS
 echo "-- bindings: shared library and the C++ wrapper's test"
 cmake -S . -B "$out/build" -DBUILD_SHARED_LIBS=ON -DSPILL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     >"$out/configure.log" 2>&1 || { cat "$out/configure.log"; exit 1; }
-cmake --build "$out/build" -j "$jobs" --target spill spill_hpp_test
+cmake --build "$out/build" -j "$jobs" --target spill spill_hpp_test spill_cli # spill: the docs' examples
 (cd "$out/build" && ctest --output-on-failure -R '^hpp$')
 lib=$out/build
 echo "-- bindings: shared build and C++ $((SECONDS - t0))s"
@@ -50,10 +52,12 @@ else
 fi
 
 if command -v python3 >/dev/null 2>&1; then
-    echo "-- bindings: the README's examples"
-    PYTHONPATH=$out/python python3 ci/readme-examples.py --readme README.md --include include \
-        --libdir "$lib" ${rust_target:+--rust-target "$rust_target"}
+    t=$SECONDS
+    echo "-- bindings: the examples and commands of README.md and docs/"
+    PYTHONPATH=$out/python python3 ci/readme-examples.py --include include --libdir "$lib" \
+        --bindir "$lib/tools" ${rust_target:+--rust-target "$rust_target"}
+    echo "-- bindings: the documentation's examples $((SECONDS - t))s"
 else
-    echo "-- bindings: the README's examples SKIPPED: running them needs python3"
+    echo "-- bindings: the documentation's examples SKIPPED: running them needs python3"
 fi
 echo "-- bindings: $((SECONDS - t0))s"

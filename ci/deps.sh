@@ -1,18 +1,24 @@
 # ci/deps.sh: the packages each OS needs, in one place; sourced by the ci scripts.
-# Debian/Ubuntu: apt-get (as root, or through sudo); macOS: Homebrew; Windows: see README.
+# Debian/Ubuntu: apt-get (as root, or through sudo); macOS: Homebrew; Windows: docs/windows.md.
 
 spill_deps_for() { [ -z "${SPILL_ONLY:-}" ] || [[ " $SPILL_ONLY " == *" $1 "* ]]; }
 
+# spill_install_deps [demo]: with "demo", only what ci/demo.sh builds (the library and the
+# program: no C++, CUnit or test tools).
 spill_install_deps() {
-    local need=()
+    local need=() tests=1
+    # the demo wants no leg's tools: SPILL_ONLY=demo, local to this call, names no leg
+    [ "${1:-}" != demo ] || { tests=0; local SPILL_ONLY=demo; }
     if command -v apt-get >/dev/null 2>&1; then
         command -v cmake >/dev/null || need+=(cmake)
         command -v pkg-config >/dev/null || need+=(pkg-config)
         command -v cc >/dev/null || need+=(gcc)
-        command -v c++ >/dev/null || need+=(g++)
         dpkg -s libapr1-dev >/dev/null 2>&1 || need+=(libapr1-dev)
-        dpkg -s libcunit1-dev >/dev/null 2>&1 || need+=(libcunit1-dev)
-        command -v systemd-tmpfiles >/dev/null || need+=(systemd) # the citizen suite (rule 13)
+        if [ $tests = 1 ]; then
+            command -v c++ >/dev/null || need+=(g++)
+            dpkg -s libcunit1-dev >/dev/null 2>&1 || need+=(libcunit1-dev)
+            command -v systemd-tmpfiles >/dev/null || need+=(systemd) # the citizen suite (rule 13)
+        fi
         # what one leg needs, only when SPILL_ONLY (unset: every leg) asks for it
         if spill_deps_for sanitize; then
             command -v valgrind >/dev/null || need+=(valgrind) # the memcheck leg
@@ -43,7 +49,7 @@ spill_install_deps() {
         fi
     elif command -v brew >/dev/null 2>&1; then
         brew list apr >/dev/null 2>&1 || brew install apr
-        brew list cunit >/dev/null 2>&1 || brew install cunit
+        [ $tests = 0 ] || brew list cunit >/dev/null 2>&1 || brew install cunit
         command -v cmake >/dev/null || brew install cmake
         command -v pkg-config >/dev/null || brew install pkg-config
         # Homebrew's apr is keg-only: pkg-config finds it only through its own prefix

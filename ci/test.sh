@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 build=${SPILL_BUILD_DIR:-$root/build-ci}
 
+# every version in the tree follows the project's (seconds, no dependencies: in every leg)
+bash ci/check-versions.sh
+
 . ci/deps.sh
 spill_install_deps
 

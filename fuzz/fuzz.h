@@ -36,7 +36,7 @@ int fz_make_ours(int dirfd, const char *name);
 /* Gives dirfd/name to another user (0 if this run cannot: not started as root). */
 int fz_give_away(int dirfd, const char *name);
 
-/* What the reaper must make of an entry, from how it was built (SPEC.md rules 1-8). */
+/* What the reaper must make of an entry, from how it was built (rules 1-8, docs/design.md). */
 enum fz_expect {
     FZ_IGNORED,  /* not a name the reaper looks at (rule 1): left unchanged */
     FZ_LIVE,     /* lock held: left unchanged */
@@ -81,7 +81,7 @@ typedef struct fz_tree {
 /* reap_fuzz.c: counts one invariant; a broken one is reported with the tree and aborts. */
 void fz_check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* order.c: while on, checks SPEC.md rule 6's order through the operations table. */
+/* order.c: while on, checks rule 6's order through the operations table. */
 void fz_order_watch(int on);
 
 /* tree.c: builds t->root (already open as t->root_fd) from the input. */

@@ -1,4 +1,4 @@
-/* order.c: SPEC.md rule 6 watched through the operations table while spill_reap runs: an
+/* order.c: rule 6 (docs/design.md) watched through the operations table while spill_reap runs: an
  * orphan whose lock was taken is renamed (to its trash name) only while that lock is held; in
  * each orphan every other entry goes first, then .lock while its lock is held, then (its lock
  * released by then) the directory. */

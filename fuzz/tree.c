@@ -1,5 +1,5 @@
 /* tree.c: builds a hostile tree under a fresh root from the fuzzer's input, and says for each
- * child of the root what the reaper must make of it (SPEC.md rules 1-8 and 12). */
+ * child of the root what the reaper must make of it (rules 1-8 and 12, docs/design.md). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -16,7 +16,7 @@
 
 #define OLD 1000000000LL  /* a time in 2001 */
 #define AHEAD 100000LL    /* seconds into the future: more than any grace but UINT32_MAX */
-#define MAX_DEPTH 64      /* SPEC.md rule 2 */
+#define MAX_DEPTH 64      /* rules 2 and 12 */
 #define MAX_OPENED 3      /* spill_open'ed entries per input */
 
 /* The input, read a byte at a time; zeros once it runs out. */
@@ -40,7 +40,7 @@ typedef struct content {
     int dirty; /* something in it cannot be removed by the reaper */
 } content;
 
-/* The shapes of .lock (SPEC.md "On-disk format" and rule 7). */
+/* The shapes of .lock (docs/on-disk.md, section 4, and rule 7). */
 enum lock_shape {
     L_NONE, L_RECORD, L_OTHER_HOST, L_NO_NEWLINE, L_LONG_TAIL,        /* none, or a record */
     L_EMPTY, L_GARBAGE, L_TRUNCATED, L_VERSION2, L_LEADING_SPACE,       /* foreign */

@@ -234,12 +234,12 @@ typedef struct spill_reap_stats {
     int cancelled;           /* 1 if the caller's progress callback stopped it */
 } spill_reap_stats;
 
-/* Removes the orphans of dead owners under root, by SPEC.md's rules: never a live spill, never
- * through a link, never outside root. Safe from many threads and processes at once. Returns
- * SPILL_OK even when some entries failed (stats->errors counts them); a missing root is not an
- * error. SPILL_EINVAL for bad arguments or an unknown stats version; SPILL_EUNSAFE for a root
- * others can write to. stats may be NULL. opts may be NULL (defaults). With opts->dry_run it
- * judges and removes nothing: see spill_opts. */
+/* Removes the orphans of dead owners under root, by the rules of docs/design.md: never a live
+ * spill, never through a link, never outside root. Safe from many threads and processes at once.
+ * Returns SPILL_OK even when some entries failed (stats->errors counts them); a missing root is
+ * not an error. SPILL_EINVAL for bad arguments or an unknown stats version; SPILL_EUNSAFE for a
+ * root others can write to. stats may be NULL. opts may be NULL (defaults). With opts->dry_run
+ * it judges and removes nothing: see spill_opts. */
 SPILL_EXTERN int spill_reap(const char *root, const spill_opts *opts, spill_reap_stats *stats);
 
 /* The states spill_scan reports. SPILL_ERROR (could not be judged; `reason` says why) and

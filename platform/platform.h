@@ -160,7 +160,7 @@ int spill__getcwd(char *buf, size_t size);
 #define SPILL__PATH_SEP "/"
 #endif
 
-/* How a spill directory comes and goes (SPEC.md "Creating a spill" and rule 6).
+/* How a spill directory comes and goes (docs/on-disk.md, sections 7 and 8).
  * stages: 1 where a directory with an open file inside can be renamed (POSIX): a spill is built
  *   under a staging name and renamed into place once locked and recorded, and on its way out
  *   it is renamed to a trash name first; 0 where it cannot (Windows): the spill is created
@@ -172,7 +172,7 @@ int spill__platform_stages(void);
 /* Creates path and its missing parents, each new one with mode 0700. */
 int spill__mkdir_parents(const char *path);
 
-/* SPEC.md rule 11 for the root open as root_fd: SPILL_OK, possibly after tightening a root of
+/* Rule 11 for the root open as root_fd: SPILL_OK, possibly after tightening a root of
  * this user that others could write to (then *tightened is 1; with tighten 0 nothing is changed
  * and *tightened says that it would have been), or SPILL_EUNSAFE when others could plant or swap
  * entries in it. */

@@ -1,6 +1,6 @@
 /* adopt.c: spill_adopt: a new owner takes over a dead owner's orphan by its tag, with the chunks
  * the journal proves complete, and everything else in it removed. The lock decides every race:
- * whoever takes the orphan's .lock owns it (SPEC.md "Version 0.2"). */
+ * whoever takes the orphan's .lock owns it (docs/on-disk.md, section 10). */
 #include <stdlib.h>
 #include <string.h>
 

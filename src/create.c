@@ -1,5 +1,5 @@
 /* create.c: makes a spill directory that no reaper can ever judge an orphan while its creator
- * lives (SPEC.md "Creating a spill"). On POSIX the directory is built under a staging name that
+ * lives (docs/on-disk.md, section 7). On POSIX the directory is built under a staging name that
  * no reaper takes for a spill, locked and recorded there, and only then renamed into place. On
  * Windows, where a directory with an open file inside cannot be renamed, it is created under
  * its final name and held open, so that no reaper can delete it, from the moment it exists. */

@@ -1,4 +1,4 @@
-/* journal.c: the chunk journal (SPEC.md 0.2): the proof spill_adopt needs that a chunk was
+/* journal.c: the chunk journal (docs/on-disk.md): the proof spill_adopt needs that a chunk was
  * written completely. The owner appends one entry after each chunk file is written and closed,
  * so an entry never names a chunk still being written; a dead owner's last entry may be torn,
  * and the checksum finds it. No fsync: it proves completeness against a process's death (the

@@ -1,5 +1,5 @@
 /* judge.c: deciding whether a child of the root is live, an orphan, young or unsafe, by
- * SPEC.md's rules. Any doubt means "leave it". Process ids are never used to judge. */
+ * docs/design.md's rules. Any doubt means "leave it". Process ids are never used to judge. */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* judge.h: the reaper's judgement of one child of the root (SPEC.md rules 1-8), shared by
+/* judge.h: the reaper's judgement of one child of the root (rules 1-8, docs/design.md), shared by
  * spill_reap (which removes orphans) and spill_scan (which only reports). */
 #ifndef SPILL_JUDGE_H
 #define SPILL_JUDGE_H

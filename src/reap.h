@@ -18,7 +18,7 @@ typedef struct spill__removal {
 #define SPILL__CUT_SHORT 1
 #define SPILL__NOT_STARTED 2
 
-/* Removes root/name, judged an orphan in v, in the order of SPEC.md rule 6 (remove.c): v's
+/* Removes root/name, judged an orphan in v, in the order of rule 6 (remove.c): v's
  * lock is released there once its .lock is unlinked. Stops at c->deadline_us unless `progress`
  * (the reap's first orphan: each reap takes at least one entry). Calls no log callback and
  * touches nothing but v's descriptors and c's root, so any thread may run it. */

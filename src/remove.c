@@ -1,4 +1,4 @@
-/* remove.c: the one place that decides the order in which a spill directory goes (SPEC.md
+/* remove.c: the one place that decides the order in which a spill directory goes (docs/design.md,
  * rule 6), for spill_close (the owner) and spill_reap (a reaper holding an orphan's lock). */
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* root.c: SPEC.md rule 11 as the core applies it to an open root, for spill_open and spill_reap
+/* root.c: rule 11 as the core applies it to an open root, for spill_open and spill_reap
  * alike; the platform layer says what "others can write" means on its OS. Its own file so that
  * the judge, the reaper and the spill's life each depend on it without depending on each other. */
 #include "spill_int.h"

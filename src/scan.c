@@ -83,7 +83,7 @@ int spill_scan(const char *root, const spill_opts *opts,
     if ((rc = spill__init()) != SPILL_OK || (rc = spill__opts_check(opts, &o)) != SPILL_OK)
         return rc;
     if (!opts)
-        o.version = 1; /* NULL opts: the states of version 1 (SPEC "Version 0.2") */
+        o.version = 1; /* NULL opts: the states of version 1 (spill.h, spill_state) */
     rc = spill__judge_begin(&c, root, &o, 0);
     if (rc == SPILL_ENOTFOUND)
         return SPILL_OK;

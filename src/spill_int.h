@@ -174,7 +174,7 @@ void spill__reap_on_open(const char *root, const spill_opts *opts);
 /* The reap itself, on checked options. */
 int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out);
 
-/* remove.c: removes a spill directory in the order of SPEC.md rule 6, the one place that
+/* remove.c: removes a spill directory in the order of rule 6 (docs/design.md), the one place that
  * decides it, for spill_close and spill_reap alike. */
 typedef struct spill__doomed {
     const char *root;       /* the root's path, for error messages */

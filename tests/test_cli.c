@@ -529,7 +529,7 @@ static void test_hold_sigkill_leaves_orphan_reap_removes(void)
     CU_ASSERT_EQUAL(tu_count_entries(root), 0);
 }
 
-/* Dry run and real run side by side (SPEC "Version 0.2": the dry run is the real judgement):
+/* Dry run and real run side by side (the dry run is the real judgement, README's "spill reap"):
  * each pair runs on the same root, the dry run first, since it changes nothing. */
 
 /* The JSON report without its elapsed_ms, which differs between runs. */
@@ -654,8 +654,7 @@ static void test_dry_run_same_counts(void)
 }
 
 #ifndef _WIN32
-/* --as-owner and --prometheus: the program on a host (packaging/, README "Living with the
- * host"). */
+/* --as-owner and --prometheus: the program on a host (packaging/, docs/operations.md). */
 
 /* Gives path and everything below it to uid/gid 65534, not following links. */
 static void give_to_nobody(const char *path)

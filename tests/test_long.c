@@ -1,4 +1,4 @@
-/* test_long.c: long and deep trees inside spills (SPEC.md rules 2 and 12): paths past PATH_MAX
+/* test_long.c: long and deep trees inside spills (rules 2 and 12): paths past PATH_MAX
  * are removed through directory descriptors, nesting past 64 levels is reported and left, and a
  * low descriptor limit makes an error, never a crash or a leak. POSIX. */
 #include <errno.h>

@@ -154,7 +154,7 @@ static void test_file_and_near_miss_names(void)
     victim_intact(&f);
 }
 
-#ifndef _WIN32 /* Windows: not checked (README) */
+#ifndef _WIN32 /* Windows: not checked (docs/windows.md) */
 static void test_other_users_directory(void)
 {
     fixture f = setup_fx();

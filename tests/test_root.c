@@ -1,4 +1,4 @@
-/* test_root.c: SPEC.md rule 11: roots others can write to are tightened when ours and refused
+/* test_root.c: rule 11: roots others can write to are tightened when ours and refused
  * when not; a sticky root-owned root (like /tmp) and a root reached through a link are fine. */
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* test_threads.c: one process, many threads: spills opened, used and closed on some while others
- * reap and scan the same root (SPEC.md: distinct handles from different threads at once,
+ * reap and scan the same root (the README's rule: distinct handles from different threads at once,
  * spill_reap and spill_scan from any thread at any time). Under TSan (ci/sanitize.sh) this is
  * what shows a race in the library's shared state: init, the registry, the error slots. */
 #include <stdio.h>

@@ -277,7 +277,7 @@ static void test_junction_named_like_spill(void)
     CU_ASSERT(RemoveDirectoryW(wide(tu_join(root, "spill_1_2")))); /* the junction itself */
 }
 
-/* Why Windows has no staging rename (SPEC.md): a directory with an open file inside cannot be
+/* Why Windows has no staging rename: a directory with an open file inside cannot be
  * renamed, whoever holds the file and however it is shared. */
 static void test_no_rename_with_open_file_inside(void)
 {

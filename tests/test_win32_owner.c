@@ -1,4 +1,4 @@
-/* test_win32_owner.c: SPEC.md rules 7 and 11 on Windows, through security descriptors: our own
+/* test_win32_owner.c: rules 7 and 11 on Windows, through security descriptors: our own
  * directories are ours, a root of ours that others may write to is tightened, and another
  * user's root or spill directory is left alone. What Wine cannot show skips with the reason. */
 #include <stdio.h>

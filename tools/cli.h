@@ -12,7 +12,7 @@
 
 #include "spill.h"
 
-/* Exit status, as SPEC.md says: done; done with errors; usage. */
+/* Exit status, as the man page says: done; done with errors; usage. */
 #define SPILL_CLI_OK 0
 #define SPILL_CLI_ERRORS 1
 #define SPILL_CLI_USAGE 2

@@ -1,5 +1,5 @@
 /* main.c: the `spill` program: finds the command (reap, ls, hold, demo) and runs it. Each
- * command lives in its own file; SPEC.md's "command-line program" section is the contract. */
+ * command lives in its own file; the man page (packaging/spill.1.scd) is what it promises. */
 #include <string.h>
 
 #include <apr_general.h>

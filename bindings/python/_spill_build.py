@@ -22,7 +22,7 @@ def _files():
 
 def _metadata() -> str:
     return (f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {VERSION}\nSummary: {SUMMARY}\n"
-            "Requires-Python: >=3.8\n")
+            "License: MIT OR Apache-2.0\nRequires-Python: >=3.8\n")
 
 
 def get_requires_for_build_wheel(config_settings=None):

@@ -1,6 +1,6 @@
 /* fork.c (POSIX): the library's process-wide mutexes and the one pthread_atfork handler that
  * takes them all, in the order of enum spill__mutex_id, so that a child forked while another
- * thread was inside the library inherits none of them locked (SPEC.md rule 14). */
+ * thread was inside the library inherits none of them locked (rule 14, docs/design.md). */
 #include <pthread.h>
 #include <time.h>
 

@@ -1,5 +1,5 @@
 /* lockfile.c (POSIX): examining and opening an existing .lock, shared by both lock backends.
- * Any doubt is "unsafe" or an error, never "free" (SPEC.md rule 7). */
+ * Any doubt is "unsafe" or an error, never "free" (rule 7). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* root.c (POSIX): SPEC.md rule 11, whether a root is safe to create and reap in. Others who can
+/* root.c (POSIX): rule 11, whether a root is safe to create and reap in. Others who can
  * write to the root could plant entries in it, or swap ours, so such roots are refused, except
  * sticky ones owned by root (like /tmp), where others cannot remove or rename our entries. */
 #include <errno.h>

@@ -10,7 +10,7 @@
 
 #include "posix.h"
 
-/* `own` is asked of directories only (the root's children, SPEC.md rule 7): leaving it 0 for
+/* `own` is asked of directories only (the root's children, rule 7): leaving it 0 for
  * files saves a geteuid() system call per file when an orphan of many chunks is removed. */
 static int type_of(mode_t m)
 {

@@ -63,7 +63,7 @@ int spill__win_status(const char *op, const char *path, NTSTATUS st)
     switch (st) {
     case STATUS_DELETE_PENDING:
         /* reported by the Win32 layer as "access denied", but it means "already going": another
-         * remover got there first (SPEC.md rule 6) */
+         * remover got there first (rule 6) */
         return spill__error_set_os(SPILL_ENOTFOUND, (int)e, op, path,
                                    "delete pending: already being removed");
     case STATUS_NOT_A_DIRECTORY:

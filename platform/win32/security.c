@@ -1,4 +1,4 @@
-/* security.c (Windows): SPEC.md rules 7 and 11 through security descriptors: whose a directory
+/* security.c (Windows): rules 7 and 11 through security descriptors: whose a directory
  * is (its owner SID against this process's user), and whether others may write into the root
  * (its DACL), tightened to an ACL for the owner alone where the root is ours. */
 #include <string.h>

@@ -57,7 +57,7 @@ int spill__win_refuse_link(HANDLE h, const char *name);
 int spill__win_stat_handle(HANDLE h, const char *name, spill__stat *st);
 
 /* security.c: *own 1 if the open h (with READ_CONTROL) is owned by this process's user, or
- * the filesystem has no owners (SPEC.md rule 7); rule 11's spill__root_check lives there too. */
+ * the filesystem has no owners (rule 7); rule 11's spill__root_check lives there too. */
 int spill__win_owned_by_me(HANDLE h, const char *name, int *own);
 
 /* lock.c */
