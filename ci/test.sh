@@ -113,7 +113,7 @@ fi
 if ! want musl; then
     echo "== leg: musl skipped"
 elif ! command -v apt-get >/dev/null 2>&1 || [ "$(uname -s)" != Linux ]; then
-    echo "== leg: musl skipped (needs Debian's musl-tools and its apr and cunit sources; see README)"
+    echo "== leg: musl skipped (needs Debian: musl-tools, the apr and cunit sources; see README)"
 elif [ "$(id -u)" != 0 ]; then
     echo "== leg: musl skipped (needs root: apt-get, and its cache in /var/cache/spill-musl)"
 else
