@@ -32,6 +32,12 @@ spill_install_deps() {
         if spill_deps_for i386 && [ "$(dpkg --print-architecture)" != i386 ]; then
             command -v debootstrap >/dev/null || need+=(debootstrap) # the i386 root
         fi
+        if spill_deps_for musl; then # ci/test-musl.sh: musl-gcc, APR's build, `file`
+            command -v musl-gcc >/dev/null || need+=(musl-tools)
+            command -v make >/dev/null || need+=(make)
+            command -v bzip2 >/dev/null || need+=(bzip2)
+            command -v file >/dev/null || need+=(file)
+        fi
         if spill_deps_for filesystems; then # xfs and btrfs images, FUSE through bindfs
             command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
             command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)

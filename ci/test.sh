@@ -110,6 +110,22 @@ else
     timings+=("i386 $((SECONDS - start))s")
 fi
 
+# The musl leg: spill, its tests and the program built with musl-gcc and linked statically
+# (APR and CUnit from Debian's sources, built against musl and cached outside the tree), and
+# the flock leg's whole suite run natively (ci/test-musl.sh; Debian, root).
+if ! want musl; then
+    echo "== leg: musl skipped"
+elif ! command -v apt-get >/dev/null 2>&1 || [ "$(uname -s)" != Linux ]; then
+    echo "== leg: musl skipped (needs Debian: musl-tools, the apr and cunit sources; see README)"
+elif [ "$(id -u)" != 0 ]; then
+    echo "== leg: musl skipped (needs root: apt-get, and its cache in /var/cache/spill-musl)"
+else
+    echo "== leg: musl"
+    start=$SECONDS
+    SPILL_BUILD_DIR="$build" bash ci/test-musl.sh
+    timings+=("musl $((SECONDS - start))s")
+fi
+
 # The Windows leg: a MinGW-w64 cross build and its whole suite under Wine (Debian only).
 if ! want windows; then
     echo "== leg: windows skipped"

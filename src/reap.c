@@ -220,17 +220,18 @@ static int collect(spill__dir *d, name_list *l)
     return rc;
 }
 
-/* Rule 10: a budgeted reap starts at a random place in the listing and wraps around, so that a
- * front of entries that fail (or take the whole budget) every time cannot starve those behind
- * them, also across the processes of a restart loop, each of which reaps once. */
-static int walk_rotated(reap_run *r, spill__dir *d)
+/* The listing read whole, then judged. Rule 10: a budgeted reap (rotate) starts at a random
+ * place in it and wraps around, so that a front of entries that fail (or take the whole
+ * budget) every time cannot starve those behind them, also across the processes of a restart
+ * loop, each of which reaps once. */
+static int walk_listed(reap_run *r, spill__dir *d, int rotate)
 {
     name_list l;
     size_t i, start;
     int rc;
     memset(&l, 0, sizeof l);
     rc = collect(d, &l);
-    start = l.n ? (size_t)(spill__random_u64() % l.n) : 0;
+    start = rotate && l.n ? (size_t)(spill__random_u64() % l.n) : 0;
     for (i = 0; i < l.n && visit(r, l.names[(start + i) % l.n]); i++)
         ;
     for (i = 0; i < l.n; i++)
@@ -247,8 +248,14 @@ static int walk_root(reap_run *r)
     int rc = spill__sys.dir_open(r->c.root_fd, &d);
     if (rc != SPILL_OK)
         return spill__error_in(rc, r->c.root);
-    if (r->c.deadline_us)
-        rc = walk_rotated(r, d);
+    /* The trap of a listing read while workers remove: a worker renames its orphan to a trash
+     * name in the root (remove.c, step 1), and readdir may or may not return a name made after
+     * the listing was opened. Returned, it is judged again: live while the worker holds its
+     * lock, or a second removal. How much of a listing one readdir call fetches is libc's:
+     * glibc's 32 KiB hid it below some 600 entries, musl's 2 KiB showed it at 200. With a
+     * pool the names are read whole first; one thread removes each orphan before it reads on. */
+    if (r->c.deadline_us || r->workers > 1)
+        rc = walk_listed(r, d, r->c.deadline_us != 0);
     else
         while ((rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name && visit(r, name))
             ;

@@ -1,6 +1,7 @@
 /* test_parallel.c: the reaper with worker threads: the same counts as one thread on identical
  * trees, live spills kept, the log callback only on the calling thread, failures counted and
- * reported there, the budget honoured, and parallel reapers racing. */
+ * reported there, the budget honoured, a listing read one name at a time (musl) while workers
+ * remove, and parallel reapers racing. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -250,6 +251,92 @@ static void test_budget(void)
     CU_ASSERT(tu_count_entries(root) == 0);
 }
 
+/* A libc that reads a listing one name at a time (musl's readdir fetches 2 KiB, glibc's
+ * 32 KiB): the root's listing answers each call from the directory as it is then, skipping
+ * the names it returned. Other listings (the workers' walks) are left alone. */
+static struct {
+    spill__stat root;
+    spill__dir *listing;
+    char *seen[512];
+    size_t n;
+} unbuffered;
+
+static int unbuffered_open(spill__fd fd, spill__dir **out)
+{
+    spill__stat st;
+    int rc = spill__sys_default.dir_open(fd, out);
+    if (rc == SPILL_OK && spill__sys_default.stat(fd, NULL, &st) == SPILL_OK &&
+        st.dev == unbuffered.root.dev && st.ino == unbuffered.root.ino) {
+        unbuffered.listing = *out;
+        unbuffered.n = 0;
+    }
+    return rc;
+}
+
+static int unbuffered_seen(const char *name)
+{
+    size_t i;
+    for (i = 0; i < unbuffered.n; i++)
+        if (strcmp(unbuffered.seen[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static int unbuffered_next(spill__dir *d, const char **name)
+{
+    int rc;
+    if (d != unbuffered.listing)
+        return spill__sys_default.dir_next(d, name);
+    spill__sys_default.dir_rewind(d);
+    while ((rc = spill__sys_default.dir_next(d, name)) == SPILL_OK && *name &&
+           unbuffered_seen(*name))
+        ;
+    if (rc == SPILL_OK && *name) {
+        CU_ASSERT_FATAL(unbuffered.n < sizeof unbuffered.seen / sizeof unbuffered.seen[0]);
+        *name = unbuffered.seen[unbuffered.n++] = apr_pstrdup(tu_pool, *name);
+    }
+    return rc;
+}
+
+/* the workers' removals slowed, so that their trash names stay a while */
+static int unlink_slowly(spill__fd at, const char *name, int is_dir)
+{
+    if (!is_dir)
+        apr_sleep(apr_time_from_msec(2));
+    return spill__sys_default.unlink(at, name, is_dir);
+}
+
+/* The trap of a listing read while workers remove: a worker renames its orphan to a trash
+ * name in the root, and a readdir that fetches little at a time may return that name before
+ * the worker is done: judged again, as live (the worker holds its lock). Each entry is judged
+ * once, with one thread or four. */
+static void test_unbuffered_listing(void)
+{
+    unsigned threads[] = {1, 4};
+    int i, k;
+    for (k = 0; k < 2; k++) {
+        const char *root = tu_fresh_dir("unbuffered");
+        spill_reap_stats st;
+        for (i = 0; i < 60; i++)
+            tu_make_spill_dir(root, OLD, (uint64_t)i, 2, tu_record((uint64_t)i));
+        CU_ASSERT_FATAL(spill__sys_default.stat(SPILL__NOFD, root, &unbuffered.root) == SPILL_OK);
+        spill__sys.dir_open = unbuffered_open;
+        spill__sys.dir_next = unbuffered_next;
+        spill__sys.unlink = unlink_slowly;
+        st = reap_with(root, threads[k], 0, NULL);
+        spill__sys.dir_open = spill__sys_default.dir_open;
+        spill__sys.dir_next = spill__sys_default.dir_next;
+        spill__sys.unlink = spill__sys_default.unlink;
+        unbuffered.listing = NULL;
+        CU_ASSERT_EQUAL(st.scanned, 60);
+        CU_ASSERT_EQUAL(st.reaped, 60);
+        CU_ASSERT_EQUAL(st.live, 0);
+        CU_ASSERT_EQUAL(st.errors, 0);
+        CU_ASSERT_EQUAL(st.files_removed, 60 * 3);
+        CU_ASSERT(tu_count_entries(root) == 0);
+    }
+}
+
 typedef struct racer {
     const char *root;
     spill_reap_stats st;
@@ -298,6 +385,8 @@ static CU_TestInfo tests[] = {
     {"threads=0 (one per core): the same", test_one_per_core},
     {"a worker's failure is counted and reported on the calling thread", test_worker_failure},
     {"budget with threads=4", test_budget},
+    {"a listing read one name at a time while workers remove: each entry judged once",
+     test_unbuffered_listing},
     {"two parallel reapers racing over 200 orphans", test_parallel_reapers_race},
     CU_TEST_INFO_NULL,
 };

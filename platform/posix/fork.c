@@ -45,9 +45,22 @@ static void setup(void)
     pthread_atfork(prepare, parent, child);
 }
 
+/* The trap: pthread_once is not safe across fork everywhere. glibc's once control carries a
+ * fork generation, so the child of a fork made while another thread ran setup() runs it
+ * again; musl's keeps the "running" state, and that child waits for ever in its first
+ * spill__mutex_lock (the fork storm: 3 of 1,000 children, forked while the storm's threads
+ * made their first library calls). So setup() runs as the library is loaded, before any
+ * thread of the host can call into it; pthread_once stays for compilers without constructors. */
+#if defined(__GNUC__)
+__attribute__((constructor)) static void setup_at_load(void)
+{
+    pthread_once(&setup_once, setup);
+}
+#endif
+
 /* The handler is registered before any library mutex is first taken, so no fork can find one
- * locked without the handler; pthread_once is itself safe across fork. Children made with
- * _Fork() or raw clone() skip atfork handlers: they must not call the library. */
+ * locked without the handler. Children made with _Fork() or raw clone() skip atfork handlers:
+ * they must not call the library. */
 void spill__mutex_lock(int id)
 {
     pthread_once(&setup_once, setup);

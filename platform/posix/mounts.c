@@ -174,9 +174,9 @@ static int list_mounts(spill__mounts *m, const char *root)
 }
 #endif
 
-#if defined(SPILL_HAVE_STATX)
 /* With statx, AT_STATX_DONT_SYNC does rule 2's work (stat.c): no snapshot, unless the running
- * kernel has no statx (before 4.11, or a seccomp filter), where stat.c falls back to fstatat. */
+ * kernel has no statx (before 4.11, or a seccomp filter), where stat.c falls back to fstatat.
+ * Without statx (not Linux), spill__posix_have_statx() is 0: always a snapshot. */
 static int needed(void)
 {
 #ifdef SPILL_TEST_HOOKS
@@ -185,12 +185,6 @@ static int needed(void)
 #endif
     return !spill__posix_have_statx();
 }
-#else
-static int needed(void)
-{
-    return 1;
-}
-#endif
 
 void spill__mounts_free(spill__mounts *m)
 {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernel.h"
 #include "posix.h"
 
 /* `own` is asked of directories only (the root's children, rule 7): leaving it 0 for
@@ -101,7 +102,7 @@ static int statat_plain(int dirfd, const char *name, spill__stat *st)
     return 0;
 }
 
-#if defined(SPILL_HAVE_STATX)
+#if defined(SPILL__HAVE_STATX)
 /* 0 not yet known, 1 there, -1 answered ENOSYS; racing writers agree, so relaxed atomics */
 static int statx_state;
 
@@ -117,10 +118,10 @@ static void statx_learn(int state)
 
 int spill__posix_have_statx(void)
 {
-    struct statx sx;
+    spill__statx_buf sx;
     if (!statx_known())
-        statx_learn(statx(AT_FDCWD, "/", AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_TYPE,
-                          &sx) == 0 || errno != ENOSYS ? 1 : -1);
+        statx_learn(spill__statx(AT_FDCWD, "/", AT_SYMLINK_NOFOLLOW | SPILL__AT_STATX_DONT_SYNC,
+                                 SPILL__STATX_TYPE, &sx) == 0 || errno != ENOSYS ? 1 : -1);
     return statx_known() > 0;
 }
 
@@ -130,12 +131,12 @@ int spill__posix_have_statx(void)
  * of an open descriptor, made only after that check, synchronises as fstat does. */
 int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
 {
-    struct statx sx;
+    spill__statx_buf sx;
     int flags = AT_SYMLINK_NOFOLLOW |
-                (name ? AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT : AT_EMPTY_PATH);
-    unsigned mask = STATX_BASIC_STATS;
-#ifdef STATX_MNT_ID
-    mask |= STATX_MNT_ID;
+                (name ? SPILL__AT_STATX_DONT_SYNC | SPILL__AT_NO_AUTOMOUNT : SPILL__AT_EMPTY_PATH);
+    unsigned mask = SPILL__STATX_BASIC_STATS;
+#ifdef SPILL__HAVE_STX_MNT_ID
+    mask |= SPILL__STATX_MNT_ID;
 #endif
 #ifdef SPILL_TEST_HOOKS
     if (spill__posix_no_statx)
@@ -143,7 +144,7 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
 #endif
     if (statx_known() < 0)
         return statat_plain(dirfd, name, st);
-    if (statx(dirfd, name ? name : "", flags, mask, &sx) < 0) {
+    if (spill__statx(dirfd, name ? name : "", flags, mask, &sx) < 0) {
         if (errno != ENOSYS)
             return -1;
         statx_learn(-1); /* the next reap's snapshot covers what this one does not */
@@ -156,8 +157,8 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
     st->dev = ((uint64_t)sx.stx_dev_major << 32) | sx.stx_dev_minor;
     st->ino = sx.stx_ino;
     st->mount_id = st->dev;
-#ifdef STATX_MNT_ID
-    if ((sx.stx_mask & STATX_MNT_ID)
+#ifdef SPILL__HAVE_STX_MNT_ID
+    if ((sx.stx_mask & SPILL__STATX_MNT_ID)
 #ifdef SPILL_TEST_HOOKS
         && !spill__posix_no_statx_mnt_id
 #endif
@@ -197,8 +198,8 @@ static int native_noreplace(int from_at, const char *from, int to_at, const char
         return -1;
     }
 #endif
-#if defined(SPILL_HAVE_RENAMEAT2)
-    return renameat2(from_at, from, to_at, to, RENAME_NOREPLACE);
+#if defined(SPILL__HAVE_RENAMEAT2)
+    return spill__renameat2(from_at, from, to_at, to, SPILL__RENAME_NOREPLACE);
 #elif defined(__APPLE__) && defined(RENAME_EXCL)
     return renameatx_np(from_at, from, to_at, to, RENAME_EXCL);
 #else

@@ -9,18 +9,13 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/syscall.h>
-#if defined(SYS_openat2)
-#include <linux/openat2.h>
-#endif
-#endif
 
+#include "kernel.h"
 #include "posix.h"
 
 #define AT(fd) ((fd) == SPILL__NOFD ? AT_FDCWD : (int)(fd))
 
-#if defined(__linux__) && defined(SYS_openat2)
+#if defined(SPILL__HAVE_OPENAT2)
 /* Rule 2: below the root, the open itself refuses to cross a mount or follow a link (Linux 5.6+),
  * which closes the window between the core's mount check and this open. A kernel without
  * openat2 (ENOSYS), one that does not know a flag (EINVAL) or a seccomp filter that refuses the
@@ -35,15 +30,15 @@ static int no_openat2;
 
 static int open_beneath(int at, const char *name, int flags)
 {
-    struct open_how how;
+    struct spill__open_how how;
     int fd;
     if (__atomic_load_n(&no_openat2, __ATOMIC_RELAXED))
         return -2;
     memset(&how, 0, sizeof how);
     how.flags = (uint64_t)flags;
-    how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS;
+    how.resolve = SPILL__RESOLVE_NO_XDEV | SPILL__RESOLVE_NO_SYMLINKS;
     do
-        fd = (int)syscall(SYS_openat2, at, name, &how, sizeof how);
+        fd = spill__openat2(at, name, &how);
     while (fd < 0 && errno == EINTR);
     if (fd < 0 && (errno == ENOSYS || errno == EINVAL || errno == EPERM)) {
         __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
