@@ -98,59 +98,41 @@ if want fuzz && [ "$(uname -s)" = Linux ]; then
     bash ci/fuzz.sh
 fi
 
-# The 32-bit leg: flock and fcntl suites in an i386 Debian 12 root (ci/test-i386.sh; Linux, root).
-if ! want i386; then
-    echo "== leg: i386 skipped"
-elif [ "$(uname -s)" != Linux ] || [ "$(id -u)" != 0 ]; then
-    echo "== leg: i386 skipped (needs Linux and root: debootstrap and chroot; see README)"
-else
-    echo "== leg: i386"
-    start=$SECONDS
-    bash ci/test-i386.sh
-    timings+=("i386 $((SECONDS - start))s")
-fi
+# script_leg NAME WHY CMD...: a leg that is a script of its own, timed; WHY, when not empty,
+# is why this machine cannot run it, printed instead.
+script_leg() {
+    local name=$1 why=$2 start=$SECONDS
+    shift 2
+    if ! want "$name"; then
+        echo "== leg: $name skipped"
+    elif [ -n "$why" ]; then
+        echo "== leg: $name skipped ($why)"
+    else
+        echo "== leg: $name"
+        "$@"
+        timings+=("$name $((SECONDS - start))s")
+    fi
+}
+not_linux=$([ "$(uname -s)" = Linux ] || echo "not Linux")
+not_root=$([ "$(id -u)" = 0 ] || echo "not root")
+no_apt=$(command -v apt-get >/dev/null 2>&1 || echo "no apt-get")
+
+# The 32-bit leg: flock and fcntl suites in an i386 Debian 12 root, natively or through
+# qemu-user where the kernel refuses i386 binaries (ci/test-i386.sh; debootstrap and chroot).
+script_leg i386 "${not_linux:-$not_root}" bash ci/test-i386.sh
 
 # The musl leg: spill, its tests and the program built with musl-gcc and linked statically
 # (APR and CUnit from Debian's sources, built against musl and cached outside the tree), and
-# the flock leg's whole suite run natively (ci/test-musl.sh; Debian, root).
-if ! want musl; then
-    echo "== leg: musl skipped"
-elif ! command -v apt-get >/dev/null 2>&1 || [ "$(uname -s)" != Linux ]; then
-    echo "== leg: musl skipped (needs Debian: musl-tools, the apr and cunit sources; see README)"
-elif [ "$(id -u)" != 0 ]; then
-    echo "== leg: musl skipped (needs root: apt-get, and its cache in /var/cache/spill-musl)"
-else
-    echo "== leg: musl"
-    start=$SECONDS
-    SPILL_BUILD_DIR="$build" bash ci/test-musl.sh
-    timings+=("musl $((SECONDS - start))s")
-fi
+# the flock leg's whole suite run natively (ci/test-musl.sh; musl-tools and the cache as root).
+script_leg musl "${not_linux:-${no_apt:-$not_root}}" bash ci/test-musl.sh
 
-# The Windows leg: a MinGW-w64 cross build and its whole suite under Wine (Debian only).
-if ! want windows; then
-    echo "== leg: windows skipped"
-elif ! command -v apt-get >/dev/null 2>&1 || [ "$(uname -s)" != Linux ]; then
-    echo "== leg: windows skipped (needs Debian's MinGW-w64 and Wine; see README)"
-else
-    echo "== leg: windows"
-    start=$SECONDS
-    bash ci/test-windows.sh
-    timings+=("windows $((SECONDS - start))s")
-fi
+# The Windows leg: a MinGW-w64 cross build and its whole suite under Wine (Debian's packages).
+script_leg windows "${not_linux:-$no_apt}" bash ci/test-windows.sh
 
 # The macOS leg: zig cc cross-builds the library, the program, the tests, the benchmark and the
-# example for x86_64 and arm64 macOS with -Werror (ci/test-macos-cross.sh). Nothing runs: the
-# GitHub macOS job runs the suites.
-if ! want macos; then
-    echo "== leg: macos skipped"
-elif ! command -v apt-get >/dev/null 2>&1 || [ "$(uname -s)" != Linux ]; then
-    echo "== leg: macos skipped (a cross build from Linux with apt-get: Debian's APR source; on a Mac, the flock and fcntl legs run natively)"
-else
-    echo "== leg: macos"
-    start=$SECONDS
-    bash ci/test-macos-cross.sh
-    timings+=("macos $((SECONDS - start))s")
-fi
+# example for x86_64 and arm64 macOS with -Werror (ci/test-macos-cross.sh; Debian's APR source).
+# Nothing runs: the GitHub macOS job runs the suites.
+script_leg macos "${not_linux:-$no_apt}" bash ci/test-macos-cross.sh
 
 [ ${#timings[@]} -eq 0 ] || printf 'ci/test.sh: leg %s\n' "${timings[@]}"
 echo "ci/test.sh: all legs passed"
