@@ -51,6 +51,7 @@ bash ci/windows-deps.sh "$deps"
 jobs=$(nproc 2>/dev/null || echo 2)
 echo "== windows: configure and build (MinGW-w64, -Werror)"
 rm -rf "$build"
+mkdir -p "$(dirname "$build")"
 cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/ci/mingw-toolchain.cmake" \
     -DSPILL_WIN_DEPS="$deps/prefix" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_WERROR=ON \
     -DSPILL_TEST_HOOKS=ON >"$build.configure.log" 2>&1 ||
