@@ -219,6 +219,7 @@ static void test_usage_errors(void)
     assert_usage_error(run("ls", "--root", root, "extra", NULL), "extra");
     assert_usage_error(run("hold", "--root", root, NULL), "--chunks");
     assert_usage_error(run("hold", "--root", root, "--chunks", "1x", NULL), "--chunks");
+    assert_usage_error(run("hold", "--root", root, "--chunks", "0", NULL), "--chunks 0");
     assert_usage_error(run("demo", "--json", NULL), "--json");
     /* nothing was created on the way */
     CU_ASSERT_EQUAL(tu_count_entries(root), 0);
@@ -330,7 +331,8 @@ static void test_ls_json(void)
     /* the table keeps such a tag on its row */
     r = run("ls", "--root", s.root, NULL);
     CU_ASSERT_EQUAL(lines(r.out), 6);
-    CU_ASSERT_PTR_NOT_NULL(strstr(row_of(r.out, base_name(s.orphan)), "q\"\\?" "?" "?\xc3\xa9"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(row_of(r.out, base_name(s.orphan)), "q\"\\\\x0a\\xff\\x01\xc3\xa9"));
     spill_close(s.live);
 }
 
@@ -364,7 +366,9 @@ static void assert_reap_json(const char *out, uint64_t bytes)
     CU_ASSERT(strncmp(out, want, strlen(want)) == 0);
     if (strncmp(out, want, strlen(want)) != 0)
         printf("\n  want %s...\n  got  %s", want, out);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, ",\"budget_exhausted\":false}\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, ",\"budget_exhausted\":false,\"resumable\":0,"
+                                       "\"cut_short\":0,\"cancelled\":false,"
+                                       "\"interrupted\":false}\n"));
 }
 
 static void test_reap_counts(void)
@@ -629,9 +633,14 @@ static void test_dry_run_loose_root(void)
     CU_ASSERT_EQUAL(dry.code, 0);
     CU_ASSERT_EQUAL(mode_of(root), 0777);
     CU_ASSERT_PTR_NOT_NULL(strstr(dry.err, "would tighten"));
+    CU_ASSERT_PTR_NULL(strstr(dry.err, "tightening it"));
     real = run("reap", "--root", root, "--json", NULL);
     CU_ASSERT_EQUAL(real.code, 0);
     CU_ASSERT_EQUAL(mode_of(root), 0700);
+    /* said before it is done: the program's line, then the library's */
+    CU_ASSERT_PTR_NOT_NULL(strstr(real.err, "(mode 0777): tightening it to 0700"));
+    CU_ASSERT(strstr(real.err, "tightening it") &&
+              strstr(real.err, "tightening it") < strstr(real.err, "tightened"));
     CU_ASSERT_STRING_EQUAL(counts_of(dry.out), counts_of(real.out));
 }
 #endif
@@ -693,6 +702,8 @@ static void test_as_owner_reaps_as_the_owner(void)
     r = run("reap", "--root", root, "--json", NULL);
     CU_ASSERT_EQUAL(r.code, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "owned by another user"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "add --as-owner")); /* the way out, named */
+    CU_ASSERT_EQUAL(lines(r.err), 1);
     CU_ASSERT(tu_exists(orphans[0]) && tu_exists(orphans[1]));
     r = run("reap", "--as-owner", "--root", root, "--json", NULL);
     CU_ASSERT_EQUAL(r.code, 0);
@@ -936,6 +947,29 @@ static void test_progress_interrupt(void)
 }
 #endif
 
+/* The demo's "N chunk files on disk (ls's FILES says M" matches the FILES column of the
+ * ls that follows, and N is M less the .lock and .journal. */
+static void assert_files_column(const char *out)
+{
+    const char *said = strstr(out, "chunk files on disk (ls's FILES says "), *row;
+    char name[128], state[32], age[32], size[16], unit[16];
+    unsigned chunks = 0, files = 0, column = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(said);
+    while (said > out && said[-1] != ' ')
+        said--;
+    while (said > out && said[-1] == ' ')
+        said--;
+    while (said > out && said[-1] != ' ')
+        said--;
+    CU_ASSERT(sscanf(said, "%u chunk files on disk (ls's FILES says %u", &chunks, &files) == 2);
+    row = strstr(out, "\nspill_");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(row);
+    CU_ASSERT(sscanf(row + 1, "%127s %31s %31s %15s %15s %u", name, state, age, size, unit,
+                     &column) == 6);
+    CU_ASSERT_EQUAL(files, column);
+    CU_ASSERT_EQUAL(chunks + 2, files); /* its .lock and .journal */
+}
+
 /* demo --resume: the killed upload's chunks adopted untouched by the restarted one */
 static void test_demo_resume(void)
 {
@@ -944,10 +978,292 @@ static void test_demo_resume(void)
     CU_ASSERT_EQUAL(r.code, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Verdict: the same directory (yes), "));
     CU_ASSERT_PTR_NOT_NULL(strstr(r.out, " resumable"));
+    assert_files_column(r.out);
     if (r.code != 0)
         printf("\n%s\n%s", r.out, r.err);
     CU_ASSERT_EQUAL(tu_count_entries(root), 0);
 }
+
+/* ---- issue 32: a missing root, reap --json's counts, hostile names (POSIX: Windows names
+ * are UTF-16 and cannot hold invalid UTF-8; sample() is POSIX's) ---- */
+#ifndef _WIN32
+
+/* A mistyped root is not a healthy empty one: ls, reap and --prometheus say it does not
+ * exist and exit 1; --missing-ok (the units, ExecStartPre) makes it nothing to do. */
+static void test_missing_root(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-missing"), "typo");
+    const char *lbl = root; /* no character a label escapes */
+    cli_result r = run("ls", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_EQUAL(lines(r.err), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, apr_pstrcat(tu_pool, root, " does not exist", NULL)));
+    r = run("reap", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_EQUAL(lines(r.err), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, " does not exist"));
+    r = run("ls", "--root", root, "--prometheus", NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT_EQUAL(lines(r.err), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, " does not exist"));
+    CU_ASSERT_EQUAL(sample(r.out, "spill_scan_success", lbl, NULL), 0);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_root_exists", lbl, NULL), 0);
+    /* --missing-ok: today's answers, exit 0 */
+    r = run("ls", "--root", root, "--missing-ok", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "no spill directories under "));
+    r = run("reap", "--root", root, "--missing-ok", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_STRING_EQUAL(r.err, "");
+    CU_ASSERT(strncmp(r.out, "reaped 0 of 0 under ", 20) == 0);
+    r = run("ls", "--root", root, "--prometheus", "--missing-ok", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_scan_success", lbl, NULL), 1);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_root_exists", lbl, NULL), 0);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_directories", lbl, "orphan"), 0);
+    CU_ASSERT(!tu_exists(root)); /* nothing made it */
+    /* a root that is there says so */
+    r = run("ls", "--root", tu_fresh_dir("cli-there"), "--prometheus", NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "spill_root_exists{root=\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"} 1\n"));
+}
+
+/* The number after "key": in a JSON object, or -1. */
+static long long json_count(const char *json, const char *key)
+{
+    const char *k = apr_pstrcat(tu_pool, "\"", key, "\":", NULL), *at = strstr(json, k);
+    if (!at)
+        return -1;
+    at += strlen(k);
+    if (strncmp(at, "true", 4) == 0)
+        return 1;
+    if (strncmp(at, "false", 5) == 0)
+        return 0;
+    return strtoll(at, NULL, 10);
+}
+
+/* reap --json has every count of spill_reap_stats, and they add up: each scanned entry is
+ * reaped, live, young, unsafe, an error, resumable or cut short (the man page's identity). */
+static void test_reap_json_adds_up(void)
+{
+    int64_t now = apr_time_sec(apr_time_now());
+    const char *root = tu_fresh_dir("cli-adds-up"), *d, *unsafe, *resumable;
+    char host[256], rec[SPILL__RECORD_MAX];
+    static const char *const keys[] = {"scanned", "reaped", "live", "young", "unsafe",
+                                       "errors", "bytes_freed", "files_removed", "elapsed_ms",
+                                       "budget_exhausted", "resumable", "cut_short",
+                                       "cancelled", "interrupted"};
+    spill_t *live = open_live(root, "busy");
+    cli_result r;
+    int i;
+    tu_make_spill_dir(root, 1000, 1, 2, record(4242, "gone"));     /* reaped */
+    tu_make_spill_dir(root, (uint64_t)now, 2, 1, NULL);            /* young */
+    unsafe = tu_make_spill_dir(root, (uint64_t)(now - 3600), 3, 0, NULL);
+    CU_ASSERT_FATAL(apr_dir_make(tu_join(unsafe, ".lock"), APR_FPROT_OS_DEFAULT, tu_pool) ==
+                    APR_SUCCESS);
+    tu_set_mtime(unsafe, now - 3600);                               /* unsafe */
+    spill__hostname(host, sizeof host);
+    CU_ASSERT_FATAL(spill__record_format(rec, sizeof rec, 9, 4242, host, 1, 600, "job") > 0);
+    resumable = tu_make_spill_dir(root, (uint64_t)now, 4, 1, rec);  /* resumable */
+    d = tu_make_spill_dir(root, 1000, 5, 1, record(4242, "deep"));  /* an error */
+    for (i = 0; i < SPILL__MAX_DEPTH + 2; i++) {
+        d = tu_join(d, "d");
+        CU_ASSERT_FATAL(apr_dir_make(d, APR_FPROT_OS_DEFAULT, tu_pool) == APR_SUCCESS);
+    }
+    r = run("reap", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT(tu_json_valid(r.out));
+    for (i = 0; i < (int)(sizeof keys / sizeof keys[0]); i++)
+        CU_ASSERT(json_count(r.out, keys[i]) >= 0);
+    CU_ASSERT_EQUAL(json_count(r.out, "scanned"), 6);
+    CU_ASSERT_EQUAL(json_count(r.out, "resumable"), 1);
+    CU_ASSERT_EQUAL(json_count(r.out, "errors"), 1);
+    CU_ASSERT_EQUAL(json_count(r.out, "scanned"),
+                    json_count(r.out, "reaped") + json_count(r.out, "live") +
+                        json_count(r.out, "young") + json_count(r.out, "unsafe") +
+                        json_count(r.out, "errors") + json_count(r.out, "resumable") +
+                        json_count(r.out, "cut_short"));
+    CU_ASSERT_EQUAL(json_count(r.out, "cancelled"), json_count(r.out, "interrupted"));
+    if (json_count(r.out, "resumable") != 1)
+        printf("\n  %s", r.out);
+    CU_ASSERT(tu_exists(resumable));
+    tu_left_as_trash(root, tu_join(root, "spill_1000_5"));
+    spill_close(live);
+}
+
+/* One orphan whose only file is its .lock: "1 file", not "1 files". */
+static void test_reap_one_file(void)
+{
+    const char *root = tu_fresh_dir("cli-one-file");
+    cli_result r;
+    tu_make_spill_dir(root, 1000, 1, 0, record(4242, "one"));
+    r = run("reap", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, " freed in 1 file; kept "));
+}
+
+/* Nothing a terminal acts on and nothing that is not UTF-8: every byte of s is printable
+ * UTF-8 or a line's end; no C1 control (U+0080..U+009F) and no bidirectional override or
+ * isolate (U+202A..U+202E, U+2066..U+2069). */
+static int clean_text(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned long cp;
+        int n, i;
+        if (*s < 0x80) {
+            if ((*s < 0x20 && *s != '\n') || *s == 0x7f)
+                return 0;
+            s++;
+            continue;
+        }
+        n = *s >= 0xf0 && *s <= 0xf4 ? 4 : *s >= 0xe0 ? 3 : *s >= 0xc2 && *s <= 0xdf ? 2 : 0;
+        if (!n || (n == 3 && *s > 0xef))
+            return 0;
+        cp = *s & (0x7f >> n);
+        for (i = 1; i < n; i++) {
+            if ((s[i] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i] & 0x3f);
+        }
+        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f) ||
+            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+            return 0;
+        s += n;
+    }
+    return 1;
+}
+
+/* What the program printed is clean, and stderr holds at most `err_lines` lines. */
+static void assert_clean(cli_result r, int err_lines, const char *what)
+{
+    CU_ASSERT(clean_text(r.out));
+    CU_ASSERT(clean_text(r.err));
+    CU_ASSERT(lines(r.err) <= err_lines);
+    if (!clean_text(r.out) || !clean_text(r.err) || lines(r.err) > err_lines)
+        printf("\n  %s printed raw bytes or broke a line:\n%s---\n%s", what, r.out, r.err);
+}
+
+/* ESC, a C1 CSI (U+009B), RIGHT-TO-LEFT OVERRIDE (U+202E), an isolate (U+2066), DEL, an
+ * overlong '/', a surrogate (U+D800), a sequence cut short: the bytes a hostile name holds. */
+#define HOSTILE "e\x1b[31m-c1\xc2\x9b" "2J-bidi\xe2\x80\xae\xe2\x81\xa6-del\x7f-over\xc0\xaf" \
+                "-sur\xed\xa0\x80-cut\xe2\x80"
+
+/* A directory named with ESC and a newline inside an orphan that fails to reap: the error
+ * line is one line, escaped. */
+static void test_hostile_name_in_error(void)
+{
+    const char *root = tu_fresh_dir("cli-hostile-name");
+    const char *orphan = tu_make_spill_dir(root, 1000, 1, 1, record(4242, "deep"));
+    const char *d = orphan;
+    cli_result r;
+    int i;
+    /* every level so named: the walker's error names the level where it gave up */
+    for (i = 0; i < SPILL__MAX_DEPTH + 2; i++) {
+        d = tu_join(d, "a\x1b]0;owned\x07\nb");
+        CU_ASSERT_FATAL(apr_dir_make(d, APR_FPROT_OS_DEFAULT, tu_pool) == APR_SUCCESS);
+    }
+    r = run("reap", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT_EQUAL(lines(r.err), 1);
+    assert_clean(r, 1, "reap of a hostile name");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "a\\x1b]0;owned\\x07\\x0ab"));
+    if (!strstr(r.err, "a\\x1b]0;owned\\x07\\x0ab"))
+        printf("\n  stderr: %s", r.err);
+    tu_left_as_trash(root, orphan);
+}
+
+/* promtool on PATH (Debian's package prometheus has it), or NULL. */
+static const char *promtool(void)
+{
+    const char *path = getenv("PATH"), *end;
+    for (; path && *path; path = *end ? end + 1 : end) {
+        const char *dir, *tool;
+        end = strchr(path, ':') ? strchr(path, ':') : path + strlen(path);
+        dir = apr_pstrndup(tu_pool, path, (apr_size_t)(end - path));
+        tool = tu_join(*dir ? dir : ".", "promtool");
+        if (access(tool, X_OK) == 0)
+            return tool;
+    }
+    return NULL;
+}
+
+/* `promtool check metrics` accepts text (skipped, saying why, without promtool). */
+static void promtool_accepts(const char *text)
+{
+    const char *argv[] = {promtool(), "check", "metrics", NULL};
+    apr_size_t n = strlen(text);
+    cli_result r;
+    tu_proc p;
+    if (!argv[0]) {
+        printf("\n  promtool check skipped: no promtool on PATH (Debian: apt-get install "
+               "prometheus)\n");
+        return;
+    }
+    spawn(&p, NULL, argv, 1);
+    CU_ASSERT(apr_file_write_full(p.in, text, n, NULL) == APR_SUCCESS);
+    apr_file_close(p.in);
+    r.out = read_all(p.out);
+    r.err = read_all(p.proc.err);
+    r.code = wait_bounded(&p.proc);
+    apr_file_close(p.out);
+    apr_file_close(p.proc.err);
+    CU_ASSERT_EQUAL(r.code, 0);
+    if (r.code != 0)
+        printf("\n  promtool rejected:\n%s---\n%s%s", text, r.out, r.err);
+}
+
+/* A root and a tag made of hostile bytes: every command's output is clean, JSON stays valid,
+ * and the error lines of a missing root too. */
+static void test_hostile_root_and_tag(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-hostile-root"), HOSTILE);
+    const char *missing = tu_join(root, HOSTILE);
+    cli_result r;
+    CU_ASSERT_FATAL(apr_dir_make(root, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE,
+                                 tu_pool) == APR_SUCCESS);
+    tu_make_spill_dir(root, 1000, 1, 1, record(4242, HOSTILE "\nnext line"));
+    r = run("ls", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    assert_clean(r, 0, "ls");
+    CU_ASSERT_EQUAL(lines(r.out), 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "e\\x1b[31m-c1\\u{009B}2J-bidi\\u{202E}\\u{2066}-del"
+                                         "\\x7f-over\\xc0\\xaf-sur\\xed\\xa0\\x80-cut\\xe2\\x80"));
+    r = run("ls", "--root", root, "--json", NULL);
+    assert_clean(r, 0, "ls --json");
+    CU_ASSERT(tu_json_valid(r.out));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\\u009b"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\\u202e"));
+    r = run("ls", "--root", root, "--prometheus", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    assert_clean(r, 0, "ls --prometheus");
+    r = run("reap", "--root", root, "--dry-run", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    assert_clean(r, 0, "reap --dry-run");
+    CU_ASSERT_EQUAL(lines(r.out), 1);
+    r = run("reap", "--root", root, "--progress", "--json", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT(tu_json_valid(r.out));
+    CU_ASSERT(clean_text(r.out));
+    CU_ASSERT(!strchr(r.err, '\x1b') || strstr(r.err, "\x1b[K")); /* only the line's own */
+    r = run("ls", "--root", missing, NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    assert_clean(r, 1, "ls of a missing hostile root");
+    r = run("reap", "--root", missing, NULL);
+    assert_clean(r, 1, "reap of a missing hostile root");
+    r = run("ls", "--root", missing, "--prometheus", NULL);
+    assert_clean(r, 1, "ls --prometheus of a missing hostile root");
+    promtool_accepts(run("ls", "--root", root, "--prometheus", NULL).out);
+    promtool_accepts(run("ls", "--root", missing, "--prometheus", NULL).out);
+    r = run("frobnicate" HOSTILE, NULL);
+    CU_ASSERT_EQUAL(r.code, 2);
+    assert_clean(r, 1, "an unknown hostile command");
+}
+#endif
 
 static CU_TestInfo tests[] = {
     {"bad usage exits 2 with one line on stderr", test_usage_errors},
@@ -979,6 +1295,13 @@ static CU_TestInfo tests[] = {
     {"reap: Ctrl-C stops it, exit 130", test_progress_interrupt},
 #endif
     {"demo --resume: the killed upload resumed, its chunks not rewritten", test_demo_resume},
+#ifndef _WIN32
+    {"a missing root is an error, unless --missing-ok", test_missing_root},
+    {"reap --json: every count, and they add up", test_reap_json_adds_up},
+    {"reap: 1 file, not 1 files", test_reap_one_file},
+    {"a hostile name in an error line: escaped, one line", test_hostile_name_in_error},
+    {"a hostile root and tag: clean output everywhere", test_hostile_root_and_tag},
+#endif
     CU_TEST_INFO_NULL,
 };
 

@@ -25,11 +25,26 @@ int spill__cli_as_owner(const char *cmd, const char *root)
     (void)root;
     return spill__cli_as_owner_allowed(cmd);
 }
+
+const char *spill__cli_as_owner_hint(const char *cmd, const char *message)
+{
+    (void)cmd, (void)message;
+    return "";
+}
 #else
 static int failed(const char *cmd, const char *root, const char *what)
 {
-    fprintf(stderr, "spill %s: %s: --as-owner: %s: %s\n", cmd, root, what, strerror(errno));
+    spill__cli_line(stderr, "spill %s: %s: --as-owner: %s: %s", cmd, root, what,
+                    strerror(errno));
     return SPILL_CLI_ERRORS;
+}
+
+const char *spill__cli_as_owner_hint(const char *cmd, const char *message)
+{
+    if (geteuid() != 0 || !message || !strstr(message, "owned by another user") ||
+        (strcmp(cmd, "reap") != 0 && strcmp(cmd, "ls") != 0))
+        return "";
+    return "; as root, add --as-owner to act as the root's owner";
 }
 
 int spill__cli_as_owner_allowed(const char *cmd)

@@ -3,6 +3,7 @@
 #ifndef SPILL_CLI_H
 #define SPILL_CLI_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -35,6 +36,7 @@ typedef struct spill__cli_reap_args {
     spill_opts opts;
     int dry_run, json;
     int as_owner; /* --as-owner */
+    int missing_ok; /* --missing-ok */
     int progress; /* SPILL_CLI_PROGRESS_*: the progress line, and Ctrl-C stopping the reap */
 } spill__cli_reap_args;
 int spill__cli_reap_run(apr_pool_t *pool, const spill__cli_reap_args *a,
@@ -46,11 +48,15 @@ int spill__cli_ls_run(apr_pool_t *pool, const char *root, int json);
  * allowed only says whether this process may ask. Both return an exit status. */
 int spill__cli_as_owner_allowed(const char *cmd);
 int spill__cli_as_owner(const char *cmd, const char *root);
+/* What to add to a refusal message naming another user's root: as root, a pointer to
+ * --as-owner; else "". */
+const char *spill__cli_as_owner_hint(const char *cmd, const char *message);
 /* prometheus.c: `ls --prometheus`: the root's state for Prometheus, on stdout or written
  * atomically to output (non-NULL); as_owner: judged as the root's owner (the file is still
- * written by this process). Returns an exit status. */
+ * written by this process); a missing root is a failed scan (spill_root_exists 0) unless
+ * missing_ok. Returns an exit status. */
 int spill__cli_prometheus(apr_pool_t *pool, const char *root, const char *output,
-                          int as_owner);
+                          int as_owner, int missing_ok);
 
 /* The usage text of one command ("reap") or of all (NULL). */
 void spill__cli_usage(FILE *f, const char *cmd);
@@ -70,8 +76,18 @@ int spill__cli_number(const char *cmd, const char *opt, const char *arg, uint64_
 /* ROOT: --root if given, else $SPILL_ROOT, else spill_default_root("spill"). NULL on failure
  * (reported). */
 const char *spill__cli_root(apr_pool_t *pool, const char *cmd, const char *given);
+/* What follows the last '/' or '\\' of path (all of it if neither). */
+const char *spill__cli_base_name(const char *path);
 /* Reports the library's last failure as "spill CMD: PATH: reason"; returns SPILL_CLI_ERRORS. */
 int spill__cli_fail(const char *cmd, const char *path);
+/* A missing ROOT (ENOENT, ENOTDIR): reported as "spill CMD: ROOT does not exist", returns 1;
+ * 0 if it is there, or if missing_ok (--missing-ok: a root made later is normal). */
+int spill__cli_missing(apr_pool_t *pool, const char *cmd, const char *root, int missing_ok);
+/* 1 if root does not exist (the check alone, nothing reported). */
+int spill__cli_root_missing(apr_pool_t *pool, const char *root);
+/* loose_root.c: before a real reap, one line on stderr if the library will tighten root to
+ * 0700 (ours, writable by others, not sticky); nothing on Windows. */
+void spill__cli_warn_loose(const char *cmd, const char *root);
 /* A spill_opts log callback printing errors and warnings to stderr ("spill CMD: msg"). */
 void spill__cli_log(void *cmd, int level, const char *msg);
 
@@ -79,9 +95,22 @@ void spill__cli_log(void *cmd, int level, const char *msg);
 const char *spill__cli_size(char *buf, size_t size, uint64_t bytes);
 const char *spill__cli_age(char *buf, size_t size, int64_t seconds);
 const char *spill__cli_state(spill_state st);
-/* Copies s into a pool string safe for a terminal: control bytes and invalid UTF-8 become '?'.
- * *width gets its width in characters. */
+/* spill__cli_clean(s) in a pool string, *width its width in characters (for ls's table). */
 const char *spill__cli_printable(apr_pool_t *pool, const char *s, size_t *width);
+
+/* sanitize.c: the one sanitiser for whatever came from the disk or a caller. clean copies s
+ * into the pool with C0 controls, DEL and invalid UTF-8 escaped byte by byte (\xNN), C1
+ * controls and bidirectional overrides and isolates as \u{XXXX}: valid UTF-8, one line.
+ * line/vline format a message, print it so cleaned and end it with one newline. */
+const char *spill__cli_clean(apr_pool_t *pool, const char *s);
+void spill__cli_line(FILE *f, const char *fmt, ...);
+void spill__cli_vline(FILE *f, const char *fmt, va_list ap);
+/* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid (RFC 3629). */
+size_t spill__utf8_len(const char *s);
+/* The code point of the valid sequence of n bytes at s. */
+unsigned long spill__utf8_cp(const char *s, size_t n);
+/* 1 for the code points that are escaped though valid: C1 controls, bidi overrides. */
+int spill__cli_hostile(unsigned long cp);
 
 /* json.c: a small writer of compact JSON objects, correct for any bytes in a string. */
 typedef struct spill__json {
@@ -126,7 +155,7 @@ typedef struct spill__cli_progress {
 /* Sets o's progress callback; end draws the final counts and clears the line if one was shown
  * (st NULL: a reap that failed, only cleared). */
 void spill__cli_progress_begin(spill__cli_progress *p, spill_opts *o, const char *root,
-                               int mode);
+                               int mode); /* root as printed: spill__cli_clean's */
 void spill__cli_progress_end(spill__cli_progress *p, const spill_reap_stats *st);
 
 #endif /* SPILL_CLI_H */

@@ -64,7 +64,7 @@ static int start_holder(apr_pool_t *pool, const char *root, holder *h, int n)
         apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE) != APR_SUCCESS ||
         apr_procattr_cmdtype_set(attr, APR_PROGRAM_PATH) != APR_SUCCESS ||
         apr_proc_create(&h->proc, spill__cli_self, argv, NULL, attr, pool) != APR_SUCCESS) {
-        fprintf(stderr, "spill demo: cannot start %s hold\n", spill__cli_self);
+        spill__cli_line(stderr, "spill demo: cannot start %s hold", spill__cli_self);
         return -1;
     }
     h->running = 1;
@@ -77,8 +77,9 @@ static int start_holder(apr_pool_t *pool, const char *root, holder *h, int n)
     len = strlen(line);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = '\0';
-    h->path = apr_pstrdup(pool, line);
-    h->name = strrchr(h->path, '/') ? strrchr(h->path, '/') + 1 : h->path;
+    /* the line shows the root cleaned; the name, which the library makes, is as it is */
+    h->name = apr_pstrdup(pool, spill__cli_base_name(line));
+    h->path = apr_pstrcat(pool, root, "/", h->name, NULL);
     return 0;
 }
 
@@ -159,7 +160,8 @@ static int verdict(apr_pool_t *pool, const holder *h, const spill_reap_stats *st
 
 static void heading(const char *cmd, const char *root)
 {
-    printf("\n$ spill %s --root %s\n", cmd, root);
+    printf("\n");
+    spill__cli_line(stdout, "$ spill %s --root %s", cmd, root);
     fflush(stdout);
 }
 
@@ -199,15 +201,17 @@ static int finish(apr_pool_t *pool, holder *h, const char *root, int temp)
                "directories.\n", n);
     for (i = 0; i < UPLOADS; i++)
         if (h[i].running && (end_holder(&h[i], 0) != 0 || exists(pool, h[i].path))) {
-            fprintf(stderr, "spill demo: %s did not close cleanly: %s\n", h[i].tag, h[i].path);
+            spill__cli_line(stderr, "spill demo: %s did not close cleanly: %s", h[i].tag,
+                            h[i].path);
             bad = 1;
         }
     if (temp && apr_dir_remove(root, pool) != APR_SUCCESS) {
-        fprintf(stderr, "spill demo: %s: not empty after the demo; left for you to see\n", root);
+        spill__cli_line(stderr, "spill demo: %s: not empty after the demo; left for you to see",
+                        root);
         return -1;
     }
     if (temp)
-        printf("Removed the demo root %s.\n", root);
+        spill__cli_line(stdout, "Removed the demo root %s.", root);
     return bad ? -1 : 0;
 }
 
@@ -239,7 +243,8 @@ int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv)
         }
         temp = 1;
     }
-    printf("spill demo on the root %s\n\n", root);
+    spill__cli_line(stdout, "spill demo on the root %s", root);
+    printf("\n");
     if (resume) {
         ok = spill__cli_demo_resume(pool, root) == 0;
         if (temp && apr_dir_remove(root, pool) != APR_SUCCESS)

@@ -81,7 +81,8 @@ static void address(uint8_t addr[SPILL_ADDR_LEN], const uint8_t prefix[24], uint
 static int report(const char *what, const char *path, apr_status_t rv)
 {
     char msg[256];
-    fprintf(stderr, "spill hold: %s: %s: %s\n", path, what, apr_strerror(rv, msg, sizeof msg));
+    spill__cli_line(stderr, "spill hold: %s: %s: %s", path, what,
+                    apr_strerror(rv, msg, sizeof msg));
     return -1;
 }
 
@@ -111,13 +112,15 @@ static int write_ready(apr_pool_t *pool, const char *file, const char *path)
     return 0;
 }
 
-/* Tells the world where the spill is: the ready file first, then stdout (a parent reading our
- * stdout may go straight to the file). */
+/* Tells the world where the spill is: the ready file first (the path's exact bytes), then
+ * stdout (a parent reading our stdout may go straight to the file), cleaned as all the
+ * program prints: a root with control characters or invalid UTF-8 shows escaped there, and
+ * the directory's own name, which the library makes, never needs it. */
 static int announce(apr_pool_t *pool, const hold_args *a, spill_t *s)
 {
     if (a->ready_file && write_ready(pool, a->ready_file, spill_path(s)) != 0)
         return -1;
-    printf("%s\n", spill_path(s));
+    spill__cli_line(stdout, "%s", spill_path(s));
     fflush(stdout);
     return 0;
 }
@@ -205,6 +208,8 @@ static int parse(apr_pool_t *pool, int argc, const char *const *argv, hold_args 
         return SPILL_CLI_USAGE;
     if (!a->have_chunks)
         return spill__cli_usage_error("hold", "--chunks N is required");
+    if (a->chunks == 0)
+        return spill__cli_usage_error("hold", "--chunks 0 holds nothing: at least 1");
     if (a->adopt && (!a->tag || !*a->tag))
         return spill__cli_usage_error("hold", "--adopt needs --tag T: the job to resume");
     return SPILL_CLI_OK;
@@ -236,8 +241,8 @@ int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv)
                 : spill_open(a.root, &o, &s) != SPILL_OK)
         return spill__cli_fail("hold", a.root);
     if (a.adopt)
-        fprintf(stderr, "spill hold: adopted %s with %lu chunks\n", spill_path(s),
-                (unsigned long)spill_count(s));
+        spill__cli_line(stderr, "spill hold: adopted %s with %lu chunks", spill_path(s),
+                        (unsigned long)spill_count(s));
     rc = upload(pool, &a, s) == 0 ? SPILL_CLI_OK : SPILL_CLI_ERRORS;
     if (rc == SPILL_CLI_OK)
         spill__cli_wait_stop(-1);

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 
-enum { O_ROOT = 256, O_JSON, O_PROMETHEUS, O_OUTPUT, O_AS_OWNER, O_HELP = 'h' };
+enum { O_ROOT = 256, O_JSON, O_PROMETHEUS, O_OUTPUT, O_AS_OWNER, O_MISSING_OK, O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root"},
@@ -16,6 +16,7 @@ static const apr_getopt_option_t options[] = {
     {"prometheus", O_PROMETHEUS, 0, "Prometheus' text format (prometheus.c)"},
     {"output", O_OUTPUT, 1, "with --prometheus: replace this file atomically"},
     {"as-owner", O_AS_OWNER, 0, "as root: judge as the root's owner"},
+    {"missing-ok", O_MISSING_OK, 0, "a missing root is nothing to list (exit 0), not an error"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
@@ -162,7 +163,7 @@ static void print_table(apr_pool_t *pool, const apr_array_header_t *rows, const 
     size_t col[NCOLS], hw[NCOLS];
     int i, c;
     if (rows->nelts == 0) {
-        printf("no spill directories under %s\n", root);
+        printf("no spill directories under %s\n", spill__cli_clean(pool, root));
         return;
     }
     for (c = 0; c < NCOLS; c++)
@@ -177,7 +178,7 @@ static void print_table(apr_pool_t *pool, const apr_array_header_t *rows, const 
     print_row(heads, hw, col);
     for (i = 0; i < rows->nelts; i++)
         print_row(cell[i], width[i], col);
-    summary(rows, root);
+    summary(rows, spill__cli_clean(pool, root));
 }
 
 /* An entry that could not be judged is what a reap would count as an error: exit 1 then. */
@@ -212,7 +213,7 @@ int spill__cli_ls(apr_pool_t *pool, int argc, const char *const *argv)
 {
     apr_getopt_t *os = spill__cli_getopt(pool, argc, argv);
     const char *arg, *root = NULL, *output = NULL;
-    int id, more, json = 0, prom = 0, as_owner = 0;
+    int id, more, json = 0, prom = 0, as_owner = 0, missing_ok = 0;
     while ((more = spill__cli_next(os, options, &id, &arg)) == 1) {
         switch (id) {
         case O_ROOT: root = arg; break;
@@ -220,6 +221,7 @@ int spill__cli_ls(apr_pool_t *pool, int argc, const char *const *argv)
         case O_PROMETHEUS: prom = 1; break;
         case O_OUTPUT: output = arg; break;
         case O_AS_OWNER: as_owner = 1; break;
+        case O_MISSING_OK: missing_ok = 1; break;
         case O_HELP: spill__cli_usage(stdout, "ls"); return SPILL_CLI_OK;
         }
     }
@@ -232,8 +234,10 @@ int spill__cli_ls(apr_pool_t *pool, int argc, const char *const *argv)
     if (!(root = spill__cli_root(pool, "ls", root)))
         return SPILL_CLI_ERRORS;
     if (prom)
-        return spill__cli_prometheus(pool, root, output, as_owner);
+        return spill__cli_prometheus(pool, root, output, as_owner, missing_ok);
     if (as_owner && (more = spill__cli_as_owner("ls", root)) != SPILL_CLI_OK)
         return more;
+    if (spill__cli_missing(pool, "ls", root, missing_ok))
+        return SPILL_CLI_ERRORS;
     return spill__cli_ls_run(pool, root, json);
 }

@@ -7,7 +7,7 @@
 #include "cli.h"
 
 enum { O_ROOT = 256, O_GRACE, O_THREADS, O_BUDGET, O_DRY, O_RESUMABLE, O_JSON, O_AS_OWNER,
-       O_PROGRESS, O_QUIET, O_HELP = 'h' };
+       O_PROGRESS, O_QUIET, O_MISSING_OK, O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root"},
@@ -20,10 +20,13 @@ static const apr_getopt_option_t options[] = {
     {"as-owner", O_AS_OWNER, 0, "as root: become the root's owner first"},
     {"progress", O_PROGRESS, 0, "a progress line on stderr even when it is not a terminal"},
     {"quiet", O_QUIET, 0, "no progress line"},
+    {"missing-ok", O_MISSING_OK, 0, "a missing root is nothing to do (exit 0), not an error"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
 
+/* Every count of spill_reap_stats, keyed by its field's name; "interrupted" is the name the
+ * first versions gave "cancelled", kept as an alias. */
 static void print_json(const spill_reap_stats *st)
 {
     spill__json j;
@@ -37,21 +40,26 @@ static void print_json(const spill_reap_stats *st)
     spill__json_u64(&j, "bytes_freed", st->bytes_freed);
     spill__json_u64(&j, "files_removed", st->files_removed);
     spill__json_u64(&j, "elapsed_ms", st->elapsed_ms);
-    spill__json_bool(&j, "interrupted", st->cancelled);
     spill__json_bool(&j, "budget_exhausted", st->budget_exhausted);
+    spill__json_u64(&j, "resumable", st->resumable);
+    spill__json_u64(&j, "cut_short", st->cut_short);
+    spill__json_bool(&j, "cancelled", st->cancelled);
+    spill__json_bool(&j, "interrupted", st->cancelled);
     spill__json_end(&j);
     fputc('\n', stdout);
 }
 
 /* "reaped 3 of 7 under ROOT: 3.2 MiB freed in 41 files; kept 2 live, 1 young, 1 unsafe" */
-static void print_human(const spill__cli_reap_args *a, const spill_reap_stats *st)
+static void print_human(apr_pool_t *pool, const spill__cli_reap_args *a,
+                        const spill_reap_stats *st)
 {
     char size[32];
-    printf("%s %u of %u under %s: %s %s in %llu files; kept %u live, %u young, %u unsafe",
+    printf("%s %u of %u under %s: %s %s in %llu file%s; kept %u live, %u young, %u unsafe",
            a->dry_run ? "would reap" : "reaped", (unsigned)st->reaped, (unsigned)st->scanned,
-           a->root, spill__cli_size(size, sizeof size, st->bytes_freed),
+           spill__cli_clean(pool, a->root), spill__cli_size(size, sizeof size, st->bytes_freed),
            a->dry_run ? "would be freed" : "freed", (unsigned long long)st->files_removed,
-           (unsigned)st->live, (unsigned)st->young, (unsigned)st->unsafe);
+           st->files_removed == 1 ? "" : "s", (unsigned)st->live, (unsigned)st->young,
+           (unsigned)st->unsafe);
     if (st->resumable)
         printf(", %u resumable", (unsigned)st->resumable);
     if (st->errors)
@@ -69,11 +77,12 @@ int spill__cli_reap_run(apr_pool_t *pool, const spill__cli_reap_args *a,
     spill__cli_progress prog;
     spill_opts o = a->opts;
     int rc;
-    (void)pool;
     memset(st, 0, sizeof *st);
     st->version = SPILL_REAP_STATS_VERSION;
+    if (!a->dry_run)
+        spill__cli_warn_loose("reap", a->root);
     if (a->progress != SPILL_CLI_PROGRESS_NONE)
-        spill__cli_progress_begin(&prog, &o, a->root, a->progress);
+        spill__cli_progress_begin(&prog, &o, spill__cli_clean(pool, a->root), a->progress);
     rc = spill_reap(a->root, &o, st);
     if (a->progress != SPILL_CLI_PROGRESS_NONE)
         spill__cli_progress_end(&prog, rc == SPILL_OK ? st : NULL);
@@ -82,7 +91,7 @@ int spill__cli_reap_run(apr_pool_t *pool, const spill__cli_reap_args *a,
     if (a->json)
         print_json(st);
     else
-        print_human(a, st);
+        print_human(pool, a, st);
     if (st->cancelled)
         return SPILL_CLI_INTERRUPTED;
     return st->errors ? SPILL_CLI_ERRORS : SPILL_CLI_OK;
@@ -125,6 +134,7 @@ static int parse(int argc, const char *const *argv, apr_pool_t *pool, spill__cli
         case O_AS_OWNER: a->as_owner = 1; break;
         case O_PROGRESS: a->progress = SPILL_CLI_PROGRESS_ON; break;
         case O_QUIET: a->progress = SPILL_CLI_PROGRESS_QUIET; break;
+        case O_MISSING_OK: a->missing_ok = 1; break;
         case O_HELP: spill__cli_usage(stdout, "reap"); return -1;
         }
     }
@@ -149,5 +159,7 @@ int spill__cli_reap(apr_pool_t *pool, int argc, const char *const *argv)
         return SPILL_CLI_ERRORS;
     if (a.as_owner && (rc = spill__cli_as_owner("reap", a.root)) != SPILL_CLI_OK)
         return rc;
+    if (spill__cli_missing(pool, "reap", a.root, a.missing_ok))
+        return SPILL_CLI_ERRORS;
     return spill__cli_reap_run(pool, &a, &st);
 }

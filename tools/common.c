@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apr_file_info.h>
 #include <apr_strings.h>
 
 #include "cli.h"
@@ -23,7 +24,7 @@ static void getopt_error(void *arg, const char *fmt, ...)
     n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    fprintf(stderr, "%s (see spill --help)\n", msg);
+    spill__cli_line(stderr, "%s (see spill --help)", msg);
 }
 
 apr_getopt_t *spill__cli_getopt(apr_pool_t *pool, int argc, const char *const *argv)
@@ -64,7 +65,8 @@ int spill__cli_usage_error(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "spill%s%s: %s (see spill --help)\n", cmd ? " " : "", cmd ? cmd : "", msg);
+    spill__cli_line(stderr, "spill%s%s: %s (see spill --help)", cmd ? " " : "", cmd ? cmd : "",
+                    msg);
     return SPILL_CLI_USAGE;
 }
 
@@ -110,20 +112,46 @@ const char *spill__cli_root(apr_pool_t *pool, const char *cmd, const char *given
 int spill__cli_fail(const char *cmd, const char *path)
 {
     const spill_error *e = spill_error_last();
+    const char *hint = spill__cli_as_owner_hint(cmd, e->message);
     /* the library's message names its own path when it has one; say which root it was about */
     if (e->path && *e->path && strstr(e->message, e->path))
-        fprintf(stderr, "spill %s: %s\n", cmd, e->message);
+        spill__cli_line(stderr, "spill %s: %s%s", cmd, e->message, hint);
     else if (e->path && *e->path)
-        fprintf(stderr, "spill %s: %s: %s\n", cmd, e->path, e->message);
+        spill__cli_line(stderr, "spill %s: %s: %s%s", cmd, e->path, e->message, hint);
     else
-        fprintf(stderr, "spill %s: %s: %s\n", cmd, path, e->message);
+        spill__cli_line(stderr, "spill %s: %s: %s%s", cmd, path, e->message, hint);
     return SPILL_CLI_ERRORS;
+}
+
+int spill__cli_root_missing(apr_pool_t *pool, const char *root)
+{
+    apr_finfo_t fi;
+    apr_status_t rv = apr_stat(&fi, root, APR_FINFO_TYPE, pool);
+    /* there, or a failure the library reports with its reason, is not missing */
+    return APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv);
+}
+
+int spill__cli_missing(apr_pool_t *pool, const char *cmd, const char *root, int missing_ok)
+{
+    if (missing_ok || !spill__cli_root_missing(pool, root))
+        return 0;
+    spill__cli_line(stderr, "spill %s: %s does not exist (--missing-ok: nothing to do then)",
+                    cmd, root);
+    return 1;
 }
 
 void spill__cli_log(void *cmd, int level, const char *msg)
 {
     /* errors and warnings only: what a person at the terminal should act on */
     if (level <= 1)
-        fprintf(stderr, "spill %s: %s%s\n", (const char *)cmd, level == 0 ? "" : "warning: ",
-                msg);
+        spill__cli_line(stderr, "spill %s: %s%s", (const char *)cmd,
+                        level == 0 ? "" : "warning: ", msg);
+}
+
+const char *spill__cli_base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/'), *back = strrchr(path, '\\');
+    if (back && (!slash || back > slash))
+        slash = back;
+    return slash ? slash + 1 : path;
 }

@@ -34,7 +34,8 @@ static const char *start_hold(apr_pool_t *pool, const char *root, const char *co
     len = strlen(line);
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = '\0';
-    return apr_pstrdup(pool, line);
+    /* the line shows the root cleaned; the name, which the library makes, is as it is */
+    return apr_pstrcat(pool, root, "/", spill__cli_base_name(line), NULL);
 }
 
 static void end_hold(apr_proc_t *proc, int hard)
@@ -49,13 +50,16 @@ static void end_hold(apr_proc_t *proc, int hard)
     apr_file_close(proc->out);
 }
 
-/* The chunk files of a spill directory: name -> "inode mtime size". */
-static apr_hash_t *chunk_files(apr_pool_t *pool, const char *dir)
+/* The chunk files of a spill directory: name -> "inode mtime size". *others gets the count of
+ * its other regular files (.lock, .journal: ls's FILES counts them too), if not NULL. */
+static apr_hash_t *chunk_files(apr_pool_t *pool, const char *dir, unsigned *others)
 {
     apr_hash_t *h = apr_hash_make(pool);
     apr_dir_t *d;
     apr_finfo_t fi;
     apr_status_t rv;
+    if (others)
+        *others = 0;
     if (apr_dir_open(&d, dir, pool) != APR_SUCCESS)
         return h;
     /* APR_INCOMPLETE: a listing that cannot give every field asked for (Windows has no
@@ -64,8 +68,13 @@ static apr_hash_t *chunk_files(apr_pool_t *pool, const char *dir)
                                        APR_FINFO_MTIME | APR_FINFO_SIZE,
                               d)) == APR_SUCCESS ||
            rv == APR_INCOMPLETE) {
-        if (fi.name[0] == '.' || fi.filetype != APR_REG)
+        if (fi.filetype != APR_REG)
             continue;
+        if (fi.name[0] == '.') { /* the spill's own files, not chunks (docs/on-disk.md) */
+            if (others)
+                ++*others;
+            continue;
+        }
         apr_hash_set(h, apr_pstrdup(pool, fi.name), APR_HASH_KEY_STRING,
                      apr_psprintf(pool, "%lu %" APR_TIME_T_FMT " %" APR_OFF_T_FMT,
                                   (fi.valid & APR_FINFO_INODE) ? (unsigned long)fi.inode : 0UL,
@@ -93,7 +102,8 @@ static int untouched(apr_pool_t *pool, apr_hash_t *before, apr_hash_t *after)
 
 static void heading(const char *cmd, const char *root)
 {
-    printf("\n$ spill %s --root %s\n", cmd, root);
+    printf("\n");
+    spill__cli_line(stdout, "$ spill %s --root %s", cmd, root);
     fflush(stdout);
 }
 
@@ -107,6 +117,7 @@ int spill__cli_demo_resume(apr_pool_t *pool, const char *root)
     apr_hash_t *before;
     const char *path, *path2;
     int kept;
+    unsigned others;
     printf("Starting the upload %s (`spill hold --tag %s --keep 600`, %s chunks of 128 KiB,\n"
            "one every 15 ms): should it die, its orphan stays resumable for 600 seconds.\n",
            JOB, JOB, CHUNKS);
@@ -114,8 +125,10 @@ int spill__cli_demo_resume(apr_pool_t *pool, const char *root)
         return -1;
     apr_sleep(apr_time_from_msec(400)); /* for the show only: let it spill some chunks */
     end_hold(&p, 1);
-    before = chunk_files(pool, path);
-    printf("Killed it hard (SIGKILL) with %u chunk files on disk.\n", apr_hash_count(before));
+    before = chunk_files(pool, path, &others);
+    printf("Killed it hard (SIGKILL) with %u chunk files on disk (ls's FILES says %u: it counts\n"
+           "the spill's .lock and .journal too).\n",
+           apr_hash_count(before), apr_hash_count(before) + others);
     memset(&a, 0, sizeof a);
     a.root = root;
     spill_opts_init(&a.opts);
@@ -130,7 +143,7 @@ int spill__cli_demo_resume(apr_pool_t *pool, const char *root)
     fflush(stdout);
     if (!(path2 = start_hold(pool, root, again, &p)))
         return -1;
-    kept = untouched(pool, before, chunk_files(pool, path2));
+    kept = untouched(pool, before, chunk_files(pool, path2, NULL));
     heading("ls", root);
     spill__cli_ls_run(pool, root, 0);
     end_hold(&p, 0);

@@ -54,49 +54,13 @@ const char *spill__cli_state(spill_state st)
     return "unknown";
 }
 
-/* Bytes of the UTF-8 character at s, or 0 if invalid (same rules as json.c, less strict on
- * the code point range: this is only for display). */
-static size_t char_len(const unsigned char *s)
-{
-    size_t n, i;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    for (i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
 const char *spill__cli_printable(apr_pool_t *pool, const char *s, size_t *width)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t len = 0, w = 0;
-    char *out;
-    while (p[len])
-        len++;
-    out = apr_palloc(pool, len + 1);
-    len = 0;
-    while (*p) {
-        size_t n = char_len(p);
-        if (n <= 1) {
-            /* a control byte could move the cursor or end the row: never print it raw */
-            out[len++] = n == 0 || *p < 0x20 || *p == 0x7f ? '?' : (char)*p;
-            p++;
-        } else {
-            while (n--)
-                out[len++] = (char)*p++;
-        }
-        w++;
-    }
-    out[len] = '\0';
+    const char *c = spill__cli_clean(pool, s), *p;
+    size_t w = 0;
+    /* the cleaned string is valid UTF-8: count its characters */
+    for (p = c; *p; p++)
+        w += ((unsigned char)*p & 0xc0) != 0x80;
     *width = w;
-    return out;
+    return c;
 }

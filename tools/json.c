@@ -1,29 +1,10 @@
 /* json.c: compact JSON objects for --json output. Names, tags and hosts come from disk and may
- * hold any bytes, so strings are escaped here, invalid UTF-8 included (as U+FFFD). */
+ * hold any bytes, so strings are escaped here, invalid UTF-8 included (as U+FFFD); C1 controls
+ * and bidirectional overrides are written as \uXXXX escapes (the same text, never raw on a
+ * terminal), as sanitize.c treats them. */
 #include <string.h>
 
 #include "cli.h"
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not one:
- * overlong forms, surrogates and code points past U+10FFFF are invalid (RFC 3629). */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80 ? 4
-                                                                                         : 0;
-    }
-    return 0;
-}
 
 static void escape_byte(FILE *f, unsigned char c)
 {
@@ -48,13 +29,15 @@ void spill__json_string(FILE *f, const char *s)
     const unsigned char *p = (const unsigned char *)s;
     fputc('"', f);
     while (*p) {
-        /* the string is NUL-terminated, so a sequence cut short fails on the NUL byte */
-        size_t n = utf8_len(p);
+        size_t n = spill__utf8_len((const char *)p);
+        unsigned long cp = n > 1 ? spill__utf8_cp((const char *)p, n) : 0;
         if (n == 1) {
             escape_byte(f, *p);
         } else if (n == 0) {
             fputs("\\ufffd", f);
             n = 1;
+        } else if (spill__cli_hostile(cp)) {
+            fprintf(f, "\\u%04lx", cp);
         } else {
             fwrite(p, 1, n, f);
         }

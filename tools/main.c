@@ -18,18 +18,21 @@ typedef struct command {
 static const command commands[] = {
     {"reap", spill__cli_reap,
      "[--root DIR] [--grace SECONDS] [--threads N] [--budget-ms MS] [--dry-run] [--resumable]\n"
-     "             [--json] [--as-owner] [--progress | --quiet]",
+     "             [--json] [--as-owner] [--progress | --quiet] [--missing-ok]",
      "remove the spill directories of dead owners; never a live one (--dry-run: judge and\n"
      "      report what would be removed, removing nothing; --threads 0 or unset: one per core;\n"
      "      --resumable: resumable orphans too; --as-owner, only as root: first become the user\n"
      "      and group owning the root). On a terminal one progress line on stderr (orphans\n"
      "      removed of those judged, bytes freed, rate, elapsed), cleared at the end; --progress\n"
      "      shows it on any stderr, --quiet never. Ctrl-C stops the reap at its next check,\n"
-     "      leaving the rest for the next run: the summary is printed and the exit status is 130"},
-    {"ls", spill__cli_ls, "[--root DIR] [--json] [--prometheus [--output FILE]] [--as-owner]",
+     "      leaving the rest for the next run: the summary is printed and the exit status is 130.\n"
+     "      A missing root is an error (exit 1) unless --missing-ok (nothing to do, exit 0)"},
+    {"ls", spill__cli_ls,
+     "[--root DIR] [--json] [--prometheus [--output FILE]] [--as-owner] [--missing-ok]",
      "list the spill directories under the root, oldest first, as reap would judge them\n"
      "      (--prometheus: directories, bytes and files per state for node_exporter's textfile\n"
-     "      collector; --output: replace FILE atomically)"},
+     "      collector; --output: replace FILE atomically). A missing root is an error (exit 1;\n"
+     "      spill_scan_success 0 and spill_root_exists 0) unless --missing-ok"},
     {"hold", spill__cli_hold,
      "[--root DIR] --chunks N [--chunk-size BYTES] [--pace-ms MS] [--ready-file PATH] [--tag T]\n"
      "      [--keep SECONDS] [--adopt]",

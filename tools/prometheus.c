@@ -27,11 +27,11 @@ static int count(void *ctx, const spill_entry *e)
     return 0;
 }
 
-/* A label value: printable UTF-8 (what promtool accepts), '\' and '"' escaped. */
+/* A label value: cleaned (valid UTF-8 without control characters, as promtool wants; see
+ * sanitize.c), then '\' and '"' escaped as the text format wants. */
 static const char *label(apr_pool_t *pool, const char *s)
 {
-    size_t w;
-    const char *p = spill__cli_printable(pool, s, &w);
+    const char *p = spill__cli_clean(pool, s);
     char *out = apr_palloc(pool, 2 * strlen(p) + 1), *o = out;
     for (; *p; p++) {
         if (*p == '\\' || *p == '"')
@@ -60,8 +60,10 @@ static const char *family(apr_pool_t *pool, const char *text, const char *name,
     return text;
 }
 
-/* The whole exposition; ok 0: the scan failed, and only spill_scan_success says so. */
-static const char *exposition(apr_pool_t *pool, const char *root, const tally *t, int ok)
+/* The whole exposition; ok 0: the scan failed, and only spill_scan_success says so (and
+ * spill_root_exists, when the root is missing). */
+static const char *exposition(apr_pool_t *pool, const char *root, const tally *t, int ok,
+                              int exists)
 {
     const char *r = label(pool, root);
     const char *text = "";
@@ -76,7 +78,11 @@ static const char *exposition(apr_pool_t *pool, const char *root, const tally *t
     return apr_pstrcat(pool, text,
                        "# HELP spill_scan_success 1 if the root could be scanned, else 0.\n"
                        "# TYPE spill_scan_success gauge\n"
-                       "spill_scan_success{root=\"", r, "\"} ", ok ? "1" : "0", "\n", NULL);
+                       "spill_scan_success{root=\"", r, "\"} ", ok ? "1" : "0", "\n",
+                       "# HELP spill_root_exists 1 if the root exists, else 0 (then the scan "
+                       "fails, unless --missing-ok).\n"
+                       "# TYPE spill_root_exists gauge\n"
+                       "spill_root_exists{root=\"", r, "\"} ", exists ? "1" : "0", "\n", NULL);
 }
 
 /* Writes text to a temporary beside path, then renames it over path: a collector reading the
@@ -103,25 +109,31 @@ static int write_atomically(apr_pool_t *pool, const char *path, const char *text
             apr_file_remove(tmp, pool);
     }
     if (rv != APR_SUCCESS) {
-        fprintf(stderr, "spill ls: %s: %s\n", path, apr_strerror(rv, err, sizeof err));
+        spill__cli_line(stderr, "spill ls: %s: %s", path, apr_strerror(rv, err, sizeof err));
         return SPILL_CLI_ERRORS;
     }
     return SPILL_CLI_OK;
 }
 
-/* The root's exposition; *ok 0 if the scan failed (reported). */
-static const char *scan(apr_pool_t *pool, const char *root, int *ok)
+/* The root's exposition; *ok 0 if the scan failed or the root is missing without
+ * missing_ok (reported). */
+static const char *scan(apr_pool_t *pool, const char *root, int missing_ok, int *ok)
 {
     tally t;
     spill_opts o;
+    int exists = !spill__cli_root_missing(pool, root);
     memset(&t, 0, sizeof t);
     spill_opts_init(&o);
     o.log = spill__cli_log;
     o.log_ctx = (void *)"ls";
-    *ok = spill_scan(root, &o, count, &t) == SPILL_OK;
-    if (!*ok)
-        spill__cli_fail("ls", root);
-    return exposition(pool, root, &t, *ok);
+    if (spill__cli_missing(pool, "ls", root, missing_ok)) {
+        *ok = 0;
+    } else {
+        *ok = spill_scan(root, &o, count, &t) == SPILL_OK;
+        if (!*ok)
+            spill__cli_fail("ls", root);
+    }
+    return exposition(pool, root, &t, *ok, exists);
 }
 
 #ifndef _WIN32
@@ -130,7 +142,7 @@ static const char *scan(apr_pool_t *pool, const char *root, int *ok)
 /* --as-owner with --output: a child becomes the root's owner and scans, while this process
  * (root) keeps the right to replace the file in the collector's directory. The child sends the
  * exposition through a pipe; its exit status is the scan's (or --as-owner's refusal). */
-static const char *scan_as_owner(apr_pool_t *pool, const char *root, int *rc)
+static const char *scan_as_owner(apr_pool_t *pool, const char *root, int missing_ok, int *rc)
 {
     apr_file_t *rd, *wr;
     apr_proc_t child;
@@ -150,7 +162,7 @@ static const char *scan_as_owner(apr_pool_t *pool, const char *root, int *rc)
         apr_file_close(rd);
         if ((code = spill__cli_as_owner("ls", root)) != SPILL_CLI_OK)
             _exit(code);
-        t = scan(pool, root, &ok);
+        t = scan(pool, root, missing_ok, &ok);
         n = strlen(t);
         code = apr_file_write_full(wr, t, n, NULL) == APR_SUCCESS && ok ? 0 : SPILL_CLI_ERRORS;
         fflush(stderr);
@@ -173,7 +185,7 @@ static const char *scan_as_owner(apr_pool_t *pool, const char *root, int *rc)
 #endif
 
 int spill__cli_prometheus(apr_pool_t *pool, const char *root, const char *output,
-                          int as_owner)
+                          int as_owner, int missing_ok)
 {
     int ok, rc = SPILL_CLI_OK, wrc;
     const char *text;
@@ -183,13 +195,13 @@ int spill__cli_prometheus(apr_pool_t *pool, const char *root, const char *output
 #ifdef _WIN32
         return SPILL_CLI_USAGE; /* not reached: allowed() refuses */
 #else
-        if (!(text = scan_as_owner(pool, root, &rc)))
+        if (!(text = scan_as_owner(pool, root, missing_ok, &rc)))
             return rc;
 #endif
     } else {
         if (as_owner && (rc = spill__cli_as_owner("ls", root)) != SPILL_CLI_OK)
             return rc;
-        text = scan(pool, root, &ok);
+        text = scan(pool, root, missing_ok, &ok);
         rc = ok ? SPILL_CLI_OK : SPILL_CLI_ERRORS;
     }
     if (output)
