@@ -415,17 +415,24 @@ static void test_dry_run_removes_nothing(void)
 
 /* An orphan nested deeper than the reaper goes (rule 2) cannot be removed: exit 1, and one
  * line on stderr naming it. */
-static void test_reap_errors_exit_1(void)
+/* A fresh root holding one orphan (*orphan) whose directories, each named `level`, nest
+ * deeper than the reaper goes. */
+static const char *deep_orphan_root(const char *what, const char *level, const char **orphan)
 {
-    const char *root = tu_fresh_dir("cli-deep");
-    const char *orphan = tu_make_spill_dir(root, 1000, 1, 1, record(4242, "deep"));
-    const char *d = orphan;
-    cli_result r;
+    const char *root = tu_fresh_dir(what);
+    const char *d = *orphan = tu_make_spill_dir(root, 1000, 1, 1, record(4242, "deep"));
     int i;
     for (i = 0; i < SPILL__MAX_DEPTH + 2; i++) {
-        d = tu_join(d, "d");
+        d = tu_join(d, level);
         CU_ASSERT_FATAL(apr_dir_make(d, APR_FPROT_OS_DEFAULT, tu_pool) == APR_SUCCESS);
     }
+    return root;
+}
+
+static void test_reap_errors_exit_1(void)
+{
+    const char *orphan, *root = deep_orphan_root("cli-deep", "d", &orphan);
+    cli_result r;
     r = run("reap", "--root", root, "--json", NULL);
     CU_ASSERT_EQUAL(r.code, 1);
     CU_ASSERT(tu_json_valid(r.out));
@@ -1157,16 +1164,10 @@ static void assert_clean(cli_result r, int err_lines, const char *what)
  * line is one line, escaped. */
 static void test_hostile_name_in_error(void)
 {
-    const char *root = tu_fresh_dir("cli-hostile-name");
-    const char *orphan = tu_make_spill_dir(root, 1000, 1, 1, record(4242, "deep"));
-    const char *d = orphan;
-    cli_result r;
-    int i;
     /* every level so named: the walker's error names the level where it gave up */
-    for (i = 0; i < SPILL__MAX_DEPTH + 2; i++) {
-        d = tu_join(d, "a\x1b]0;owned\x07\nb");
-        CU_ASSERT_FATAL(apr_dir_make(d, APR_FPROT_OS_DEFAULT, tu_pool) == APR_SUCCESS);
-    }
+    const char *orphan, *root = deep_orphan_root("cli-hostile-name", "a\x1b]0;owned\x07\nb",
+                                                 &orphan);
+    cli_result r;
     r = run("reap", "--root", root, NULL);
     CU_ASSERT_EQUAL(r.code, 1);
     CU_ASSERT_EQUAL(lines(r.err), 1);
