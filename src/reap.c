@@ -30,7 +30,7 @@ static int stopping(reap_run *r)
 
 /* The reaping thread only: calls the progress callback with the counts so far, those of an
  * orphan being removed on this thread included; a non-zero return stops the reap. */
-static void call_progress(reap_run *r, const spill__tree_stats *partial)
+static void call_progress(reap_run *r, const spill__tree_stats *partial, int64_t now)
 {
     spill_reap_stats so_far = r->st;
     so_far.version = SPILL_REAP_STATS_VERSION;
@@ -38,7 +38,8 @@ static void call_progress(reap_run *r, const spill__tree_stats *partial)
         so_far.files_removed += partial->files;
         so_far.bytes_freed += partial->bytes;
     }
-    so_far.elapsed_ms = (uint32_t)((spill__monotonic_us() - r->start_us) / 1000);
+    /* the instant the call was decided: callers see the pace the library keeps */
+    so_far.elapsed_ms = (uint32_t)((now - r->start_us) / 1000);
     if (r->o->progress(r->o->progress_ctx, &so_far)) {
         r->st.cancelled = 1;
         apr_atomic_set32(&r->stopping, 1);
@@ -52,7 +53,7 @@ static int check(reap_run *r, const spill__tree_stats *partial)
     int64_t now;
     if (r->o->progress && !stopping(r) && (now = spill__monotonic_us()) >= r->next_progress_us) {
         r->next_progress_us = now + (int64_t)r->o->progress_ms * 1000;
-        call_progress(r, partial);
+        call_progress(r, partial, now);
     }
     return stopping(r);
 }
