@@ -85,9 +85,6 @@ int spill__cli_fail(const char *cmd, const char *path);
 int spill__cli_missing(apr_pool_t *pool, const char *cmd, const char *root, int missing_ok);
 /* 1 if root does not exist (the check alone, nothing reported). */
 int spill__cli_root_missing(apr_pool_t *pool, const char *root);
-/* loose_root.c: before a real reap, one line on stderr if the library will tighten root to
- * 0700 (ours, writable by others, not sticky); nothing on Windows. */
-void spill__cli_warn_loose(const char *cmd, const char *root);
 /* A spill_opts log callback printing errors and warnings to stderr ("spill CMD: msg"). */
 void spill__cli_log(void *cmd, int level, const char *msg);
 

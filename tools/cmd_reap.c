@@ -79,8 +79,6 @@ int spill__cli_reap_run(apr_pool_t *pool, const spill__cli_reap_args *a,
     int rc;
     memset(st, 0, sizeof *st);
     st->version = SPILL_REAP_STATS_VERSION;
-    if (!a->dry_run)
-        spill__cli_warn_loose("reap", a->root);
     if (a->progress != SPILL_CLI_PROGRESS_NONE)
         spill__cli_progress_begin(&prog, &o, spill__cli_clean(pool, a->root), a->progress);
     rc = spill_reap(a->root, &o, st);
