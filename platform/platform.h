@@ -181,60 +181,6 @@ int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tig
 /* The per-OS data directory for app (without the trailing "/spill"). */
 int spill__data_dir(const char *app, char *buf, size_t size);
 
-/* This process's id and the host's name (escaped by the core). */
-int64_t spill__getpid(void);
-void spill__hostname(char *buf, size_t size);
-
-/* The number of processors this process may run on now, at least 1: how many workers
- * opts.threads = 0 asks the reaper for. POSIX: sysconf(_SC_NPROCESSORS_ONLN); Windows:
- * GetActiveProcessorCount(ALL_PROCESSOR_GROUPS) (more than 64 cores span processor groups). */
-unsigned spill__ncpu(void);
-
-/* Runs fn exactly once in the process, thread-safely; once fn has run, a call takes no lock
- * (rule 14: initialisation holds no lock after it is done). */
-void spill__once(void (*fn)(void));
-
-/* A monotonic clock in microseconds, for rule 10's budget: never the wall clock, which steps
- * (at boot, just when crash loops restart). POSIX CLOCK_MONOTONIC; Windows QueryPerformanceCounter. */
-int64_t spill__monotonic_us(void);
-
-/* The library's process-wide mutexes (rule 14), in the one order every thread takes them and in
- * which the fork handler (platform/posix/fork.c) takes them all before a fork: a thread holding
- * one never takes one listed before it. None is held across a call out of the library, so the
- * handler never waits long, and the child inherits every one unlocked. Per-handle and per-reap
- * locks are not here: only threads of one call use them, and none of those threads goes on in
- * a child (the library never forks). */
-enum spill__mutex_id {
-    SPILL__MU_ONCE = 0,  /* spill__once's first runs */
-    SPILL__MU_REGISTRY,  /* src/registry.c */
-    SPILL__MU_LOCKS,     /* the fcntl backend's table of held locks */
-    SPILL__MU_BACKGROUND, /* src/background.c: the background reapers */
-    SPILL__MU_MOUNTS,    /* platform/posix/mounts.c: the reaps' mount snapshots (a leaf) */
-    SPILL__MU_COUNT
-};
-void spill__mutex_lock(int id);
-void spill__mutex_unlock(int id);
-
-/* Defined by the core (src/registry.c): run by the fork handler in a forked child, before any
- * other code, with every library mutex held: closes the child's copies of each handle's
- * descriptors with spill__close_inherited (never unlocking: LOCK_UN would release the parent's
- * lock too) and forgets them, so a long-lived child pins none of its parent's spills. */
-void spill__fork_child_core(void);
-/* Rule 2 where a stat by name can wait on a dead mount (no statx: macOS, the BSDs, a Linux
- * without it): one snapshot per reap of the mount points under its root, from the kernel's own
- * list (getmntinfo(MNT_NOWAIT), /proc/self/mountinfo), so that every stat by name knows a mount
- * point as one without asking it (platform/posix/mounts.c). NULL where nothing is needed (statx,
- * Windows) or no mount point lies under the root; spill__mounts_end(NULL) does nothing. */
-typedef struct spill__mounts spill__mounts;
-spill__mounts *spill__mounts_begin(const char *root);
-void spill__mounts_end(spill__mounts *m);
-
-/* The forks this process has begun so far (0 for ever on Windows). Exact when read holding any
- * library mutex: the fork handler counts with all of them held, before the fork. */
-uint64_t spill__fork_count(void);
-/* Closes a descriptor inherited through fork, touching no lock and no table. */
-void spill__close_inherited(spill__fd fd);
-
 /* Records this thread's last error (defined by the core, in src/error.c). */
 int spill__error_set_os(int code, int os_error, const char *op, const char *path,
                         const char *reason);

@@ -6,6 +6,7 @@
 #define SPILL_WALK_H
 
 #include "platform.h"
+#include "process.h"
 
 /* What one pass over one directory met. */
 typedef struct spill__walk_pass {

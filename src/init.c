@@ -9,6 +9,8 @@ static int init_status = SPILL_OK;
 
 static void init_once(void)
 {
+    /* before any handle exists: a child forked later forgets what its parent holds */
+    spill__at_fork_child(spill__registry_fork_child);
     /* apr_initialize is reference-counted; the matching apr_terminate would free pools that
      * live handles still use, so it is registered with atexit by APR's callers, not here. */
     if (apr_initialize() != APR_SUCCESS)

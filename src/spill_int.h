@@ -8,6 +8,7 @@
 
 #include "spill.h"
 #include "platform.h"
+#include "process.h"
 
 #define SPILL__NAME_PREFIX "spill_"
 #define SPILL__STAGE_PREFIX ".spill-new_"
@@ -151,6 +152,9 @@ int spill__registry_hold(uint64_t dev, uint64_t ino, int slot, spill__fd fd, uin
 int spill__registry_has_tag(uint64_t dev, uint64_t ino, const char *tag);
 void spill__registry_remove(uint64_t dev, uint64_t ino);
 int spill__registry_has(uint64_t dev, uint64_t ino);
+/* The fork handler's child side (rule 14): forgets, and closes without unlocking, every
+ * descriptor the parent's handles hold; then the background reapers' state. */
+void spill__registry_fork_child(void);
 
 /* dir_fd.c: closes a directory descriptor that may hold its flock (rule 13: LOCK_UN first,
  * never the close alone); *fd becomes SPILL__NOFD. */

@@ -11,6 +11,12 @@ static pthread_mutex_t mutexes[SPILL__MU_COUNT] = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 static uint64_t forks; /* forks begun, counted with every mutex held */
+static void (*core_child)(void); /* the core's reset, registered by spill__init */
+
+void spill__at_fork_child(void (*fn)(void))
+{
+    core_child = fn;
+}
 
 /* Before fork: every library mutex, in order. Each is held only for a few memory operations
  * (never across a call out of the library), so this waits briefly at most. */
@@ -34,7 +40,8 @@ static void parent(void)
 static void child(void)
 {
     int i;
-    spill__fork_child_core();
+    if (core_child)
+        core_child();
     spill__mounts_fork_child();
     for (i = SPILL__MU_COUNT - 1; i >= 0; i--)
         pthread_mutex_unlock(&mutexes[i]);

@@ -3,6 +3,7 @@
 #define SPILL_POSIX_H
 
 #include "platform.h"
+#include "process.h"
 
 /* stat of name under dirfd without following a link (name NULL: dirfd itself); -1 + errno. */
 int spill__posix_statat(int dirfd, const char *name, spill__stat *st);

@@ -248,6 +248,11 @@ uint64_t spill__fork_count(void)
     return 0; /* no fork on Windows */
 }
 
+void spill__at_fork_child(void (*fn)(void))
+{
+    (void)fn; /* no fork on Windows: nothing ever runs it */
+}
+
 void spill__close_inherited(spill__fd fd)
 {
     (void)fd; /* no fork on Windows: never called */

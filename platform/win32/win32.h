@@ -10,6 +10,7 @@
 #include <winternl.h>
 
 #include "platform.h"
+#include "process.h"
 
 #define SPILL__H(fd) ((HANDLE)(fd))
 #define SPILL__FD(h) ((spill__fd)(h))
