@@ -53,7 +53,7 @@ static void *APR_THREAD_FUNC run(apr_thread_t *t, void *arg)
     spill__mutex_unlock(SPILL__MU_BACKGROUND);
     memset(&st, 0, sizeof st);
     st.version = SPILL_REAP_STATS_VERSION;
-    if (spill__reap_until(b->root, &b->o, &st, &b->stop) != SPILL_OK)
+    if (spill__reap(b->root, &b->o, &st, &b->stop) != SPILL_OK)
         spill__log(&b->o, 1, "background reap of %s failed: %s", b->root,
                    spill_error_last()->message);
     else

@@ -80,7 +80,7 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
     if (rm->cut) {
         if (!stopping(r)) /* else a stop asked for cut it, not the budget */
             r->st.budget_exhausted = 1;
-        if (rm->cut == SPILL__CUT_SHORT) {
+        if (rm->cut == SPILL__DOOMED_CUT) {
             r->st.cut_short++; /* rule 10: started and not finished */
             spill__log(r->o, 2, "%s" SPILL__PATH_SEP "%s: cut short by the budget; the next "
                        "reap finishes it", r->c.root, name);
@@ -286,8 +286,8 @@ static void copy_stats(const spill_reap_stats *from, spill_reap_stats *to)
 
 /* The reap behind spill_reap and spill_open; *stop (may be NULL) set from another thread stops
  * it at its next check. */
-int spill__reap_until(const char *root, const spill_opts *o, spill_reap_stats *out,
-                      volatile apr_uint32_t *stop)
+int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out,
+                volatile apr_uint32_t *stop)
 {
     reap_run r;
     int rc;
@@ -323,11 +323,6 @@ int spill__reap_until(const char *root, const spill_opts *o, spill_reap_stats *o
     return rc;
 }
 
-int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out)
-{
-    return spill__reap_until(root, o, out, NULL);
-}
-
 static int check_stats(spill_reap_stats *stats)
 {
     if (stats && !stats_size(stats->version))
@@ -346,14 +341,14 @@ int spill_reap(const char *root, const spill_opts *opts, spill_reap_stats *stats
     if ((rc = check_stats(stats)) != SPILL_OK || (rc = spill__init()) != SPILL_OK ||
         (rc = spill__opts_check(opts, &o)) != SPILL_OK)
         return rc;
-    return spill__reap(root, &o, stats);
+    return spill__reap(root, &o, stats, NULL);
 }
 
 void spill__reap_on_open(const char *root, const spill_opts *opts)
 {
     spill_reap_stats st;
     memset(&st, 0, sizeof st);
-    if (spill__reap(root, opts, &st) != SPILL_OK)
+    if (spill__reap(root, opts, &st, NULL) != SPILL_OK)
         spill__log(opts, 1, "spill_open: reaping %s failed: %s", root,
                    spill_error_last()->message);
     else if (st.reaped || st.errors)

@@ -1,5 +1,5 @@
-/* reap.h: what the reaper's files share: removing one judged orphan (reap_remove.c) and the
- * pool of worker threads that removes several at once (reap_pool.c). */
+/* reap.h: what the reaper's files share: removing judged orphans, one or several at once by a
+ * pool of worker threads (reap_pool.c). */
 #ifndef SPILL_REAP_H
 #define SPILL_REAP_H
 
@@ -11,12 +11,10 @@ typedef struct spill__removal {
                          another reaper was first; else an error (this thread's last error) */
     uint64_t files;   /* non-directory entries removed, .lock included */
     uint64_t bytes;   /* sizes of the regular files removed */
-    int cut;          /* rule 10, c->deadline_us passed: SPILL__CUT_SHORT (started, .lock and
-                         its record kept for the next reap) or SPILL__NOT_STARTED; rc is then
-                         SPILL_OK and nothing was reaped */
+    int cut;          /* rule 10, c->deadline_us passed: SPILL__DOOMED_CUT (started, .lock
+                         and its record kept for the next reap) or SPILL__DOOMED_UNTOUCHED; rc
+                         is then SPILL_OK and nothing was reaped */
 } spill__removal;
-#define SPILL__CUT_SHORT 1
-#define SPILL__NOT_STARTED 2
 
 /* Removes root/name, judged an orphan in v, in the order of rule 6 (remove.c): v's
  * lock is released there once its .lock is unlinked. Stops at c->deadline_us unless `progress`

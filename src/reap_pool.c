@@ -1,6 +1,8 @@
-/* reap_pool.c: worker threads that remove distinct orphans at once, fed by the reaping thread
- * through a small fixed ring of slots; each finished slot goes back to that thread, which logs
- * and counts it, so the caller's log callback never runs on a worker. */
+/* reap_pool.c: removing judged orphans: one (spill__remove_orphan, on the reaping thread or a
+ * worker), or several at once by worker threads fed by the reaping thread through a small fixed
+ * ring of slots; each finished slot goes back to that thread, which logs and counts it, so the
+ * caller's log callback never runs on a worker. */
+#include <stdio.h>
 #include <string.h>
 
 #include <apr_thread_cond.h>
@@ -8,6 +10,34 @@
 #include <apr_thread_proc.h>
 
 #include "reap.h"
+
+/* One orphan, removed while holding its lock (if it had one) through the one function that
+ * decides rule 6's order (remove.c), counting what went. */
+void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__verdict *v,
+                          int progress, spill__removal *out)
+{
+    spill__doomed d;
+    memset(&d, 0, sizeof d);
+    memset(out, 0, sizeof *out);
+    d.root = c->root;
+    d.root_fd = c->root_fd;
+    snprintf(d.name, sizeof d.name, "%s", name);
+    d.dir_fd = &v->dir_fd;
+    d.lock_fd = &v->lock_fd;
+    d.dev = v->dir_st.dev;
+    d.ino = v->dir_st.ino;
+    d.lock_ours = v->lock_fd != SPILL__NOFD; /* the probe checked it is this .lock */
+    d.deadline_us = c->deadline_us;
+    d.progress = progress;
+    d.stop = c->stop;
+    d.stop_ctx = c->stop_ctx;
+    /* only the remover whose rmdir took the directory counts it as reaped, so racing reapers
+     * count it once */
+    out->rc = spill__remove_dir(&d);
+    out->cut = d.cut;
+    out->files = d.ts.files + (uint64_t)d.lock_removed;
+    out->bytes = d.ts.bytes + (d.lock_removed ? v->lock_size : 0);
+}
 
 #define MAX_WORKERS 64
 #define SLOTS_PER_WORKER 2 /* one being removed, one waiting: workers never idle on judging */

@@ -5,20 +5,6 @@
 
 #include "spill_int.h"
 
-/* The root as given, made absolute against the current directory (symlinks not resolved). */
-int spill__absolute_root(apr_pool_t *pool, const char *root, char **out)
-{
-    char cwd[4096];
-    if (spill__path_is_absolute(root)) {
-        *out = apr_pstrdup(pool, root);
-        return SPILL_OK;
-    }
-    if (spill__getcwd(cwd, sizeof cwd) != SPILL_OK)
-        return SPILL_EIO;
-    *out = apr_pstrcat(pool, cwd, SPILL__PATH_SEP, root, NULL);
-    return SPILL_OK;
-}
-
 static void close_fds(spill_t *s)
 {
     spill__journal_close(s);

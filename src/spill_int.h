@@ -1,4 +1,6 @@
-/* spill_int.h: what the core's files share: the spill handle, errors, records, the registry. */
+/* spill_int.h: what the core's files share, by concern: the on-disk format; process-wide
+ * state (initialisation, errors, options); a spill handle and its chunks; a spill's life (its
+ * root, creation, removal); the registry of this process's spills; the reaper. */
 #ifndef SPILL_INT_H
 #define SPILL_INT_H
 
@@ -10,6 +12,8 @@
 #include "platform.h"
 #include "process.h"
 
+/* ==== On disk (docs/on-disk.md) ======================================================= */
+
 #define SPILL__NAME_PREFIX "spill_"
 #define SPILL__STAGE_PREFIX ".spill-new_"
 #define SPILL__TRASH_PREFIX ".spill-del_" /* rule 6: a directory being removed */
@@ -18,6 +22,77 @@
 #define SPILL__RECORD_MAX 4096
 #define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)
 #define SPILL__TAG_MAX 255 /* bytes of opts.tag */
+
+/* names.c: strict names of spill, staging and trash directories; the clock seconds and random
+ * parts that names are made of. */
+enum spill__name_kind { SPILL__N_SPILL = 0, SPILL__N_STAGE = 1, SPILL__N_TRASH = 2 };
+int spill__parse_name(const char *name, int *kind, uint64_t *secs, uint64_t *rnd);
+void spill__hex(const uint8_t addr[SPILL_ADDR_LEN], char out[SPILL__HEX_LEN + 1]);
+uint64_t spill__random_u64(void);
+int64_t spill__now(void);
+
+/* record.c: the owner record written at the start of .lock. */
+typedef struct spill__record {
+    uint64_t nonce;
+    int64_t pid;
+    int64_t started;
+    uint32_t keep;      /* keep= (0.2): seconds the orphan stays resumable; 0 absent */
+    char host[256];
+    char tag[256];
+} spill__record;
+/* Formats the record line (with its newline) into buf; returns its length. */
+size_t spill__record_format(char *buf, size_t size, uint64_t nonce, int64_t pid,
+                            const char *host, int64_t started, uint32_t keep,
+                            const char *tag);
+/* 1 if buf[0..len) holds a version-1 record (filled into *r), 0 if foreign. */
+int spill__record_parse(const char *buf, size_t len, spill__record *r);
+
+/* journal.c: the chunk journal of a resumable spill, appended after each complete chunk write
+ * (never fails the put: an unjournaled chunk is only not adoptable), read back by spill_adopt. */
+typedef struct spill__journal_entry {
+    uint8_t addr[SPILL_ADDR_LEN];
+    uint64_t len;
+} spill__journal_entry;
+void spill__journal_append(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
+void spill__journal_close(spill_t *s);
+/* The journal's valid entries in the order written (up to the first torn one);
+ * SPILL_ENOTFOUND if the directory has none. */
+int spill__journal_load(spill__fd dir_fd, apr_pool_t *pool, apr_array_header_t **out);
+
+/* ==== Process-wide ==================================================================== */
+
+/* init.c: APR initialised once, invisibly. */
+int spill__init(void);
+/* A pool of its own (unmanaged: its own allocator, no parent, no mutex) for one handle or one
+ * reap: nothing a forked child could inherit locked (rule 14). */
+int spill__pool_new(apr_pool_t **out);
+
+/* error.c: the per-thread last error. Each returns code. */
+int spill__error(int code, const char *op, const char *path, const char *fmt, ...);
+int spill__error_set_os(int code, int os_error, const char *op, const char *path,
+                        const char *reason);
+/* Prefixes the last error's path with dir ("dir/path") and returns code. */
+int spill__error_in(int code, const char *dir);
+void spill__error_clear(void);
+/* Keeps the last error aside while cleanup runs, then puts it back. */
+void spill__error_stash(void);
+void spill__error_unstash(void);
+/* A copy of this thread's last error, to be recorded on another thread: the reaper's workers
+ * hand theirs to the calling thread, which counts and logs the failure. */
+typedef struct spill__error_copy {
+    int code, os_error;
+    char op[64];
+    char path[1024];
+    char reason[256];
+} spill__error_copy;
+void spill__error_copy_out(spill__error_copy *c);
+void spill__error_copy_in(const spill__error_copy *c);
+
+/* opts.c */
+int spill__opts_check(const spill_opts *opts, spill_opts *out);
+void spill__log(const spill_opts *o, int level, const char *fmt, ...);
+
+/* ==== A handle and its chunks ========================================================= */
 
 /* One stored chunk. Entries are recycled through a free list so that put/remove churn does not
  * grow the handle's pool. */
@@ -59,124 +134,28 @@ struct spill {
     int journal_broken;     /* an append failed: later chunks are not journaled */
 };
 
-/* init.c: APR initialised once, invisibly. */
-int spill__init(void);
-/* A pool of its own (unmanaged: its own allocator, no parent, no mutex) for one handle or one
- * reap: nothing a forked child could inherit locked (rule 14). */
-int spill__pool_new(apr_pool_t **out);
-
-/* error.c: the per-thread last error. Each returns code. */
-int spill__error(int code, const char *op, const char *path, const char *fmt, ...);
-int spill__error_set_os(int code, int os_error, const char *op, const char *path,
-                        const char *reason);
-/* Prefixes the last error's path with dir ("dir/path") and returns code. */
-int spill__error_in(int code, const char *dir);
-void spill__error_clear(void);
-/* Keeps the last error aside while cleanup runs, then puts it back. */
-void spill__error_stash(void);
-void spill__error_unstash(void);
-/* A copy of this thread's last error, to be recorded on another thread: the reaper's workers
- * hand theirs to the calling thread, which counts and logs the failure. */
-typedef struct spill__error_copy {
-    int code, os_error;
-    char op[64];
-    char path[1024];
-    char reason[256];
-} spill__error_copy;
-void spill__error_copy_out(spill__error_copy *c);
-void spill__error_copy_in(const spill__error_copy *c);
-
-/* opts.c */
-int spill__opts_check(const spill_opts *opts, spill_opts *out);
-void spill__log(const spill_opts *o, int level, const char *fmt, ...);
-
-/* names.c: strict names of spill, staging and trash directories. */
-enum spill__name_kind { SPILL__N_SPILL = 0, SPILL__N_STAGE = 1, SPILL__N_TRASH = 2 };
-int spill__parse_name(const char *name, int *kind, uint64_t *secs, uint64_t *rnd);
-void spill__hex(const uint8_t addr[SPILL_ADDR_LEN], char out[SPILL__HEX_LEN + 1]);
-
-/* record.c: the owner record written at the start of .lock. */
-typedef struct spill__record {
-    uint64_t nonce;
-    int64_t pid;
-    int64_t started;
-    uint32_t keep;      /* keep= (0.2): seconds the orphan stays resumable; 0 absent */
-    char host[256];
-    char tag[256];
-} spill__record;
-/* Formats the record line (with its newline) into buf; returns its length. */
-size_t spill__record_format(char *buf, size_t size, uint64_t nonce, int64_t pid,
-                            const char *host, int64_t started, uint32_t keep,
-                            const char *tag);
-/* 1 if buf[0..len) holds a version-1 record (filled into *r), 0 if foreign. */
-int spill__record_parse(const char *buf, size_t len, spill__record *r);
+/* spill.c: handles, shared with adopt.c. */
+int spill__handle_new(const spill_opts *opts, spill_t **out);
+void spill__handle_free(spill_t *s);
 
 /* chunks.c: indexes a chunk whose file is complete, as spill_put does after writing it. */
 int spill__chunks_index(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
 
-/* journal.c: the chunk journal of a resumable spill, appended after each complete chunk write
- * (never fails the put: an unjournaled chunk is only not adoptable), read back by spill_adopt. */
-typedef struct spill__journal_entry {
-    uint8_t addr[SPILL_ADDR_LEN];
-    uint64_t len;
-} spill__journal_entry;
-void spill__journal_append(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
-void spill__journal_close(spill_t *s);
-/* The journal's valid entries in the order written (up to the first torn one);
- * SPILL_ENOTFOUND if the directory has none. */
-int spill__journal_load(spill__fd dir_fd, apr_pool_t *pool, apr_array_header_t **out);
+/* ==== A spill's life ================================================================== */
 
-/* spill.c: handles, shared with adopt.c. */
-int spill__handle_new(const spill_opts *opts, spill_t **out);
-void spill__handle_free(spill_t *s);
+/* root.c: the root made absolute against the current directory (links not resolved); rule 11
+ * on the open root, logging a tightening (with o->dry_run: only logging that it would). */
 int spill__absolute_root(apr_pool_t *pool, const char *root, char **out);
+int spill__root_safe(spill__fd root_fd, const char *path, const spill_opts *o);
 
-/* registry.c: the spill directories this process is creating or owns, by dev+ino. A forked
- * child starts with an empty registry: it owns nothing its parent made. */
-int spill__registry_add(uint64_t dev, uint64_t ino);
-/* The handle's descriptors, for the fork handler to close in a child (rule 14); set them to
- * SPILL__NOFD before closing them, so that a child never closes a number reused meanwhile. */
-void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__fd dir_fd,
-                         spill__fd lock_fd, const char *tag);
-/* Rule 14's window: a descriptor that takes a spill's lock is open before the registry knows
- * it, and a child forked in between keeps a copy the fork handler cannot close, which pins the
- * lock for as long as the child lives. So: spill__registry_mark() before the open, and
- * spill__registry_hold(..., mark) once it is open and locked. SPILL_OK: it is in the registry
- * and no fork came in between, so no child keeps it. SPILL_EBUSY: a fork came in between; the
- * caller lets the lock go with LOCK_UN (which reaches the child's copy: one open file) and
- * starts again. */
-enum spill__reg_slot { SPILL__REG_ROOT = 0, SPILL__REG_DIR = 1, SPILL__REG_LOCK = 2 };
-uint64_t spill__registry_mark(void);
-int spill__registry_hold(uint64_t dev, uint64_t ino, int slot, spill__fd fd, uint64_t mark);
-/* 1 if this process owns dev+ino under the owner record tag `tag` (spill_adopt's EBUSY). */
-int spill__registry_has_tag(uint64_t dev, uint64_t ino, const char *tag);
-void spill__registry_remove(uint64_t dev, uint64_t ino);
-int spill__registry_has(uint64_t dev, uint64_t ino);
-/* The fork handler's child side (rule 14): forgets, and closes without unlocking, every
- * descriptor the parent's handles hold; then the background reapers' state. */
-void spill__registry_fork_child(void);
-
-/* dir_fd.c: closes a directory descriptor that may hold its flock (rule 13: LOCK_UN first,
- * never the close alone); *fd becomes SPILL__NOFD. */
-void spill__dir_fd_close(spill__fd *fd);
+/* create.c: makes the spill directory under root_fd, locked and recorded, and published. */
+int spill__create(spill_t *s, const char *root);
 
 #ifdef SPILL_TEST_HOOKS
 /* Test builds: called after each step of creation ("mkdir", "lock", "record", "rename"); a
  * non-zero return fails the step with that error. */
 extern int (*spill__step_hook)(const char *step);
 #endif
-
-/* root.c: rule 11 on an open root, logging a tightening (with o->dry_run: only logging that it
- * would tighten). */
-int spill__root_safe(spill__fd root_fd, const char *path, const spill_opts *o);
-
-/* create.c: makes the spill directory under root_fd, locked and recorded, and published. */
-int spill__create(spill_t *s, const char *root);
-
-/* reap.c: the reap spill_open runs first; its failures are logged, never returned. */
-void spill__reap_on_open(const char *root, const spill_opts *opts);
-/* The reap itself, on checked options. */
-int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out);
 
 /* remove.c: removes a spill directory in the order of rule 6 (docs/design.md), the one place that
  * decides it, for spill_close and spill_reap alike. */
@@ -209,9 +188,45 @@ typedef struct spill__doomed {
 #define SPILL__DOOMED_UNTOUCHED 2
 int spill__remove_dir(spill__doomed *d);
 
-/* The same, stopped at its next check once *stop (set from another thread) is non-zero. */
-int spill__reap_until(const char *root, const spill_opts *o, spill_reap_stats *out,
-                      volatile apr_uint32_t *stop);
+/* dir_fd.c: closes a directory descriptor that may hold its flock (rule 13: LOCK_UN first,
+ * never the close alone); *fd becomes SPILL__NOFD. */
+void spill__dir_fd_close(spill__fd *fd);
+
+/* ==== The registry: what this process owns (rule 14) ================================== */
+
+/* registry.c: the spill directories this process is creating or owns, by dev+ino. A forked
+ * child starts with an empty registry: it owns nothing its parent made. */
+int spill__registry_add(uint64_t dev, uint64_t ino);
+/* The handle's descriptors, for the fork handler to close in a child (rule 14); set them to
+ * SPILL__NOFD before closing them, so that a child never closes a number reused meanwhile. */
+void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__fd dir_fd,
+                         spill__fd lock_fd, const char *tag);
+/* Rule 14's window: a descriptor that takes a spill's lock is open before the registry knows
+ * it, and a child forked in between keeps a copy the fork handler cannot close, which pins the
+ * lock for as long as the child lives. So: spill__registry_mark() before the open, and
+ * spill__registry_hold(..., mark) once it is open and locked. SPILL_OK: it is in the registry
+ * and no fork came in between, so no child keeps it. SPILL_EBUSY: a fork came in between; the
+ * caller lets the lock go with LOCK_UN (which reaches the child's copy: one open file) and
+ * starts again. */
+enum spill__reg_slot { SPILL__REG_ROOT = 0, SPILL__REG_DIR = 1, SPILL__REG_LOCK = 2 };
+uint64_t spill__registry_mark(void);
+int spill__registry_hold(uint64_t dev, uint64_t ino, int slot, spill__fd fd, uint64_t mark);
+/* 1 if this process owns dev+ino under the owner record tag `tag` (spill_adopt's EBUSY). */
+int spill__registry_has_tag(uint64_t dev, uint64_t ino, const char *tag);
+void spill__registry_remove(uint64_t dev, uint64_t ino);
+int spill__registry_has(uint64_t dev, uint64_t ino);
+/* The fork handler's child side (rule 14): forgets, and closes without unlocking, every
+ * descriptor the parent's handles hold; then the background reapers' state. */
+void spill__registry_fork_child(void);
+
+/* ==== The reaper ====================================================================== */
+
+/* reap.c: the reap spill_open runs first; its failures are logged, never returned. */
+void spill__reap_on_open(const char *root, const spill_opts *opts);
+/* The reap itself, on checked options; *stop (may be NULL), set from another thread, stops it
+ * at its next check. */
+int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out,
+                volatile apr_uint32_t *stop);
 
 /* background.c: SPILL_REAP_BACKGROUND. attach makes s share the root's background reaper,
  * starting one if none is running (failures are logged, never returned); detach, from
@@ -221,9 +236,5 @@ typedef struct spill__bg spill__bg;
 void spill__background_attach(spill_t *s, const char *root, const spill_opts *o);
 int spill__background_detach(spill_t *s);
 void spill__background_fork_child(void);
-
-/* random.c */
-uint64_t spill__random_u64(void);
-int64_t spill__now(void);
 
 #endif /* SPILL_INT_H */
