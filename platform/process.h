@@ -7,6 +7,12 @@
 
 #include "platform.h"
 
+#if defined(_MSC_VER) /* the core's per-thread last error */
+#define SPILL__THREAD_LOCAL __declspec(thread)
+#else
+#define SPILL__THREAD_LOCAL __thread
+#endif
+
 /* This process's id and the host's name (escaped by the core). */
 int64_t spill__getpid(void);
 void spill__hostname(char *buf, size_t size);
@@ -21,15 +27,16 @@ unsigned spill__ncpu(void);
 void spill__once(void (*fn)(void));
 
 /* A monotonic clock in microseconds, for rule 10's budget: never the wall clock, which steps
- * (at boot, just when crash loops restart). POSIX CLOCK_MONOTONIC; Windows QueryPerformanceCounter. */
+ * (at boot, just when crash loops restart). POSIX CLOCK_MONOTONIC; Windows
+ * QueryPerformanceCounter. */
 int64_t spill__monotonic_us(void);
 
 /* The library's process-wide mutexes (rule 14), in the one order every thread takes them and in
- * which the fork handler (platform/posix/fork.c) takes them all before a fork: a thread holding
- * one never takes one listed before it. None is held across a call out of the library, so the
- * handler never waits long, and the child inherits every one unlocked. Per-handle and per-reap
- * locks are not here: only threads of one call use them, and none of those threads goes on in
- * a child (the library never forks). */
+ * which the fork handler (platform/posix/process.c) takes them all before a fork: a thread
+ * holding one never takes one listed before it. None is held across a call out of the library,
+ * so the handler never waits long, and the child inherits every one unlocked. Per-handle and
+ * per-reap locks are not here: only threads of one call use them, and none of those threads
+ * goes on in a child (the library never forks). */
 enum spill__mutex_id {
     SPILL__MU_ONCE = 0,  /* spill__once's first runs */
     SPILL__MU_REGISTRY,  /* src/registry.c */

@@ -1,5 +1,5 @@
-/* walk.c: the tree walker's passes over a directory, the same on every OS (see walk.h); it
- * reaches the OS only through the operations table and spill__walk_entry. */
+/* walk.c: the tree walker's passes over a directory and its counting of each entry, the same on
+ * every OS (walk.h); it reaches the OS through the operations table and spill__walk_entry. */
 #include <string.h>
 
 #include "walk.h"
@@ -25,6 +25,47 @@ int spill__walk_over(spill__walk *w)
     return 1;
 }
 
+int spill__walk_after_descent(spill__walk *w, uint32_t nested, spill__walk_pass *ps)
+{
+    w->st->dirs++;
+    if (nested) {
+        ps->errors += nested; /* the directory cannot go */
+        return 0;
+    }
+    if (w->measure)
+        return 0;
+    if (w->cut) { /* the budget ran out inside: the rest is the next reap's */
+        w->st->dirs--;
+        return 0;
+    }
+    return 1;
+}
+
+int spill__walk_dir_removed(spill__walk *w, int rc, spill__walk_pass *ps)
+{
+    if (rc == SPILL_OK)
+        return 1;
+    if (rc != SPILL_ENOTFOUND)
+        spill__walk_fail(w, rc, ps);
+    w->st->dirs--;
+    return 0;
+}
+
+int spill__walk_file_removed(spill__walk *w, int rc, const spill__stat *cs,
+                             spill__walk_pass *ps)
+{
+    if (rc == SPILL_ENOTFOUND)
+        return 0;
+    if (rc != SPILL_OK) {
+        spill__walk_fail(w, rc, ps);
+        return 0;
+    }
+    w->st->files++;
+    if (cs->type == SPILL__F_REG)
+        w->st->bytes += cs->size;
+    return !w->measure;
+}
+
 /* Entries of fd are at level depth + 1. Some filesystems skip entries of a directory that is
  * being unlinked from, so the listing is read again until a pass removes nothing. Returns the
  * errors of the last pass, its subdirectories' included (earlier passes' are met again). */
@@ -35,7 +76,7 @@ uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const spill__stat *self, 
     const char *name;
     spill__walk_pass ps;
     int rc, removed, n;
-    if ((rc = spill__sys.dir_open(fd, &d)) != SPILL_OK) {
+    if ((rc = spill__sys.list_open(fd, &d)) != SPILL_OK) {
         if (w->first_error == SPILL_OK)
             w->first_error = rc;
         return 1;
@@ -43,7 +84,7 @@ uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const spill__stat *self, 
     for (;;) {
         removed = 0;
         memset(&ps, 0, sizeof ps);
-        while ((rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name) {
+        while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
             if (keep && strcmp(name, keep) == 0)
                 continue;
             /* rule 10: the budget is checked at every entry, not only between orphans */
@@ -57,55 +98,45 @@ uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const spill__stat *self, 
             spill__walk_fail(w, rc, &ps);
         if (w->measure || !removed || rc != SPILL_OK || w->cut)
             break;
-        spill__sys.dir_rewind(d);
+        spill__sys.list_rewind(d);
     }
-    spill__sys.dir_close(d);
+    spill__sys.list_close(d);
     return ps.errors;
 }
 
-static int run(spill__fd dirfd, const char *keep, spill__tree_stats *st, int measure,
-               int64_t deadline_us, int progress, spill__walk_stop stop, void *stop_ctx)
+static int run(spill__fd dirfd, const spill__tree_limits *lim, spill__tree_stats *st,
+               int measure)
 {
+    static const spill__tree_limits none;
     spill__walk w;
     spill__stat self;
     uint32_t errors;
     int rc;
+    if (!lim)
+        lim = &none;
     memset(&w, 0, sizeof w);
     w.measure = measure;
     w.st = st;
-    w.deadline_us = deadline_us;
-    w.min_taken = progress ? 1 : 0;
-    w.stop = stop;
-    w.stop_ctx = stop_ctx;
+    w.deadline_us = lim->deadline_us;
+    w.min_taken = lim->progress ? 1 : 0;
+    w.stop = lim->stop;
+    w.stop_ctx = lim->stop_ctx;
     if ((rc = spill__sys.stat(dirfd, NULL, &self)) != SPILL_OK) {
         st->errors++;
         return rc;
     }
-    errors = spill__walk_dir(&w, dirfd, &self, keep, 0);
+    errors = spill__walk_dir(&w, dirfd, &self, lim->keep, 0);
     st->errors += errors;
     st->cut_short = w.cut;
     return errors ? (w.first_error != SPILL_OK ? w.first_error : SPILL_EIO) : SPILL_OK;
 }
 
-int spill__tree_empty(spill__fd dirfd, const char *keep, spill__tree_stats *st)
+int spill__tree_empty(spill__fd dirfd, const spill__tree_limits *lim, spill__tree_stats *st)
 {
-    return run(dirfd, keep, st, 0, 0, 0, NULL, NULL);
-}
-
-int spill__tree_empty_until(spill__fd dirfd, const char *keep, spill__tree_stats *st,
-                            int64_t deadline_us, int progress)
-{
-    return run(dirfd, keep, st, 0, deadline_us, progress, NULL, NULL);
+    return run(dirfd, lim, st, 0);
 }
 
 int spill__tree_measure(spill__fd dirfd, spill__tree_stats *st)
 {
-    return run(dirfd, NULL, st, 1, 0, 0, NULL, NULL);
-}
-
-int spill__tree_empty_checked(spill__fd dirfd, const char *keep, spill__tree_stats *st,
-                              int64_t deadline_us, int progress, spill__walk_stop stop,
-                              void *stop_ctx)
-{
-    return run(dirfd, keep, st, 0, deadline_us, progress, stop, stop_ctx);
+    return run(dirfd, NULL, st, 1);
 }

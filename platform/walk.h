@@ -31,6 +31,20 @@ int spill__walk_over(spill__walk *w);
 /* Records an error met in this pass. */
 void spill__walk_fail(spill__walk *w, int rc, spill__walk_pass *ps);
 
+/* The bookkeeping after the descent into one directory, whose last pass left `nested` errors:
+ * counts the directory, and returns 1 if it is now to be removed (nothing left below, not
+ * measuring, not cut short), 0 if it stays. Then the OS removes it its own way and hands the
+ * outcome to spill__walk_dir_removed, which returns 1 if it went, and otherwise uncounts it
+ * (recording the error unless it was already gone). */
+int spill__walk_after_descent(spill__walk *w, uint32_t nested, spill__walk_pass *ps);
+int spill__walk_dir_removed(spill__walk *w, int rc, spill__walk_pass *ps);
+
+/* The same for an entry that is not a directory (stat'ed as cs), once the OS has removed it
+ * with outcome rc (SPILL_OK when measuring, as nothing is removed): counts it unless it was
+ * already gone or an error (recorded). Returns 1 if it was removed. */
+int spill__walk_file_removed(spill__walk *w, int rc, const spill__stat *cs,
+                             spill__walk_pass *ps);
+
 /* Walks the directory open as fd, whose entries are at level depth + 1, skipping `keep`.
  * Returns the errors of the last pass, its subdirectories' included. */
 uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const spill__stat *self, const char *keep,

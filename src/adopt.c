@@ -68,15 +68,15 @@ static int list_candidates(search *q)
 {
     spill__dir *d;
     const char *name;
-    int rc = spill__sys.dir_open(q->c.root_fd, &d);
+    int rc = spill__sys.list_open(q->c.root_fd, &d);
     apr_array_header_t *names = apr_array_make(q->pool, 16, sizeof(char *));
     int i;
     if (rc != SPILL_OK)
         return spill__error_in(rc, q->c.root);
-    while ((rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name)
+    while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name)
         if (adoptable_name(name))
             APR_ARRAY_PUSH(names, char *) = apr_pstrdup(q->pool, name);
-    spill__sys.dir_close(d);
+    spill__sys.list_close(d);
     if (rc != SPILL_OK)
         return spill__error_in(rc, q->c.root);
     for (i = 0; i < names->nelts; i++)
@@ -98,7 +98,7 @@ static int rewrite_record(spill_t *s, spill__fd lock_fd, int64_t started)
     spill__hostname(host, sizeof host);
     n = spill__record_format(rec, sizeof rec, spill__random_u64(), s->pid, host, started,
                              s->opts.keep_seconds, s->opts.tag);
-    return spill__sys.rewrite(lock_fd, rec, n);
+    return spill__sys.write(lock_fd, rec, n, 1);
 }
 
 /* Indexes the journal's entries whose file is there whole, in the order written; an address
@@ -142,16 +142,16 @@ static void remove_entry(spill_t *s, const char *name, const spill__stat *dir_st
     if (spill__sys.stat(s->dir_fd, name, &st) != SPILL_OK)
         return;
     if (st.type != SPILL__F_DIR) {
-        spill__sys.unlink(s->dir_fd, name, 0);
+        spill__sys.unlink(s->dir_fd, name, 0, NULL);
         return;
     }
     if (st.dev != dir_st->dev || st.mount_id != dir_st->mount_id ||
-        spill__sys.open_dir(s->dir_fd, name, &fd) != SPILL_OK)
+        spill__sys.open_dir(s->dir_fd, name, 0, &fd) != SPILL_OK)
         return;
     memset(&ts, 0, sizeof ts);
     spill__tree_empty(fd, NULL, &ts);
     spill__sys.close(fd);
-    spill__sys.unlink(s->dir_fd, name, 1);
+    spill__sys.unlink(s->dir_fd, name, 1, NULL);
 }
 
 /* Everything the journal does not prove (partial chunks, stray files, links) goes. */
@@ -161,13 +161,13 @@ static void remove_unproven(spill_t *s, apr_hash_t *keep, const spill__stat *dir
     spill__dir *d;
     const char *name;
     int i;
-    if (spill__sys.dir_open(s->dir_fd, &d) != SPILL_OK)
+    if (spill__sys.list_open(s->dir_fd, &d) != SPILL_OK)
         return;
-    while (spill__sys.dir_next(d, &name) == SPILL_OK && name)
+    while (spill__sys.list_next(d, &name) == SPILL_OK && name)
         if (strcmp(name, SPILL__LOCK_NAME) != 0 && strcmp(name, SPILL__JOURNAL_NAME) != 0 &&
             !apr_hash_get(keep, name, APR_HASH_KEY_STRING))
             APR_ARRAY_PUSH(names, char *) = apr_pstrdup(s->pool, name);
-    spill__sys.dir_close(d);
+    spill__sys.list_close(d);
     for (i = 0; i < names->nelts; i++)
         remove_entry(s, APR_ARRAY_IDX(names, i, char *), dir_st);
 }
@@ -183,16 +183,16 @@ static int hold_dir(search *q, const char *name, spill__verdict *v, int *forked)
     int rc = spill__sys.stat(q->c.root_fd, name, &named);
     if (rc != SPILL_OK || named.dev != v->dir_st.dev || named.ino != v->dir_st.ino)
         return SPILL_EBUSY; /* taken away or replaced meanwhile: a lost race */
-    if ((rc = spill__sys.open_dir_held(q->c.root_fd, name, &fd)) != SPILL_OK)
+    if ((rc = spill__sys.open_dir(q->c.root_fd, name, 1, &fd)) != SPILL_OK)
         return SPILL_EBUSY;
     if (spill__sys.stat(fd, NULL, &held) != SPILL_OK || held.dev != v->dir_st.dev ||
         held.ino != v->dir_st.ino) {
         spill__sys.close(fd);
         return SPILL_EBUSY;
     }
-    /* the judge's exclusive flock goes with its descriptor (LOCK_UN, never by closing); a
+    /* the judge's exclusive directory lock goes with its descriptor (dir_close); a
      * refused shared one means a cleaner walks the directory right now: given up */
-    spill__dir_fd_close(&v->dir_fd);
+    spill__sys.dir_close(&v->dir_fd);
     v->dir_locked = 0;
     v->dir_fd = fd;
     if (spill__sys.dir_lock(fd, SPILL__DLOCK_SH) == SPILL_EBUSY)
@@ -254,7 +254,7 @@ static int take_once(search *q, const char *name, spill_t *s, int *forked)
 }
 
 /* A fork that came while the lock was taken costs the attempt, never the candidate: its lock is
- * let go (LOCK_UN, which the child's copy shares) and taken again. */
+ * let go (unlock, which reaches the child's copy) and taken again. */
 static int take(search *q, const char *name, spill_t *s)
 {
     int i, rc = SPILL_EBUSY, forked = 1;

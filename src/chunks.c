@@ -40,19 +40,19 @@ static spill__chunk *new_chunk(spill_t *s)
 static int write_file(spill_t *s, const char *hex, const void *data, size_t len)
 {
     spill__fd fd;
-    int rc = spill__sys.create(s->dir_fd, hex, 0600, &fd);
+    int rc = spill__sys.open_file(s->dir_fd, hex, SPILL__OPEN_CREATE, &fd);
     if (rc == SPILL_EBUSY) {
         /* a file we do not know of under a chunk's name (a put whose cleanup failed):
          * replace it, as the address is not stored */
-        spill__sys.unlink(s->dir_fd, hex, 0);
-        rc = spill__sys.create(s->dir_fd, hex, 0600, &fd);
+        spill__sys.unlink(s->dir_fd, hex, 0, NULL);
+        rc = spill__sys.open_file(s->dir_fd, hex, SPILL__OPEN_CREATE, &fd);
     }
     if (rc == SPILL_ENOTFOUND)
         return spill__error(SPILL_ELOST, "create", s->path,
                             "the spill directory was taken away while it was open");
     if (rc != SPILL_OK)
         return spill__error_in(rc, s->path);
-    rc = spill__sys.write(fd, data, len);
+    rc = spill__sys.write(fd, data, len, 0);
     if (rc == SPILL_OK) {
         rc = spill__sys.close(fd);
     } else {
@@ -66,7 +66,7 @@ static int write_file(spill_t *s, const char *hex, const void *data, size_t len)
             spill__error_in(rc, hex);
         spill__error_in(rc, s->path);
         spill__error_stash();
-        spill__sys.unlink(s->dir_fd, hex, 0);
+        spill__sys.unlink(s->dir_fd, hex, 0, NULL);
         spill__error_unstash();
     }
     return rc;
@@ -87,7 +87,7 @@ int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, 
         return rc;
     if ((rc = spill__chunks_index(s, addr, len)) != SPILL_OK) {
         spill__error_stash();
-        spill__sys.unlink(s->dir_fd, hex, 0); /* not stored: no chunk left behind */
+        spill__sys.unlink(s->dir_fd, hex, 0, NULL); /* not stored: no chunk left behind */
         spill__error_unstash();
         return rc;
     }
@@ -144,7 +144,7 @@ int spill_get(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], void **data, size_
     if (!(c = find(s, addr)))
         return spill__error(SPILL_ENOTFOUND, "spill_get", s->path, "no chunk at that address");
     spill__hex(addr, hex);
-    rc = spill__sys.open_read(s->dir_fd, hex, &fd);
+    rc = spill__sys.open_file(s->dir_fd, hex, SPILL__OPEN_READ, &fd);
     if (rc == SPILL_ENOTFOUND)
         return spill__error(SPILL_ELOST, "open", s->path, "chunk %s vanished", hex);
     if (rc != SPILL_OK)
@@ -185,7 +185,7 @@ int spill_remove(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN])
     if (!(c = find(s, addr)))
         return spill__error(SPILL_ENOTFOUND, "spill_remove", s->path, "no chunk at that address");
     spill__hex(addr, hex);
-    rc = spill__sys.unlink(s->dir_fd, hex, 0);
+    rc = spill__sys.unlink(s->dir_fd, hex, 0, NULL);
     if (rc != SPILL_OK && rc != SPILL_ENOTFOUND)
         return spill__error_in(rc, s->path);
     forget(s, c);

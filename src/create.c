@@ -51,7 +51,7 @@ static void undo(spill_t *s, attempt *a)
         if (spill__sys.stat(a->lock_fd, NULL, &lk) == SPILL_OK &&
             spill__sys.stat(a->dir_fd, SPILL__LOCK_NAME, &here) == SPILL_OK &&
             same_file(&lk, &here))
-            spill__sys.unlink_held(a->dir_fd, SPILL__LOCK_NAME, &a->lock_fd, 0);
+            spill__sys.unlink(a->dir_fd, SPILL__LOCK_NAME, 0, &a->lock_fd);
         spill__sys.unlock(a->lock_fd);
         a->lock_fd = SPILL__NOFD;
     } else if (a->lock_tried && a->dir_fd != SPILL__NOFD) {
@@ -59,12 +59,12 @@ static void undo(spill_t *s, attempt *a)
          * keeps the directory from being removed, and where locking fails for good (ENOLCK
          * on a filesystem without locks) no reaper can take it either: every retrying open
          * would leave one more. The directory is this attempt's own (dir_fd), so is its .lock. */
-        spill__sys.unlink(a->dir_fd, SPILL__LOCK_NAME, 0);
+        spill__sys.unlink(a->dir_fd, SPILL__LOCK_NAME, 0, NULL);
     }
     if (a->dir_fd != SPILL__NOFD) {
         if (spill__sys.stat(s->root_fd, name, &st) == SPILL_OK && same_file(&st, &a->dir_st))
-            spill__sys.unlink_held(s->root_fd, name, &a->dir_fd, 1);
-        spill__dir_fd_close(&a->dir_fd);
+            spill__sys.unlink(s->root_fd, name, 1, &a->dir_fd);
+        spill__sys.dir_close(&a->dir_fd);
     }
     if (a->registered)
         spill__registry_remove(a->dir_st.dev, a->dir_st.ino);
@@ -74,13 +74,13 @@ static void undo(spill_t *s, attempt *a)
 /* POSIX: the staging directory, made and then opened. */
 static int make_stage(spill_t *s, attempt *a)
 {
-    int rc = spill__sys.mkdir(s->root_fd, a->stage, 0700);
+    int rc = spill__sys.mkdir(s->root_fd, a->stage, 0700, NULL);
     if (rc != SPILL_OK)
         return rc;
     if ((rc = STEP("mkdir")) != SPILL_OK)
         return rc;
     a->mark = spill__registry_mark(); /* rule 14: the window opens with the descriptor */
-    return spill__sys.open_dir(s->root_fd, a->stage, &a->dir_fd);
+    return spill__sys.open_dir(s->root_fd, a->stage, 0, &a->dir_fd);
 }
 
 /* Windows: the final directory, created and held open in one step. Until .lock is locked a
@@ -89,7 +89,7 @@ static int make_final(spill_t *s, attempt *a)
 {
     int rc;
     a->mark = spill__registry_mark();
-    rc = spill__sys.mkdir_open(s->root_fd, a->final, 0700, &a->dir_fd);
+    rc = spill__sys.mkdir(s->root_fd, a->final, 0700, &a->dir_fd);
     a->published = rc == SPILL_OK;
     return rc;
 }
@@ -148,7 +148,7 @@ static int lock_and_record(spill_t *s, attempt *a)
     spill__hostname(host, sizeof host);
     n = spill__record_format(rec, sizeof rec, a->rnd, s->pid, host, (int64_t)a->secs,
                              s->opts.keep_seconds, s->opts.tag);
-    if ((rc = spill__sys.write(a->lock_fd, rec, n)) != SPILL_OK)
+    if ((rc = spill__sys.write(a->lock_fd, rec, n, 0)) != SPILL_OK)
         return rc;
     return STEP("record");
 }

@@ -46,12 +46,14 @@ void spill__journal_append(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint6
      * The journal is given up at the first one, as a torn entry would hide the ones after it */
     spill__error_stash();
     if (s->journal_fd == SPILL__NOFD &&
-        spill__sys.open_append(s->dir_fd, SPILL__JOURNAL_NAME, &s->journal_fd) != SPILL_OK)
+        spill__sys.open_file(s->dir_fd, SPILL__JOURNAL_NAME, SPILL__OPEN_APPEND,
+                             &s->journal_fd) != SPILL_OK)
         s->journal_fd = SPILL__NOFD;
     memcpy(e, addr, SPILL_ADDR_LEN);
     put_le(e + SPILL_ADDR_LEN, len, 8);
     put_le(e + SPILL_ADDR_LEN + 8, checksum(e, SPILL_ADDR_LEN + 8), 4);
-    rc = s->journal_fd == SPILL__NOFD ? SPILL_EIO : spill__sys.write(s->journal_fd, e, sizeof e);
+    rc = s->journal_fd == SPILL__NOFD ? SPILL_EIO
+                                      : spill__sys.write(s->journal_fd, e, sizeof e, 0);
     if (rc != SPILL_OK)
         s->journal_broken = 1;
     spill__error_unstash();
@@ -70,7 +72,7 @@ static int read_all(spill__fd dir_fd, apr_pool_t *pool, uint8_t **buf, size_t *l
     spill__stat st;
     spill__fd fd;
     size_t got = 0, n;
-    int rc = spill__sys.open_read(dir_fd, SPILL__JOURNAL_NAME, &fd);
+    int rc = spill__sys.open_file(dir_fd, SPILL__JOURNAL_NAME, SPILL__OPEN_READ, &fd);
     if (rc != SPILL_OK)
         return rc;
     if ((rc = spill__sys.stat(fd, NULL, &st)) == SPILL_OK && st.type != SPILL__F_REG)

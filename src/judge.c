@@ -19,7 +19,7 @@ int spill__judge_begin(spill__judge_ctx *c, const char *root, const spill_opts *
     c->grace = o->grace_seconds;
     c->reap_resumable = o->reap_resumable;
     spill__hostname(c->host, sizeof c->host);
-    if ((rc = spill__sys.open_dir(SPILL__NOFD, root, &c->root_fd)) != SPILL_OK)
+    if ((rc = spill__sys.open_dir(SPILL__NOFD, root, 0, &c->root_fd)) != SPILL_OK)
         return rc;
     if ((check_root && (rc = spill__root_safe(c->root_fd, root, o)) != SPILL_OK) ||
         (rc = spill__sys.stat(c->root_fd, NULL, &c->root_st)) != SPILL_OK ||
@@ -99,7 +99,7 @@ static int open_checked(const spill__judge_ctx *c, const char *name, spill__verd
     if (!shape_ok(c, v))
         return 0;
     named = v->dir_st;
-    if ((rc = spill__sys.open_dir(c->root_fd, name, &v->dir_fd)) == SPILL_EUNSAFE) {
+    if ((rc = spill__sys.open_dir(c->root_fd, name, 0, &v->dir_fd)) == SPILL_EUNSAFE) {
         set(v, SPILL_UNSAFE, "%s", spill_error_last()->message); /* crossed into a mount since */
         return 0;
     }
@@ -130,8 +130,8 @@ static void read_record(spill__fd fd, spill__verdict *v)
 }
 
 /* Rule 13: an orphan's directory is taken from the host's cleaners by convention too, with a
- * non-blocking exclusive flock; someone holding it (a cleaner walking it, or a process that
- * marks the directory as in use) makes it live. Other failures are ignored by the platform. */
+ * non-blocking exclusive directory lock; someone holding it (a cleaner walking it, or a process
+ * that marks the directory as in use) makes it live. Other failures are ignored by the platform. */
 static void claim_dir(spill__verdict *v)
 {
     if (spill__sys.dir_lock(v->dir_fd, SPILL__DLOCK_EX) == SPILL_OK) {
@@ -192,7 +192,7 @@ static void judge_keep(const spill__judge_ctx *c, spill__verdict *v)
 /* Rules 3, 4, 5 and 8 once the lock has been tried. */
 static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdict *v)
 {
-    int rc = spill__sys.lock_probe(v->dir_fd, SPILL__LOCK_NAME, &v->lock_fd);
+    int rc = spill__sys.lock_probe(v->dir_fd, SPILL__LOCK_NAME, SPILL__PROBE_LOCK, &v->lock_fd);
     if (v->trash && (rc == SPILL_OK || rc == SPILL_ENOTFOUND)) {
         /* rule 1: only a lock holder renames a directory to a trash name, on its way out, so a
          * free or missing lock there means its remover is gone: garbage at once, on any
@@ -256,7 +256,7 @@ void spill__judge_read_record(const spill__judge_ctx *c, spill__verdict *v)
     if (v->dir_fd == SPILL__NOFD || v->lock_fd != SPILL__NOFD || !v->lock_examined ||
         spill__registry_has(v->dir_st.dev, v->dir_st.ino))
         return;
-    if (spill__sys.lock_read(v->dir_fd, SPILL__LOCK_NAME, &fd) != SPILL_OK)
+    if (spill__sys.lock_probe(v->dir_fd, SPILL__LOCK_NAME, SPILL__PROBE_READ, &fd) != SPILL_OK)
         return;
     read_record(fd, v);
     spill__sys.close(fd);
@@ -272,7 +272,7 @@ void spill__verdict_dir_unlock(spill__verdict *v)
 void spill__verdict_release(spill__verdict *v)
 {
     if (v->dir_locked)
-        spill__dir_fd_close(&v->dir_fd); /* rule 13: LOCK_UN, then the close */
+        spill__sys.dir_close(&v->dir_fd); /* rule 13: the lock for every copy, then the close */
     else if (v->dir_fd != SPILL__NOFD)
         spill__sys.close(v->dir_fd);
     v->dir_locked = 0;

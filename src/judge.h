@@ -34,7 +34,8 @@ typedef struct spill__verdict {
     spill__fd dir_fd;     /* the directory, open unless gone/unsafe-before-open */
     spill__fd lock_fd;    /* .lock, locked by us, when we could take its lock */
     int lock_examined;    /* .lock was found busy after its examination (rule 7) */
-    int dir_locked;       /* rule 13: we hold its flock (exclusive on an orphan, shared once adopted) */
+    int dir_locked;       /* rule 13: we hold its directory lock (exclusive on an orphan,
+                             shared once adopted) */
     spill__stat dir_st;
     uint64_t lock_size;
     int has_record;
@@ -60,8 +61,8 @@ void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v
 
 /* Closes what the verdict holds (releasing the lock last). */
 void spill__verdict_release(spill__verdict *v);
-/* Rule 13: lets go of the directory's flock (LOCK_UN, never by closing: a child forked
- * meanwhile shares the descriptor and would keep it). */
+/* Rule 13: lets go of the directory's lock, for every copy of its descriptor, which stays
+ * open. */
 void spill__verdict_dir_unlock(spill__verdict *v);
 
 /* For scan: reads the owner record of a live spill without taking its lock. */

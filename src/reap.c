@@ -201,7 +201,7 @@ static int collect(spill__dir *d, name_list *l)
 {
     const char *name;
     int rc;
-    while ((rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name) {
+    while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
         char *copy;
         if (!spill__judge_wants(name))
             continue;
@@ -246,7 +246,7 @@ static int walk_root(reap_run *r)
 {
     spill__dir *d;
     const char *name;
-    int rc = spill__sys.dir_open(r->c.root_fd, &d);
+    int rc = spill__sys.list_open(r->c.root_fd, &d);
     if (rc != SPILL_OK)
         return spill__error_in(rc, r->c.root);
     /* The trap of a listing read while workers remove: a worker renames its orphan to a trash
@@ -258,9 +258,9 @@ static int walk_root(reap_run *r)
     if (r->c.deadline_us || r->workers > 1)
         rc = walk_listed(r, d, r->c.deadline_us != 0);
     else
-        while ((rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name && visit(r, name))
+        while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name && visit(r, name))
             ;
-    spill__sys.dir_close(d);
+    spill__sys.list_close(d);
     if (rc != SPILL_OK)
         r->st.errors++;
     return SPILL_OK;

@@ -137,10 +137,11 @@ int spill__registry_has_tag(uint64_t dev, uint64_t ino, const char *tag)
     return has;
 }
 
-/* In a forked child, from the fork handler (registered by spill__init), with the registry's mutex held by this (the only)
- * thread: every entry is the parent's. Its descriptors are closed without unlocking (the
- * parent's lock stays the parent's; flock's lock goes only with the last descriptor of its open
- * file description, so the child's copy must not outlive the parent's), and it is forgotten. */
+/* In a forked child, from the fork handler (registered by spill__init), with the registry's
+ * mutex held by this (the only) thread: every entry is the parent's. Its descriptors are closed
+ * without unlocking (the parent's lock stays the parent's; a lock goes only with the last
+ * descriptor of its open file description, so the child's copy must not outlive the
+ * parent's), and it is forgotten. */
 void spill__registry_fork_child(void)
 {
     size_t b;

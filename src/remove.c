@@ -93,13 +93,13 @@ static int only_hidden(const spill__doomed *d)
     spill__dir *dir;
     const char *n;
     int seen = 0, other = 0;
-    if (*d->dir_fd == SPILL__NOFD || spill__sys.dir_open(*d->dir_fd, &dir) != SPILL_OK)
+    if (*d->dir_fd == SPILL__NOFD || spill__sys.list_open(*d->dir_fd, &dir) != SPILL_OK)
         return HIDDEN_NOT;
-    while (!other && spill__sys.dir_next(dir, &n) == SPILL_OK && n) {
+    while (!other && spill__sys.list_next(dir, &n) == SPILL_OK && n) {
         seen = 1;
         other = strncmp(n, ".fuse_hidden", 12) != 0 && strncmp(n, ".nfs", 4) != 0;
     }
-    spill__sys.dir_close(dir);
+    spill__sys.list_close(dir);
     return other ? HIDDEN_NOT : seen ? HIDDEN_ONLY : HIDDEN_GONE;
 }
 
@@ -108,8 +108,7 @@ static int rmdir_once(spill__doomed *d)
     if (!is_it(d, d->name))
         return SPILL_ENOTFOUND; /* gone, or no longer ours: another remover was first */
     /* an owner's directory handle refuses the delete on Windows: let go first there */
-    return d->owner ? spill__sys.unlink_held(d->root_fd, d->name, d->dir_fd, 1)
-                    : spill__sys.unlink(d->root_fd, d->name, 1);
+    return spill__sys.unlink(d->root_fd, d->name, 1, d->owner ? d->dir_fd : NULL);
 }
 
 /* Step 5. */
@@ -141,6 +140,7 @@ static int remove_dir(spill__doomed *d)
 
 int spill__remove_dir(spill__doomed *d)
 {
+    spill__tree_limits lim;
     int rc, renamed;
     char was[sizeof d->name];
     memset(&d->ts, 0, sizeof d->ts);
@@ -152,9 +152,12 @@ int spill__remove_dir(spill__doomed *d)
     strcpy(was, d->name);
     to_trash(d);
     renamed = strcmp(was, d->name) != 0;
-    rc = spill__tree_empty_checked(*d->dir_fd,
-                                   *d->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL, &d->ts,
-                                   d->deadline_us, d->progress, d->stop, d->stop_ctx);
+    lim.keep = *d->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL;
+    lim.deadline_us = d->deadline_us;
+    lim.progress = d->progress;
+    lim.stop = d->stop;
+    lim.stop_ctx = d->stop_ctx;
+    rc = spill__tree_empty(*d->dir_fd, &lim, &d->ts);
     if (rc != SPILL_OK) /* .lock and its record stay, for the next reap */
         return locate(d, rc, 1);
     if (d->ts.cut_short) { /* rule 10: the same, by the budget; the caller releases the lock */
@@ -163,7 +166,7 @@ int spill__remove_dir(spill__doomed *d)
         return SPILL_OK;
     }
     if (d->lock_ours) {
-        rc = spill__sys.unlink_held(*d->dir_fd, SPILL__LOCK_NAME, d->lock_fd, 0);
+        rc = spill__sys.unlink(*d->dir_fd, SPILL__LOCK_NAME, 0, d->lock_fd);
         if (rc != SPILL_OK && rc != SPILL_ENOTFOUND)
             return locate(d, rc, 1);
         d->lock_removed = rc == SPILL_OK;

@@ -89,18 +89,18 @@ int spill_scan(const char *root, const spill_opts *opts,
         return SPILL_OK;
     if (rc != SPILL_OK)
         return spill__error_in(rc, "");
-    if ((rc = spill__sys.dir_open(c.root_fd, &d)) != SPILL_OK) {
+    if ((rc = spill__sys.list_open(c.root_fd, &d)) != SPILL_OK) {
         spill__judge_end(&c);
         return spill__error_in(rc, root);
     }
-    while (!stop && (rc = spill__sys.dir_next(d, &name)) == SPILL_OK && name) {
+    while (!stop && (rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
         char copy[256];
         if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
             continue;
         strcpy(copy, name);
         stop = one_entry(&c, &o, copy, cb, ctx);
     }
-    spill__sys.dir_close(d);
+    spill__sys.list_close(d);
     spill__judge_end(&c);
     if (stop)
         return stop;

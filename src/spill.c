@@ -10,7 +10,7 @@ static void close_fds(spill_t *s)
     spill__journal_close(s);
     if (s->lock_fd != SPILL__NOFD)
         spill__sys.close(s->lock_fd);
-    spill__dir_fd_close(&s->dir_fd); /* its shared flock (rule 13): LOCK_UN, then the close */
+    spill__sys.dir_close(&s->dir_fd); /* its shared lock (rule 13), then the descriptor */
     if (s->root_fd != SPILL__NOFD)
         spill__sys.close(s->root_fd);
 }
@@ -57,7 +57,7 @@ static int open_root(spill_t *s, const char *root, const spill_opts *o, char **a
         return rc;
     if ((rc = spill__mkdir_parents(*abs)) != SPILL_OK)
         return rc;
-    if ((rc = spill__sys.open_dir(SPILL__NOFD, *abs, &s->root_fd)) != SPILL_OK)
+    if ((rc = spill__sys.open_dir(SPILL__NOFD, *abs, 0, &s->root_fd)) != SPILL_OK)
         return rc;
     return spill__root_safe(s->root_fd, *abs, o);
 }

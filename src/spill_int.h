@@ -67,10 +67,9 @@ int spill__init(void);
  * reap: nothing a forked child could inherit locked (rule 14). */
 int spill__pool_new(apr_pool_t **out);
 
-/* error.c: the per-thread last error. Each returns code. */
+/* error.c: the per-thread last error (spill__error_set_os, the platform's way in, is in
+ * platform.h). Each returns code. */
 int spill__error(int code, const char *op, const char *path, const char *fmt, ...);
-int spill__error_set_os(int code, int os_error, const char *op, const char *path,
-                        const char *reason);
 /* Prefixes the last error's path with dir ("dir/path") and returns code. */
 int spill__error_in(int code, const char *dir);
 void spill__error_clear(void);
@@ -188,10 +187,6 @@ typedef struct spill__doomed {
 #define SPILL__DOOMED_UNTOUCHED 2
 int spill__remove_dir(spill__doomed *d);
 
-/* dir_fd.c: closes a directory descriptor that may hold its flock (rule 13: LOCK_UN first,
- * never the close alone); *fd becomes SPILL__NOFD. */
-void spill__dir_fd_close(spill__fd *fd);
-
 /* ==== The registry: what this process owns (rule 14) ================================== */
 
 /* registry.c: the spill directories this process is creating or owns, by dev+ino. A forked
@@ -206,7 +201,7 @@ void spill__registry_fds(uint64_t dev, uint64_t ino, spill__fd root_fd, spill__f
  * lock for as long as the child lives. So: spill__registry_mark() before the open, and
  * spill__registry_hold(..., mark) once it is open and locked. SPILL_OK: it is in the registry
  * and no fork came in between, so no child keeps it. SPILL_EBUSY: a fork came in between; the
- * caller lets the lock go with LOCK_UN (which reaches the child's copy: one open file) and
+ * caller lets the lock go with unlock (which reaches the child's copy: one open file) and
  * starts again. */
 enum spill__reg_slot { SPILL__REG_ROOT = 0, SPILL__REG_DIR = 1, SPILL__REG_LOCK = 2 };
 uint64_t spill__registry_mark(void);

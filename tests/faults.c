@@ -108,43 +108,40 @@ static int fail(fault_op op, const char *call, const char *path)
     return spill__error_os(call, path ? path : "", arms[op].err);
 }
 
-static int f_open_dir(spill__fd at, const char *name, spill__fd *out)
+/* The faults cover each entry's plain form (not held, not a replacement, a lock taken), as the
+ * operations they stand for were separate entries once: the held and rewriting forms pass. */
+static int f_open_dir(spill__fd at, const char *name, int held, spill__fd *out)
 {
-    if (decide(FAULT_OPEN_DIR, at, name))
+    if (!held && decide(FAULT_OPEN_DIR, at, name))
         return fail(FAULT_OPEN_DIR, "openat", name);
-    return spill__sys_default.open_dir(at, name, out);
+    return spill__sys_default.open_dir(at, name, held, out);
 }
 
-static int f_mkdir(spill__fd at, const char *name, unsigned mode)
+static int f_mkdir(spill__fd at, const char *name, unsigned mode, spill__fd *out)
 {
-    if (decide(FAULT_MKDIR, at, name))
+    if (!out && decide(FAULT_MKDIR, at, name))
         return fail(FAULT_MKDIR, "mkdirat", name);
-    return spill__sys_default.mkdir(at, name, mode);
+    return spill__sys_default.mkdir(at, name, mode, out);
 }
 
-static int f_create(spill__fd at, const char *name, unsigned mode, spill__fd *out)
+/* FAULT_CREATE and FAULT_OPEN_READ: open_file's CREATE and READ */
+static int f_open_file(spill__fd at, const char *name, int how, spill__fd *out)
 {
-    if (decide(FAULT_CREATE, at, name))
-        return fail(FAULT_CREATE, "openat", name);
-    return spill__sys_default.create(at, name, mode, out);
-}
-
-static int f_open_read(spill__fd at, const char *name, spill__fd *out)
-{
-    if (decide(FAULT_OPEN_READ, at, name))
-        return fail(FAULT_OPEN_READ, "openat", name);
-    return spill__sys_default.open_read(at, name, out);
+    fault_op op = how == SPILL__OPEN_CREATE ? FAULT_CREATE : FAULT_OPEN_READ;
+    if (how != SPILL__OPEN_APPEND && decide(op, at, name))
+        return fail(op, "openat", name);
+    return spill__sys_default.open_file(at, name, how, out);
 }
 
 /* A disk filling up mid-write: half the bytes land, then the error. */
-static int f_write(spill__fd fd, const void *buf, size_t len)
+static int f_write(spill__fd fd, const void *buf, size_t len, int replace)
 {
-    if (decide(FAULT_WRITE, SPILL__NOFD, NULL)) {
+    if (!replace && decide(FAULT_WRITE, SPILL__NOFD, NULL)) {
         if (len > 1)
-            spill__sys_default.write(fd, buf, len / 2);
+            spill__sys_default.write(fd, buf, len / 2, 0);
         return fail(FAULT_WRITE, "write", "");
     }
-    return spill__sys_default.write(fd, buf, len);
+    return spill__sys_default.write(fd, buf, len, replace);
 }
 
 static int f_read(spill__fd fd, void *buf, size_t len, size_t *got)
@@ -171,11 +168,11 @@ static int f_stat(spill__fd at, const char *name, spill__stat *st)
     return spill__sys_default.stat(at, name, st);
 }
 
-static int f_unlink(spill__fd at, const char *name, int is_dir)
+static int f_unlink(spill__fd at, const char *name, int is_dir, spill__fd *held)
 {
-    if (decide(FAULT_UNLINK, at, name))
+    if (!held && decide(FAULT_UNLINK, at, name))
         return fail(FAULT_UNLINK, is_dir ? "rmdir" : "unlinkat", name);
-    return spill__sys_default.unlink(at, name, is_dir);
+    return spill__sys_default.unlink(at, name, is_dir, held);
 }
 
 static int f_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to)
@@ -199,11 +196,11 @@ static int f_lock_create(spill__fd at, const char *name, spill__fd *out)
     return fail(FAULT_LOCK_CREATE, LOCK_CALL, name);
 }
 
-static int f_lock_probe(spill__fd at, const char *name, spill__fd *out)
+static int f_lock_probe(spill__fd at, const char *name, int how, spill__fd *out)
 {
-    if (decide(FAULT_LOCK_PROBE, at, name))
+    if (how == SPILL__PROBE_LOCK && decide(FAULT_LOCK_PROBE, at, name))
         return fail(FAULT_LOCK_PROBE, LOCK_CALL, name);
-    return spill__sys_default.lock_probe(at, name, out);
+    return spill__sys_default.lock_probe(at, name, how, out);
 }
 
 static int f_unlock(spill__fd fd)
@@ -219,7 +216,7 @@ static int f_dir_open(spill__fd fd, spill__dir **out)
 {
     if (decide(FAULT_DIR_OPEN, fd, NULL))
         return fail(FAULT_DIR_OPEN, "openat", ".");
-    return spill__sys_default.dir_open(fd, out);
+    return spill__sys_default.list_open(fd, out);
 }
 
 static int f_dir_next(spill__dir *d, const char **name)
@@ -228,7 +225,7 @@ static int f_dir_next(spill__dir *d, const char **name)
         *name = NULL;
         return fail(FAULT_DIR_NEXT, "readdir", "");
     }
-    return spill__sys_default.dir_next(d, name);
+    return spill__sys_default.list_next(d, name);
 }
 
 static int f_space(const char *path, uint64_t *avail)
@@ -250,8 +247,8 @@ static void swap_in(fault_op op)
     switch (op) {
     case FAULT_OPEN_DIR: spill__sys.open_dir = f_open_dir; break;
     case FAULT_MKDIR: spill__sys.mkdir = f_mkdir; break;
-    case FAULT_CREATE: spill__sys.create = f_create; break;
-    case FAULT_OPEN_READ: spill__sys.open_read = f_open_read; break;
+    case FAULT_CREATE: /* fall through: one entry for both */
+    case FAULT_OPEN_READ: spill__sys.open_file = f_open_file; break;
     case FAULT_WRITE: spill__sys.write = f_write; break;
     case FAULT_READ: spill__sys.read = f_read; break;
     case FAULT_CLOSE: spill__sys.close = f_close; break;
@@ -261,8 +258,8 @@ static void swap_in(fault_op op)
     case FAULT_LOCK_CREATE: spill__sys.lock_create = f_lock_create; break;
     case FAULT_LOCK_PROBE: spill__sys.lock_probe = f_lock_probe; break;
     case FAULT_UNLOCK: spill__sys.unlock = f_unlock; break;
-    case FAULT_DIR_OPEN: spill__sys.dir_open = f_dir_open; break;
-    case FAULT_DIR_NEXT: spill__sys.dir_next = f_dir_next; break;
+    case FAULT_DIR_OPEN: spill__sys.list_open = f_dir_open; break;
+    case FAULT_DIR_NEXT: spill__sys.list_next = f_dir_next; break;
     case FAULT_SPACE: spill__sys.space = f_space; break;
     case FAULT_FS_KIND: spill__sys.fs_kind = f_fs_kind; break;
     default: break;

@@ -20,8 +20,8 @@ static void probe_and_print(const char *dir_path)
     spill__fd dir, lk;
     int rc;
     spill__init();
-    if ((rc = spill__sys.open_dir(SPILL__NOFD, dir_path, &dir)) == SPILL_OK) {
-        rc = spill__sys.lock_probe(dir, SPILL__LOCK_NAME, &lk);
+    if ((rc = spill__sys.open_dir(SPILL__NOFD, dir_path, 0, &dir)) == SPILL_OK) {
+        rc = spill__sys.lock_probe(dir, SPILL__LOCK_NAME, SPILL__PROBE_LOCK, &lk);
         if (rc == SPILL_OK)
             spill__sys.unlock(lk);
         spill__sys.close(dir);

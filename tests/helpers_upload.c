@@ -30,10 +30,10 @@ static void wait_for_eof(void)
 }
 
 /* spill__sys.write replaced by one that writes half the chunk and dies, mid-put */
-static int (*real_write)(spill__fd, const void *, size_t);
-static int write_half_then_exit(spill__fd fd, const void *buf, size_t len)
+static int (*real_write)(spill__fd, const void *, size_t, int);
+static int write_half_then_exit(spill__fd fd, const void *buf, size_t len, int replace)
 {
-    real_write(fd, buf, len / 2);
+    real_write(fd, buf, len / 2, replace);
     _exit(3);
 }
 

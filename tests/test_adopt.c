@@ -46,10 +46,10 @@ static void wait_eof(void)
 
 /* The pause point inside a write: half the chunk written, then the helper says so and waits
  * to be killed. */
-static int (*real_write)(spill__fd, const void *, size_t);
-static int pause_in_write(spill__fd fd, const void *buf, size_t len)
+static int (*real_write)(spill__fd, const void *, size_t, int);
+static int pause_in_write(spill__fd fd, const void *buf, size_t len, int replace)
 {
-    real_write(fd, buf, len / 2);
+    real_write(fd, buf, len / 2, replace);
     say("paused %u", (unsigned)len);
     wait_eof();
     _exit(4);
@@ -296,7 +296,7 @@ static void test_adopt_twice(void)
 #ifndef _WIN32
     { /* rule 13: held with the shared directory flock, as spill_open holds its own */
         spill__fd fd;
-        CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, path, &fd) == SPILL_OK);
+        CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, path, 0, &fd) == SPILL_OK);
         CU_ASSERT(spill__sys.dir_lock(fd, SPILL__DLOCK_EX) == SPILL_EBUSY);
         spill__sys.close(fd);
     }

@@ -41,10 +41,10 @@ static const char *probe_helper(const char *dir)
 static int probe_here(const char *dir)
 {
     spill__fd d, lk;
-    int rc = spill__sys.open_dir(SPILL__NOFD, dir, &d);
+    int rc = spill__sys.open_dir(SPILL__NOFD, dir, 0, &d);
     if (rc != SPILL_OK)
         return rc;
-    rc = spill__sys.lock_probe(d, SPILL__LOCK_NAME, &lk);
+    rc = spill__sys.lock_probe(d, SPILL__LOCK_NAME, SPILL__PROBE_LOCK, &lk);
     if (rc == SPILL_OK) {
         spill__stat st;
         /* a closing owner unlinks .lock and then lets go of it (rule 6): a lock taken on a
@@ -513,7 +513,7 @@ static void test_exec_no_leak(void)
 
 #endif
 
-#if !defined(_WIN32) && defined(SPILL_LOCK_FCNTL) && defined(SPILL_TEST_HOOKS)
+#if !defined(_WIN32) && defined(SPILL_LOCK_FCNTL)
 static const char *swap_from, *swap_to;
 
 static void swap_in_live_lock(spill__fd at, const char *name)
@@ -522,8 +522,6 @@ static void swap_in_live_lock(spill__fd at, const char *name)
     (void)name;
     rename(swap_from, swap_to);
 }
-
-extern int spill__lock_reopen_by_name;
 
 /* Trap 2, the race: the probe examines a stranger's .lock, then the name is replaced by a hard
  * link to our live .lock before the probe opens it. Through /proc (Linux) the probe opens the
@@ -541,11 +539,11 @@ static void race_once(int by_name)
     CU_ASSERT_FATAL(link(tu_join(path, ".lock"), tu_join(fake, "link")) == 0);
     swap_from = tu_join(fake, "link");
     swap_to = tu_join(fake, ".lock");
-    spill__fcntl_probe_hook = swap_in_live_lock;
-    spill__lock_reopen_by_name = by_name;
+    spill__posix_knobs.fcntl_probe_hook = swap_in_live_lock;
+    spill__posix_knobs.lock_reopen_by_name = by_name;
     rc = probe_here(fake);
-    spill__lock_reopen_by_name = 0;
-    spill__fcntl_probe_hook = NULL;
+    spill__posix_knobs.lock_reopen_by_name = 0;
+    spill__posix_knobs.fcntl_probe_hook = NULL;
     /* by name: the swap is seen; through /proc: the examined file, unlinked by the swap, has
      * no link left. Unsafe either way, and never our live .lock */
     CU_ASSERT(rc == SPILL_EUNSAFE);
@@ -564,7 +562,7 @@ static void test_probe_race_parks(void)
 #else
 static void test_probe_race_parks(void)
 {
-    TU_SKIP("needs the fcntl backend and SPILL_TEST_HOOKS");
+    TU_SKIP("needs the fcntl backend");
 }
 #endif
 

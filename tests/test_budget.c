@@ -125,19 +125,19 @@ static void test_huge_orphan_threads(void)
 #define BEHIND 5
 #define FRONT_BUDGET_MS 10
 
-static int (*real_probe)(spill__fd, const char *, spill__fd *);
+static int (*real_probe)(spill__fd, const char *, int, spill__fd *);
 
 /* A directory marked "fail-me" is one whose lock cannot be tried: slow, then an error. */
-static int failing_probe(spill__fd at, const char *name, spill__fd *out)
+static int failing_probe(spill__fd at, const char *name, int how, spill__fd *out)
 {
     spill__stat st;
-    if (spill__sys_default.stat(at, "fail-me", &st) == SPILL_OK) {
+    if (how == SPILL__PROBE_LOCK && spill__sys_default.stat(at, "fail-me", &st) == SPILL_OK) {
         int64_t until = spill__monotonic_us() + 2 * FRONT_BUDGET_MS * 1000;
         while (spill__monotonic_us() < until) /* a slow server, not a wait on anything */
             ;
         return spill__error_set_os(SPILL_EIO, 5, "lock", name, "input/output error");
     }
-    return real_probe(at, name, out);
+    return real_probe(at, name, how, out);
 }
 
 /* The names of root's children in the order the reaper's listing gives them. */
@@ -147,11 +147,11 @@ static int list_root(const char *root, const char **names, int max)
     spill__dir *d;
     const char *name;
     int n = 0;
-    CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, root, &fd) == SPILL_OK);
-    CU_ASSERT_FATAL(spill__sys.dir_open(fd, &d) == SPILL_OK);
-    while (n < max && spill__sys.dir_next(d, &name) == SPILL_OK && name)
+    CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, root, 0, &fd) == SPILL_OK);
+    CU_ASSERT_FATAL(spill__sys.list_open(fd, &d) == SPILL_OK);
+    while (n < max && spill__sys.list_next(d, &name) == SPILL_OK && name)
         names[n++] = apr_pstrdup(tu_pool, name);
-    spill__sys.dir_close(d);
+    spill__sys.list_close(d);
     spill__sys.close(fd);
     return n;
 }

@@ -183,13 +183,12 @@ int tu_helper_deadmount(int argc, const char *const *argv)
     if (argc < 2)
         return 2;
     alarm(DEADLINE_S); /* a hung call kills this process, its namespace and its mounts */
-#ifdef SPILL_TEST_HOOKS
     /* "noopenat2": the stat before the open must keep it off the mount by itself;
      * "nostatx": as where a stat by name can wait (no statx, no openat2: macOS, the BSDs, an
      * old Linux), the reap's mount snapshot must */
-    spill__posix_no_statx = argc > 2 && strcmp(argv[2], "nostatx") == 0;
-    spill__posix_no_openat2 = spill__posix_no_statx || (argc > 2 && strcmp(argv[2], "noopenat2") == 0);
-#endif
+    spill__posix_knobs.no_statx = argc > 2 && strcmp(argv[2], "nostatx") == 0;
+    spill__posix_knobs.no_openat2 = spill__posix_knobs.no_statx ||
+                                    (argc > 2 && strcmp(argv[2], "noopenat2") == 0);
     if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
         printf("skip cannot make a private mount namespace: %s\n", strerror(errno));
         return 0;
@@ -232,17 +231,12 @@ int tu_helper_bindmount(int argc, const char *const *argv)
         printf("skip cannot make a private mount namespace: %s\n", strerror(errno));
         return 0;
     }
-#ifdef SPILL_TEST_HOOKS
     /* the mount check itself, not openat2's RESOLVE_NO_XDEV behind it */
-    spill__posix_no_openat2 = 1;
-    spill__posix_no_statx_mnt_id = argc > 1 && strcmp(argv[1], "fallback") == 0;
+    spill__posix_knobs.no_openat2 = 1;
+    spill__posix_knobs.no_statx_mnt_id = argc > 1 && strcmp(argv[1], "fallback") == 0;
     /* "devonly": as macOS and the BSDs, no statx and no mount id: a nullfs or bind mount of the
      * same filesystem has the root's device number, and only the mount snapshot shows it */
-    spill__posix_no_statx = argc > 1 && strcmp(argv[1], "devonly") == 0 ? 2 : 0;
-#else
-    printf("skip needs SPILL_TEST_HOOKS (the mount check without openat2 behind it)\n");
-    return 0;
-#endif
+    spill__posix_knobs.no_statx = argc > 1 && strcmp(argv[1], "devonly") == 0 ? 2 : 0;
     snprintf(orphan, sizeof orphan, "%s/spill_1000_1", argv[0]);
     snprintf(outside, sizeof outside, "%s/outside", argv[0]);
     snprintf(keep, sizeof keep, "%s/keep", outside);

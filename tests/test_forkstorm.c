@@ -166,13 +166,11 @@ static void test_fork_storm(void)
     memset(&c, 0, sizeof c);
     memset(&r, 0, sizeof r);
     c.root = root;
-#ifdef SPILL_TEST_HOOKS
     /* every critical section held 50 us longer: a fork lands inside one often enough that
      * the storm fails without the atfork handler's locking (it holds for a few memory
-     * operations otherwise, and a storm caught that only when all of fork.c's locking was
+     * operations otherwise, and a storm caught that only when all of the handler's locking was
      * gone); set before the threads start, inherited by the children */
-    spill__mutex_linger_us = 50;
-#endif
+    spill__posix_knobs.mutex_linger_us = 50;
     CU_ASSERT_FATAL(apr_thread_create(&th[0], NULL, open_close_loop, &c, tu_pool) == 0);
     CU_ASSERT_FATAL(apr_thread_create(&th[1], NULL, reap_loop, &c, tu_pool) == 0);
     for (i = 0; i < children(); i++) {
@@ -193,9 +191,7 @@ static void test_fork_storm(void)
     __atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
     apr_thread_join(&rv, th[0]);
     apr_thread_join(&rv, th[1]);
-#ifdef SPILL_TEST_HOOKS
-    spill__mutex_linger_us = 0;
-#endif
+    spill__posix_knobs.mutex_linger_us = 0;
     printf("\n  %u children: %u fine, %u hung, %u failed; meanwhile %u opens and %u reaps\n",
            r.forks, r.ok, r.hung, r.failed, c.rounds, c.reaps);
     CU_ASSERT_EQUAL(r.forks, (unsigned)children());

@@ -26,8 +26,9 @@ static void test_lock_held_while_open(void)
     /* a probe in the owner's own process must not take (or drop) the lock either */
     {
         spill__fd dir, lk;
-        CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, path, &dir) == SPILL_OK);
-        CU_ASSERT(spill__sys.lock_probe(dir, SPILL__LOCK_NAME, &lk) == SPILL_EBUSY);
+        CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, path, 0, &dir) == SPILL_OK);
+        CU_ASSERT(spill__sys.lock_probe(dir, SPILL__LOCK_NAME, SPILL__PROBE_LOCK, &lk) ==
+                  SPILL_EBUSY);
         spill__sys.close(dir);
     }
     CU_ASSERT_STRING_EQUAL(probe(path), "busy");

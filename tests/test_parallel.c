@@ -173,11 +173,11 @@ static void test_one_per_core(void)
     same_as_serial(0);
 }
 
-static int unlink_refuses_poison(spill__fd at, const char *name, int is_dir)
+static int unlink_refuses_poison(spill__fd at, const char *name, int is_dir, spill__fd *held)
 {
-    if (strcmp(name, "poison") == 0)
+    if (!held && strcmp(name, "poison") == 0)
         return spill__error_os("unlinkat", name, EACCES);
-    return spill__sys_default.unlink(at, name, is_dir);
+    return spill__sys_default.unlink(at, name, is_dir, held);
 }
 
 /* A removal failing on a worker is counted, logged on the calling thread, and leaves the same
@@ -264,7 +264,7 @@ static struct {
 static int unbuffered_open(spill__fd fd, spill__dir **out)
 {
     spill__stat st;
-    int rc = spill__sys_default.dir_open(fd, out);
+    int rc = spill__sys_default.list_open(fd, out);
     if (rc == SPILL_OK && spill__sys_default.stat(fd, NULL, &st) == SPILL_OK &&
         st.dev == unbuffered.root.dev && st.ino == unbuffered.root.ino) {
         unbuffered.listing = *out;
@@ -286,9 +286,9 @@ static int unbuffered_next(spill__dir *d, const char **name)
 {
     int rc;
     if (d != unbuffered.listing)
-        return spill__sys_default.dir_next(d, name);
-    spill__sys_default.dir_rewind(d);
-    while ((rc = spill__sys_default.dir_next(d, name)) == SPILL_OK && *name &&
+        return spill__sys_default.list_next(d, name);
+    spill__sys_default.list_rewind(d);
+    while ((rc = spill__sys_default.list_next(d, name)) == SPILL_OK && *name &&
            unbuffered_seen(*name))
         ;
     if (rc == SPILL_OK && *name) {
@@ -299,11 +299,11 @@ static int unbuffered_next(spill__dir *d, const char **name)
 }
 
 /* the workers' removals slowed, so that their trash names stay a while */
-static int unlink_slowly(spill__fd at, const char *name, int is_dir)
+static int unlink_slowly(spill__fd at, const char *name, int is_dir, spill__fd *held)
 {
-    if (!is_dir)
+    if (!is_dir && !held)
         apr_sleep(apr_time_from_msec(2));
-    return spill__sys_default.unlink(at, name, is_dir);
+    return spill__sys_default.unlink(at, name, is_dir, held);
 }
 
 /* The trap of a listing read while workers remove: a worker renames its orphan to a trash
@@ -320,12 +320,12 @@ static void test_unbuffered_listing(void)
         for (i = 0; i < 60; i++)
             tu_make_spill_dir(root, OLD, (uint64_t)i, 2, tu_record((uint64_t)i));
         CU_ASSERT_FATAL(spill__sys_default.stat(SPILL__NOFD, root, &unbuffered.root) == SPILL_OK);
-        spill__sys.dir_open = unbuffered_open;
-        spill__sys.dir_next = unbuffered_next;
+        spill__sys.list_open = unbuffered_open;
+        spill__sys.list_next = unbuffered_next;
         spill__sys.unlink = unlink_slowly;
         st = reap_with(root, threads[k], 0, NULL);
-        spill__sys.dir_open = spill__sys_default.dir_open;
-        spill__sys.dir_next = spill__sys_default.dir_next;
+        spill__sys.list_open = spill__sys_default.list_open;
+        spill__sys.list_next = spill__sys_default.list_next;
         spill__sys.unlink = spill__sys_default.unlink;
         unbuffered.listing = NULL;
         CU_ASSERT_EQUAL(st.scanned, 60);

@@ -33,17 +33,9 @@ static int w_rename(spill__fd fa, const char *from, spill__fd ta, const char *to
     return rc;
 }
 
-static int w_unlink(spill__fd at, const char *name, int is_dir)
+static int w_unlink(spill__fd at, const char *name, int is_dir, spill__fd *held)
 {
-    int rc = spill__sys_default.unlink(at, name, is_dir);
-    if (rc == SPILL_OK)
-        note(is_dir ? "rmdir" : "unlink", name);
-    return rc;
-}
-
-static int w_unlink_held(spill__fd at, const char *name, spill__fd *fd, int is_dir)
-{
-    int rc = spill__sys_default.unlink_held(at, name, fd, is_dir);
+    int rc = spill__sys_default.unlink(at, name, is_dir, held);
     if (rc == SPILL_OK)
         note(is_dir ? "rmdir" : "unlink", name);
     return rc;
@@ -61,7 +53,6 @@ static void watch(int on)
         events[0] = '\0';
     spill__sys.rename = on ? w_rename : spill__sys_default.rename;
     spill__sys.unlink = on ? w_unlink : spill__sys_default.unlink;
-    spill__sys.unlink_held = on ? w_unlink_held : spill__sys_default.unlink_held;
     spill__sys.unlock = on ? w_unlock : spill__sys_default.unlock;
 }
 
@@ -227,29 +218,27 @@ static int hidden_rmdirs, hidden_gone_after; /* rmdir attempts; the one the file
 static spill__fd hidden_in;
 
 /* The unlinked .lock stays as a hidden file in its directory, as FUSE keeps it... */
-static int h_unlink(spill__fd at, const char *name, int is_dir);
-
-static int h_unlink_held(spill__fd at, const char *name, spill__fd *fd, int is_dir)
+static int h_unlink_held(spill__fd at, const char *name, spill__fd *fd)
 {
-    int rc;
     spill__fd f;
-    if (is_dir) /* an owner's directory (POSIX keeps *fd open) */
-        return h_unlink(at, name, is_dir);
-    rc = spill__sys_default.unlink_held(at, name, fd, is_dir);
-    if (rc == SPILL_OK && !is_dir && strcmp(name, SPILL__LOCK_NAME) == 0 &&
-        spill__sys_default.create(at, HIDDEN, 0600, &f) == SPILL_OK) {
+    int rc = spill__sys_default.unlink(at, name, 0, fd);
+    if (rc == SPILL_OK && strcmp(name, SPILL__LOCK_NAME) == 0 &&
+        spill__sys_default.open_file(at, HIDDEN, SPILL__OPEN_CREATE, &f) == SPILL_OK) {
         spill__sys_default.close(f);
         hidden_in = at;
     }
     return rc;
 }
 
-/* ...until, some rmdir attempts later, the daemon has seen the close and removes it. */
-static int h_unlink(spill__fd at, const char *name, int is_dir)
+/* ...until, some rmdir attempts later, the daemon has seen the close and removes it. An owner's
+ * directory goes as any other (POSIX keeps its descriptor open). */
+static int h_unlink(spill__fd at, const char *name, int is_dir, spill__fd *held)
 {
+    if (held && !is_dir)
+        return h_unlink_held(at, name, held);
     if (is_dir && ++hidden_rmdirs == hidden_gone_after && hidden_in != SPILL__NOFD)
-        spill__sys_default.unlink(hidden_in, HIDDEN, 0);
-    return spill__sys_default.unlink(at, name, is_dir);
+        spill__sys_default.unlink(hidden_in, HIDDEN, 0, NULL);
+    return spill__sys_default.unlink(at, name, is_dir, NULL);
 }
 
 static void hide(int on, int gone_after)
@@ -259,7 +248,6 @@ static void hide(int on, int gone_after)
         hidden_gone_after = gone_after;
         hidden_in = SPILL__NOFD;
     }
-    spill__sys.unlink_held = on ? h_unlink_held : spill__sys_default.unlink_held;
     spill__sys.unlink = on ? h_unlink : spill__sys_default.unlink;
 }
 
@@ -309,18 +297,11 @@ static void test_hidden_outlasting_left_for_next_reap(void)
 
 /* ---- errors name the right path ---- */
 
-static int refuse_rmdir(spill__fd at, const char *name, int is_dir)
+static int refuse_rmdir(spill__fd at, const char *name, int is_dir, spill__fd *held)
 {
     if (is_dir)
         return spill__error_set_os(SPILL_EACCES, 13, "rmdir", name, "Permission denied");
-    return spill__sys_default.unlink(at, name, is_dir);
-}
-
-static int refuse_rmdir_held(spill__fd at, const char *name, spill__fd *fd, int is_dir)
-{
-    if (is_dir)
-        return refuse_rmdir(at, name, is_dir);
-    return spill__sys_default.unlink_held(at, name, fd, is_dir);
+    return spill__sys_default.unlink(at, name, is_dir, held);
 }
 
 /* The directory's rmdir names root/NAME once (it named root/NAME/NAME). */
@@ -332,10 +313,8 @@ static void test_rmdir_error_names_the_directory(void)
     spill_reap_stats st;
     snprintf(name, sizeof name, "%s", tu_base_name(spill_path(s)));
     spill__sys.unlink = refuse_rmdir;
-    spill__sys.unlink_held = refuse_rmdir_held;
     CU_ASSERT(spill_close(s) == SPILL_EACCES);
     spill__sys.unlink = spill__sys_default.unlink;
-    spill__sys.unlink_held = spill__sys_default.unlink_held;
     want = spill__platform_stages() ? tu_trash(root)
                                     : apr_pstrcat(tu_pool, root, SPILL__PATH_SEP, name, NULL);
     CU_ASSERT_FATAL(want != NULL);

@@ -50,7 +50,7 @@ static void test_depth_limit(void)
     CU_ASSERT_FATAL(tu_write_file(tu_join(p, "bottom"), "x") == 0);
     CU_ASSERT_FATAL(tu_write_file(tu_join(top, "top"), "x") == 0);
     memset(&st, 0, sizeof st);
-    CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, top, &fd) == SPILL_OK);
+    CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, top, 0, &fd) == SPILL_OK);
     rc = spill__tree_empty(fd, NULL, &st);
     spill__sys.close(fd);
     CU_ASSERT(rc == SPILL_EUNSAFE);
@@ -72,7 +72,7 @@ static void test_depth_64_is_removed(void)
     }
     CU_ASSERT_FATAL(tu_write_file(tu_join(p, "at64"), "x") == 0); /* level 64 */
     memset(&st, 0, sizeof st);
-    CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, top, &fd) == SPILL_OK);
+    CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, top, 0, &fd) == SPILL_OK);
     CU_ASSERT(spill__tree_empty(fd, NULL, &st) == SPILL_OK);
     spill__sys.close(fd);
     CU_ASSERT(st.errors == 0 && st.files == 1 && st.dirs == SPILL__MAX_DEPTH - 1);

@@ -63,8 +63,8 @@ static void test_live_spill_cannot_be_deleted(void)
     CU_ASSERT_FATAL(path != NULL && tu_has_prefix(path, root));
     lock = tu_join(path, ".lock");
     /* a sharing violation: the owner holds both without FILE_SHARE_DELETE */
-    CU_ASSERT(spill__sys.unlink(SPILL__NOFD, lock, 0) == SPILL_EBUSY);
-    CU_ASSERT(spill__sys.unlink(SPILL__NOFD, path, 1) == SPILL_EBUSY);
+    CU_ASSERT(spill__sys.unlink(SPILL__NOFD, lock, 0, NULL) == SPILL_EBUSY);
+    CU_ASSERT(spill__sys.unlink(SPILL__NOFD, path, 1, NULL) == SPILL_EBUSY);
     CU_ASSERT(!DeleteFileW(wide(lock)));
     CU_ASSERT(!RemoveDirectoryW(wide(path)));
     CU_ASSERT(!MoveFileExW(wide(path), wide(tu_join(root, "moved")), 0));
@@ -85,8 +85,8 @@ static void test_creation_window_is_live(void)
         apr_psprintf(tu_pool, "spill_%" APR_INT64_T_FMT "_1", (apr_int64_t)spill__now());
     spill__fd rfd, dfd;
     spill_reap_stats st;
-    CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, root, &rfd) == SPILL_OK);
-    CU_ASSERT_FATAL(spill__sys.mkdir_open(rfd, name, 0700, &dfd) == SPILL_OK);
+    CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, root, 0, &rfd) == SPILL_OK);
+    CU_ASSERT_FATAL(spill__sys.mkdir(rfd, name, 0700, &dfd) == SPILL_OK);
     st = tu_reap(root, 0);
     ST_EQ(st, 1, 0, 1, 0, 0, 0);
     CU_ASSERT(tu_exists(tu_join(root, name)));

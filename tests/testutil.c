@@ -127,14 +127,14 @@ void tu_remove_tree(const char *path)
     spill__fd fd;
     spill__tree_stats st;
     memset(&st, 0, sizeof st);
-    if (spill__sys_default.open_dir(SPILL__NOFD, path, &fd) != SPILL_OK) {
+    if (spill__sys_default.open_dir(SPILL__NOFD, path, 0, &fd) != SPILL_OK) {
         apr_file_remove(path, tu_pool);
         return;
     }
     if (spill__tree_empty(fd, NULL, &st) != SPILL_OK)
         remove_deep(path);
     spill__sys_default.close(fd);
-    spill__sys_default.unlink(SPILL__NOFD, path, 1);
+    spill__sys_default.unlink(SPILL__NOFD, path, 1, NULL);
 }
 
 void tu_addr(uint8_t addr[SPILL_ADDR_LEN], unsigned seed)
@@ -155,7 +155,7 @@ static int read_all(const char *path, char **out, size_t *len)
     spill__stat st;
     size_t got = 0, n;
     char *buf;
-    if (spill__sys_default.open_read(SPILL__NOFD, path, &fd) != SPILL_OK)
+    if (spill__sys_default.open_file(SPILL__NOFD, path, SPILL__OPEN_READ, &fd) != SPILL_OK)
         return -1;
     if (spill__sys_default.stat(fd, NULL, &st) != SPILL_OK) {
         spill__sys_default.close(fd);
@@ -308,9 +308,9 @@ int tu_wait_unlocked(const char *dir)
     apr_time_t deadline = apr_time_now() + apr_time_from_sec(10);
     for (;;) {
         spill__fd d, lk;
-        int rc = spill__sys.open_dir(SPILL__NOFD, dir, &d);
+        int rc = spill__sys.open_dir(SPILL__NOFD, dir, 0, &d);
         if (rc == SPILL_OK) {
-            rc = spill__sys.lock_probe(d, SPILL__LOCK_NAME, &lk);
+            rc = spill__sys.lock_probe(d, SPILL__LOCK_NAME, SPILL__PROBE_LOCK, &lk);
             if (rc == SPILL_OK)
                 spill__sys.unlock(lk);
             spill__sys.close(d);

@@ -36,10 +36,6 @@
 #define USE_TABLE 1
 #endif
 
-#ifdef SPILL_TEST_HOOKS
-void (*spill__fcntl_probe_hook)(spill__fd at, const char *name);
-#endif
-
 /* One .lock this process holds locked, with the descriptors parked on it (trap 2). */
 typedef struct held {
     dev_t dev;
@@ -71,7 +67,7 @@ static void forget_inherited(void)
 
 static void table_enter(void)
 {
-    /* SPILL__MU_LOCKS: the fork handler (fork.c) takes it before a fork, so a child never
+    /* SPILL__MU_LOCKS: the fork handler (process.c) takes it before a fork, so a child never
      * inherits it locked; taken after the registry's, never before it */
     spill__mutex_lock(SPILL__MU_LOCKS);
     if (table_pid != getpid()) {
@@ -228,11 +224,11 @@ int spill__posix_lock_create(spill__fd at, const char *name, spill__fd *out)
     return rc;
 }
 
-int spill__posix_lock_probe(spill__fd at, const char *name, spill__fd *out)
+int spill__posix_lock_try(spill__fd at, const char *name, spill__fd *out)
 {
     spill__lock_exam ex;
     int rc, fd;
-    /* rule 7: examined before it is opened (lockfile.c names the trap); TRAPS 1 and 2: one
+    /* rule 7: examined before it is opened (lock.c names the trap); TRAPS 1 and 2: one
      * of ours is busy, and is never even opened */
     if ((rc = spill__posix_lock_examine((int)at, name, &ex)) != SPILL_OK)
         return rc;
@@ -240,10 +236,8 @@ int spill__posix_lock_probe(spill__fd at, const char *name, spill__fd *out)
         spill__posix_lock_exam_done(&ex);
         return busy_here(name);
     }
-#ifdef SPILL_TEST_HOOKS
-    if (spill__fcntl_probe_hook)
-        spill__fcntl_probe_hook(at, name);
-#endif
+    if (spill__posix_knobs.fcntl_probe_hook)
+        spill__posix_knobs.fcntl_probe_hook(at, name);
     if ((rc = spill__posix_lock_reopen(&ex, (int)at, name, O_RDWR, &fd)) != SPILL_OK)
         return rc;
     /* the name may now be one of ours after all: claim checks again and parks it */

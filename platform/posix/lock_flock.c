@@ -42,11 +42,11 @@ int spill__posix_lock_create(spill__fd at, const char *name, spill__fd *out)
     return SPILL_OK;
 }
 
-int spill__posix_lock_probe(spill__fd at, const char *name, spill__fd *out)
+int spill__posix_lock_try(spill__fd at, const char *name, spill__fd *out)
 {
     spill__lock_exam ex;
     int rc, fd;
-    /* rule 7: examined before it is opened (lockfile.c names the trap) */
+    /* rule 7: examined before it is opened (lock.c names the trap) */
     if ((rc = spill__posix_lock_examine((int)at, name, &ex)) != SPILL_OK)
         return rc;
     if ((rc = spill__posix_lock_reopen(&ex, (int)at, name, O_RDWR, &fd)) != SPILL_OK)

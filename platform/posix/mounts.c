@@ -179,11 +179,7 @@ static int list_mounts(spill__mounts *m, const char *root)
  * Without statx (not Linux), spill__posix_have_statx() is 0: always a snapshot. */
 static int needed(void)
 {
-#ifdef SPILL_TEST_HOOKS
-    if (spill__posix_no_statx)
-        return 1;
-#endif
-    return !spill__posix_have_statx();
+    return spill__posix_knobs.no_statx || !spill__posix_have_statx();
 }
 
 void spill__mounts_free(spill__mounts *m)

@@ -1,12 +1,18 @@
-/* stat.c (POSIX): file identity without following links, mount ids where the OS has them
- * (Linux statx STATX_MNT_ID, or name_to_handle_at before 5.8: a bind mount shares st_dev with
- * its source), never waiting on a dead mount, and a rename that never replaces. */
+/* stat.c (POSIX): what examines files and filesystems: stat (never following a link, never
+ * waiting on a dead mount, with mount ids), free space, and the filesystem kind of rule 8. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/vfs.h>
+#else
+#include <sys/mount.h>
+#include <sys/param.h>
+#endif
 
 #include "kernel.h"
 #include "posix.h"
@@ -20,11 +26,6 @@ static int type_of(mode_t m)
     if (S_ISLNK(m)) return SPILL__F_LINK;
     return SPILL__F_OTHER;
 }
-
-#ifdef SPILL_TEST_HOOKS
-int spill__posix_no_statx_mnt_id;
-int spill__posix_no_statx; /* 1: fstatat after the mount snapshot; 2: and no mount ids */
-#endif
 
 #if defined(__linux__)
 /* Kernels before 5.8 report no STATX_MNT_ID. The mount id then comes from name_to_handle_at
@@ -91,9 +92,7 @@ static int statat_plain(int dirfd, const char *name, spill__stat *st)
     st->mount_id = st->dev;
 #if defined(__linux__)
     if (st->type == SPILL__F_DIR &&
-#ifdef SPILL_TEST_HOOKS
-        spill__posix_no_statx != 2 && /* 2: device numbers only, as macOS and the BSDs */
-#endif
+        spill__posix_knobs.no_statx != 2 && /* 2: device numbers only, as macOS and the BSDs */
         mount_id_fallback(dirfd, name, &st->mount_id) < 0)
         st->mount_id = st->dev;
 #endif
@@ -125,6 +124,21 @@ int spill__posix_have_statx(void)
     return statx_known() > 0;
 }
 
+/* 1 if statx reported the mount id (Linux 5.8+), now in *out; 0: the fallback's turn */
+static int statx_mount_id(const spill__statx_buf *sx, uint64_t *out)
+{
+#ifdef SPILL__HAVE_STX_MNT_ID
+    if ((sx->stx_mask & SPILL__STATX_MNT_ID) && !spill__posix_knobs.no_statx_mnt_id) {
+        *out = sx->stx_mnt_id;
+        return 1;
+    }
+#else
+    (void)sx;
+    (void)out;
+#endif
+    return 0;
+}
+
 /* Rule 2: a stat by name must not wait on the far side of a mount (a hung FUSE daemon, an NFS
  * server gone): AT_STATX_DONT_SYNC answers from what the kernel has, AT_NO_AUTOMOUNT triggers
  * no automounter. The core stats by name before it opens anything (the mount check); a stat
@@ -138,11 +152,7 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
 #ifdef SPILL__HAVE_STX_MNT_ID
     mask |= SPILL__STATX_MNT_ID;
 #endif
-#ifdef SPILL_TEST_HOOKS
-    if (spill__posix_no_statx)
-        return statat_plain(dirfd, name, st);
-#endif
-    if (statx_known() < 0)
+    if (spill__posix_knobs.no_statx || statx_known() < 0)
         return statat_plain(dirfd, name, st);
     if (spill__statx(dirfd, name ? name : "", flags, mask, &sx) < 0) {
         if (errno != ENOSYS)
@@ -157,17 +167,9 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
     st->dev = ((uint64_t)sx.stx_dev_major << 32) | sx.stx_dev_minor;
     st->ino = sx.stx_ino;
     st->mount_id = st->dev;
-#ifdef SPILL__HAVE_STX_MNT_ID
-    if ((sx.stx_mask & SPILL__STATX_MNT_ID)
-#ifdef SPILL_TEST_HOOKS
-        && !spill__posix_no_statx_mnt_id
-#endif
-    )
-        st->mount_id = sx.stx_mnt_id;
-    else
-#endif
     /* only directories are ever entered, so only they need the mount id */
-    if (st->type == SPILL__F_DIR && mount_id_fallback(dirfd, name, &st->mount_id) < 0)
+    if (!statx_mount_id(&sx, &st->mount_id) && st->type == SPILL__F_DIR &&
+        mount_id_fallback(dirfd, name, &st->mount_id) < 0)
         st->mount_id = st->dev;
     st->mtime = (int64_t)sx.stx_mtime.tv_sec;
     st->own = st->type == SPILL__F_DIR && sx.stx_uid == geteuid();
@@ -185,47 +187,67 @@ int spill__posix_statat(int dirfd, const char *name, spill__stat *st)
 }
 #endif
 
-#ifdef SPILL_TEST_HOOKS
-int spill__rename_native_errno; /* non-zero: the native no-replace rename fails with it */
-#endif
-
-/* The OS's atomic no-replace rename: 0, or -1 + errno; ENOSYS where there is none. */
-static int native_noreplace(int from_at, const char *from, int to_at, const char *to)
+int spill__posix_stat(spill__fd at, const char *name, spill__stat *st)
 {
-#ifdef SPILL_TEST_HOOKS
-    if (spill__rename_native_errno) {
-        errno = spill__rename_native_errno;
-        return -1;
-    }
-#endif
-#if defined(SPILL__HAVE_RENAMEAT2)
-    return spill__renameat2(from_at, from, to_at, to, SPILL__RENAME_NOREPLACE);
-#elif defined(__APPLE__) && defined(RENAME_EXCL)
-    return renameatx_np(from_at, from, to_at, to, RENAME_EXCL);
-#else
-    (void)from_at, (void)from, (void)to_at, (void)to;
-    errno = ENOSYS;
-    return -1;
-#endif
+    int rc = name ? spill__posix_statat((int)SPILL__AT(at), name, st)
+                  : spill__posix_statat((int)at, NULL, st);
+    if (rc < 0)
+        return spill__error_os(name ? "fstatat" : "fstat", name ? name : "", errno);
+    return SPILL_OK;
 }
 
-int spill__posix_rename_noreplace(int from_at, const char *from, int to_at, const char *to)
+int spill__posix_space(const char *path, uint64_t *avail)
 {
-    if (native_noreplace(from_at, from, to_at, to) == 0)
+    struct statvfs sv;
+    if (statvfs(path, &sv) < 0)
+        return spill__error_os("statvfs", path, errno);
+    *avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+    return SPILL_OK;
+}
+
+#if defined(__linux__)
+/* f_type magic numbers of filesystems whose locks can look free while their owner lives */
+int spill__posix_network_magic(unsigned long t)
+{
+    switch (t) {
+    case 0x6969UL:     /* NFS */
+    case 0x517BUL:     /* SMB */
+    case 0xFF534D42UL: /* CIFS */
+    case 0xFE534D42UL: /* SMB2 */
+    case 0x01021997UL: /* 9p (v9fs) */
+    case 0x65735546UL: /* FUSE, which virtiofs also reports */
+    case 0x00C36400UL: /* Ceph */
+    case 0x5346414FUL: /* AFS (OpenAFS) */
+    case 0x6B414653UL: /* kAFS, the kernel's AFS client */
+    case 0x19830326UL: /* BeeGFS */
+    case 0x47504653UL: /* GPFS */
+    case 0x0BD00BD0UL: /* Lustre */
+        return 1;
+    default:
         return 0;
-    /* the filesystem cannot: Linux answers EINVAL (FUSE, bindfs), macOS ENOTSUP for
-     * renameatx_np(RENAME_EXCL) on smbfs, msdos and exfat. Fall through to the check below */
-    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP && errno != EOPNOTSUPP)
-        return -1;
-    {
-        /* No atomic no-replace rename here. renameat() would replace an empty directory, so
-         * refuse an existing name first; the window left is harmless because final names
-         * carry 64 random bits and the creator re-checks the name after the rename. */
-        struct stat sb;
-        if (fstatat(to_at, to, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
-            errno = EEXIST;
-            return -1;
-        }
-        return renameat(from_at, from, to_at, to);
     }
 }
+
+int spill__posix_fs_kind(spill__fd fd, int *kind)
+{
+    struct statfs sf;
+    if (fstatfs((int)fd, &sf) < 0)
+        return spill__error_os("fstatfs", "", errno);
+    *kind = spill__posix_network_magic((unsigned long)sf.f_type) ? SPILL__FS_NETWORK : SPILL__FS_LOCAL;
+    return SPILL_OK;
+}
+#else
+int spill__posix_fs_kind(spill__fd fd, int *kind)
+{
+    struct statfs sf;
+    if (fstatfs((int)fd, &sf) < 0)
+        return spill__error_os("fstatfs", "", errno);
+    /* BSDs and macOS mark local filesystems; FUSE mounts (macfuse, fusefs) count as remote */
+    *kind = (sf.f_flags & MNT_LOCAL) && strncmp(sf.f_fstypename, "fuse", 4) != 0 &&
+                    strncmp(sf.f_fstypename, "macfuse", 7) != 0 &&
+                    strncmp(sf.f_fstypename, "osxfuse", 7) != 0
+                ? SPILL__FS_LOCAL
+                : SPILL__FS_NETWORK;
+    return SPILL_OK;
+}
+#endif

@@ -1,4 +1,5 @@
-/* sys.c (POSIX): the operations table: every OS call the core makes, relative to directory
+/* sys.c (POSIX): the operations table spill__sys and the file operations (open, create, read,
+ * write, mkdir, a rename that never replaces, directory listing): relative to directory
  * descriptors, never following a link, close-on-exec, EINTR retried. */
 #include <dirent.h>
 #include <errno.h>
@@ -7,13 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "kernel.h"
 #include "posix.h"
-
-#define AT(fd) ((fd) == SPILL__NOFD ? AT_FDCWD : (int)(fd))
 
 #if defined(SPILL__HAVE_OPENAT2)
 /* Rule 2: below the root, the open itself refuses to cross a mount or follow a link (Linux 5.6+),
@@ -21,18 +19,13 @@
  * openat2 (ENOSYS), one that does not know a flag (EINVAL) or a seccomp filter that refuses the
  * call (EPERM; container runtimes did before they knew it) leaves the classic openat, once and
  * for all: the mount check before it still holds. */
-#ifdef SPILL_TEST_HOOKS
-int spill__posix_no_openat2; /* tests: the classic openat, as on kernels before 5.6 */
-#define no_openat2 spill__posix_no_openat2
-#else
-static int no_openat2;
-#endif
+static int openat2_refused; /* learnt once, as the kernel answers */
 
 static int open_beneath(int at, const char *name, int flags)
 {
     struct spill__open_how how;
     int fd;
-    if (__atomic_load_n(&no_openat2, __ATOMIC_RELAXED))
+    if (spill__posix_knobs.no_openat2 || __atomic_load_n(&openat2_refused, __ATOMIC_RELAXED))
         return -2;
     memset(&how, 0, sizeof how);
     how.flags = (uint64_t)flags;
@@ -41,7 +34,7 @@ static int open_beneath(int at, const char *name, int flags)
         fd = spill__openat2(at, name, &how);
     while (fd < 0 && errno == EINTR);
     if (fd < 0 && (errno == ENOSYS || errno == EINVAL || errno == EPERM)) {
-        __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&openat2_refused, 1, __ATOMIC_RELAXED);
         return -2;
     }
     if (fd < 0 && errno == EXDEV) /* a mount point: refused without a word to its server */
@@ -58,16 +51,18 @@ static int open_beneath(int at, const char *name, int flags)
 }
 #endif
 
-static int p_open_dir(spill__fd at, const char *name, spill__fd *out)
+/* held: nothing more on POSIX, where nobody can delete a directory from under a descriptor */
+static int p_open_dir(spill__fd at, const char *name, int held, spill__fd *out)
 {
     int fd = -2;
     /* a root path may pass through links (macOS's /tmp); children of it may not */
     int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (at == SPILL__NOFD ? 0 : O_NOFOLLOW);
+    (void)held;
     if (at != SPILL__NOFD && (fd = open_beneath((int)at, name, flags)) == -3)
         return SPILL_EUNSAFE;
     if (fd == -2) {
         do
-            fd = openat(AT(at), name, flags);
+            fd = openat(SPILL__AT(at), name, flags);
         while (fd < 0 && errno == EINTR);
     }
     if (fd < 0 && at == SPILL__NOFD && errno == ENOTDIR) /* a root that is not a directory is
@@ -79,31 +74,28 @@ static int p_open_dir(spill__fd at, const char *name, spill__fd *out)
     return SPILL_OK;
 }
 
-static int p_mkdir(spill__fd at, const char *name, unsigned mode)
+/* With out, opened as well: POSIX has no use for holding a directory open while it is
+ * created, as the staging protocol keeps a spill invisible until it is locked and recorded
+ * (spill__platform_stages). */
+static int p_mkdir(spill__fd at, const char *name, unsigned mode, spill__fd *out)
 {
-    if (mkdirat(AT(at), name, (mode_t)mode) < 0)
+    if (mkdirat(SPILL__AT(at), name, (mode_t)mode) < 0)
         return spill__error_os("mkdirat", name, errno);
-    return SPILL_OK;
+    return out ? p_open_dir(at, name, 1, out) : SPILL_OK;
 }
 
-static int p_create(spill__fd at, const char *name, unsigned mode, spill__fd *out)
+/* READ (never blocking on a FIFO, never a terminal), CREATE (new), APPEND (created if
+ * missing; every write at the end); never through a link */
+static int p_open_file(spill__fd at, const char *name, int how, spill__fd *out)
 {
+    static const int flags[] = {
+        O_RDONLY | O_NONBLOCK | O_NOCTTY,
+        O_WRONLY | O_CREAT | O_EXCL,
+        O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_NOCTTY,
+    };
     int fd;
     do
-        fd = openat(AT(at), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                    (mode_t)mode);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return spill__error_os("openat", name, errno);
-    *out = fd;
-    return SPILL_OK;
-}
-
-static int p_open_read(spill__fd at, const char *name, spill__fd *out)
-{
-    int fd;
-    do
-        fd = openat(AT(at), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        fd = openat(SPILL__AT(at), name, flags[how] | O_NOFOLLOW | O_CLOEXEC, 0600);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return spill__error_os("openat", name, errno);
@@ -116,7 +108,7 @@ static int p_open_read(spill__fd at, const char *name, spill__fd *out)
  * implementation. At most 1 GiB a call, as on Windows; the loops take the rest. */
 #define RW_MAX ((size_t)1 << 30)
 
-static int p_write(spill__fd fd, const void *buf, size_t len)
+static int write_all(spill__fd fd, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
@@ -155,56 +147,55 @@ static int p_close(spill__fd fd)
     return SPILL_OK;
 }
 
-static int p_stat(spill__fd at, const char *name, spill__stat *st)
+/* A directory with an open file inside can be renamed: spills are staged (platform.h). */
+int spill__platform_stages(void)
 {
-    int rc = name ? spill__posix_statat((int)AT(at), name, st)
-                  : spill__posix_statat((int)at, NULL, st);
-    if (rc < 0)
-        return spill__error_os(name ? "fstatat" : "fstat", name ? name : "", errno);
-    return SPILL_OK;
+    return 1;
 }
 
-static int p_unlink(spill__fd at, const char *name, int is_dir)
+/* The OS's atomic no-replace rename: 0, or -1 + errno; ENOSYS where there is none. */
+static int native_noreplace(int from_at, const char *from, int to_at, const char *to)
 {
-    if (unlinkat(AT(at), name, is_dir ? AT_REMOVEDIR : 0) < 0)
-        return spill__error_os(is_dir ? "rmdir" : "unlinkat", name, errno);
-    return SPILL_OK;
+    if (spill__posix_knobs.rename_errno) {
+        errno = spill__posix_knobs.rename_errno;
+        return -1;
+    }
+#if defined(SPILL__HAVE_RENAMEAT2)
+    return spill__renameat2(from_at, from, to_at, to, SPILL__RENAME_NOREPLACE);
+#elif defined(__APPLE__) && defined(RENAME_EXCL)
+    return renameatx_np(from_at, from, to_at, to, RENAME_EXCL);
+#else
+    (void)from_at, (void)from, (void)to_at, (void)to;
+    errno = ENOSYS;
+    return -1;
+#endif
 }
 
-void spill__close_inherited(spill__fd fd)
+static int rename_noreplace(int from_at, const char *from, int to_at, const char *to)
 {
-    if (fd != SPILL__NOFD)
-        close((int)fd); /* no lock call and no table: see platform.h */
-}
-
-/* POSIX has no use for holding a directory open while it is created: the staging protocol
- * keeps a spill invisible until it is locked and recorded (spill__platform_stages). */
-static int p_mkdir_open(spill__fd at, const char *name, unsigned mode, spill__fd *out)
-{
-    int rc = p_mkdir(at, name, mode);
-    return rc == SPILL_OK ? p_open_dir(at, name, out) : rc;
-}
-
-/* Any descriptor may stay open while its name is unlinked. */
-static int p_unlink_held(spill__fd at, const char *name, spill__fd *fd, int is_dir)
-{
-    (void)fd;
-    return p_unlink(at, name, is_dir);
+    if (native_noreplace(from_at, from, to_at, to) == 0)
+        return 0;
+    /* the filesystem cannot: Linux answers EINVAL (FUSE, bindfs), macOS ENOTSUP for
+     * renameatx_np(RENAME_EXCL) on smbfs, msdos and exfat. Fall through to the check below */
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP && errno != EOPNOTSUPP)
+        return -1;
+    {
+        /* No atomic no-replace rename here. renameat() would replace an empty directory, so
+         * refuse an existing name first; the window left is harmless because final names
+         * carry 64 random bits and the creator re-checks the name after the rename. */
+        struct stat sb;
+        if (fstatat(to_at, to, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+            errno = EEXIST;
+            return -1;
+        }
+        return renameat(from_at, from, to_at, to);
+    }
 }
 
 static int p_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to)
 {
-    if (spill__posix_rename_noreplace((int)AT(from_at), from, (int)AT(to_at), to) < 0)
+    if (rename_noreplace((int)SPILL__AT(from_at), from, (int)SPILL__AT(to_at), to) < 0)
         return spill__error_os("renameat", to, errno);
-    return SPILL_OK;
-}
-
-static int p_space(const char *path, uint64_t *avail)
-{
-    struct statvfs sv;
-    if (statvfs(path, &sv) < 0)
-        return spill__error_os("statvfs", path, errno);
-    *avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
     return SPILL_OK;
 }
 
@@ -266,23 +257,13 @@ static void p_dir_close(spill__dir *d)
     }
 }
 
-static int p_open_append(spill__fd at, const char *name, spill__fd *out)
-{
-    int fd;
-    do
-        fd = openat(AT(at), name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
-                                      O_NOCTTY | O_CLOEXEC, 0600);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return spill__error_os("openat", name, errno);
-    *out = fd;
-    return SPILL_OK;
-}
-
-static int p_rewrite(spill__fd fd, const void *buf, size_t len)
+/* replace: written at offset 0, then the file cut to len (the owner record, rewritten) */
+static int p_write(spill__fd fd, const void *buf, size_t len, int replace)
 {
     const char *p = buf;
     off_t at = 0;
+    if (!replace)
+        return write_all(fd, buf, len);
     while ((size_t)at < len) {
         ssize_t n = pwrite((int)fd, p + at, len - (size_t)at, at);
         if (n < 0 && errno == EINTR)
@@ -296,15 +277,17 @@ static int p_rewrite(spill__fd fd, const void *buf, size_t len)
     return SPILL_OK;
 }
 
+/* in the order of spill__sys_ops (platform.h) */
 #define POSIX_OPS                                                                          \
     {                                                                                      \
-        p_open_dir, p_mkdir, p_create, p_open_read, p_write, p_read, p_close, p_stat,      \
-            p_unlink, p_rename, spill__posix_lock_create, spill__posix_lock_probe,         \
-            spill__posix_unlock, p_dir_open, p_dir_next, p_dir_rewind, p_dir_close,        \
-            p_space, spill__posix_fs_kind, p_mkdir_open, p_unlink_held,                    \
-            spill__posix_lock_read, spill__posix_dir_lock, p_open_dir, p_open_append,      \
-            p_rewrite                                                                      \
+        p_open_dir, p_mkdir, p_open_file, p_write, p_read, p_close, spill__posix_stat,     \
+            spill__posix_unlink, p_rename, spill__posix_lock_create,                       \
+            spill__posix_lock_probe, spill__posix_unlock, spill__posix_dir_lock,           \
+            spill__posix_dir_close, p_dir_open, p_dir_next, p_dir_rewind, p_dir_close,     \
+            spill__posix_space, spill__posix_fs_kind                                       \
     }
 
 const spill__sys_ops spill__sys_default = POSIX_OPS;
 spill__sys_ops spill__sys = POSIX_OPS;
+
+spill__posix_knob_table spill__posix_knobs; /* all zero: see posix.h */

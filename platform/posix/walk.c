@@ -1,12 +1,25 @@
-/* walk.c (POSIX): removing or measuring a directory tree without ever following a link: every
- * step is relative to the parent's descriptor (openat/fstatat/unlinkat), directories are opened
- * O_NOFOLLOW|O_DIRECTORY and checked to be the entry just examined, a link is removed as a link,
- * a mount point is never entered, and at most SPILL__MAX_DEPTH levels are descended. It goes
- * through the operations table so that tests can inject failures into it. */
+/* walk.c (POSIX): walking and removing trees: the walker's step for one entry, and the
+ * operation unlink that removes one.
+ * The step removes or measures without ever following a link: every call is relative to the
+ * parent's descriptor (openat/fstatat/unlinkat), directories are opened O_NOFOLLOW|O_DIRECTORY
+ * and checked to be the entry just examined, a link is removed as a link, a mount point is never
+ * entered, and at most SPILL__MAX_DEPTH levels are descended. It goes through the operations
+ * table so that tests can inject failures into it. */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "posix.h"
 #include "walk.h"
+
+/* held: any descriptor may stay open while its name is unlinked */
+int spill__posix_unlink(spill__fd at, const char *name, int is_dir, spill__fd *held)
+{
+    (void)held;
+    if (unlinkat(SPILL__AT(at), name, is_dir ? AT_REMOVEDIR : 0) < 0)
+        return spill__error_os(is_dir ? "rmdir" : "unlinkat", name, errno);
+    return SPILL_OK;
+}
 
 /* Descends into the directory `name` (already stat'ed as cs) and, unless measuring, removes it
  * once empty. Returns 1 if something was removed. */
@@ -22,7 +35,7 @@ static int do_dir(spill__walk *w, spill__fd fd, const char *name, const spill__s
                                     "a mount point: not entered"), ps);
         return 0;
     }
-    rc = spill__sys.open_dir(fd, name, &cfd);
+    rc = spill__sys.open_dir(fd, name, 0, &cfd);
     if (rc == SPILL_ENOTFOUND)
         return 0;
     if (rc != SPILL_OK) {
@@ -39,24 +52,9 @@ static int do_dir(spill__walk *w, spill__fd fd, const char *name, const spill__s
     }
     nested = spill__walk_dir(w, cfd, &now, NULL, depth);
     spill__sys.close(cfd);
-    w->st->dirs++;
-    if (nested) {
-        ps->errors += nested; /* the directory cannot go */
+    if (!spill__walk_after_descent(w, nested, ps))
         return 0;
-    }
-    if (w->measure)
-        return 0;
-    if (w->cut) { /* the budget ran out inside: the rest is the next reap's */
-        w->st->dirs--;
-        return 0;
-    }
-    rc = spill__sys.unlink(fd, name, 1);
-    if (rc == SPILL_OK)
-        return 1;
-    if (rc != SPILL_ENOTFOUND)
-        spill__walk_fail(w, rc, ps);
-    w->st->dirs--;
-    return 0;
+    return spill__walk_dir_removed(w, spill__sys.unlink(fd, name, 1, NULL), ps);
 }
 
 /* One entry at level `depth`. Returns 1 if something was removed. */
@@ -78,17 +76,6 @@ int spill__walk_entry(spill__walk *w, spill__fd fd, const char *name, const spil
     }
     if (cs.type == SPILL__F_DIR)
         return do_dir(w, fd, name, &cs, self, depth, ps);
-    if (!w->measure) {
-        rc = spill__sys.unlink(fd, name, 0);
-        if (rc == SPILL_ENOTFOUND)
-            return 0;
-        if (rc != SPILL_OK) {
-            spill__walk_fail(w, rc, ps);
-            return 0;
-        }
-    }
-    w->st->files++;
-    if (cs.type == SPILL__F_REG)
-        w->st->bytes += cs.size;
-    return !w->measure;
+    rc = w->measure ? SPILL_OK : spill__sys.unlink(fd, name, 0, NULL);
+    return spill__walk_file_removed(w, rc, &cs, ps);
 }

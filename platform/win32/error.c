@@ -1,10 +1,11 @@
-/* error.c (Windows): maps GetLastError() codes and NTSTATUS values to spill_err once, at the
- * platform boundary. Contention (sharing and lock violations) is "busy"; anything unknown is an
- * error, never "free". */
+/* error.c (Windows): GetLastError() codes and NTSTATUS values mapped to spill_err once, at the
+ * platform boundary, and recorded as this thread's error. */
 #include <stdio.h>
 
 #include "win32.h"
 
+/* Contention (sharing and lock violations) is "busy"; anything unknown is an error, never
+ * "free". */
 static int map_error(DWORD e)
 {
     switch (e) {

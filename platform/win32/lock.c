@@ -1,12 +1,14 @@
-/* lock.c (Windows): the spill lock as LockFileEx, exclusive and fail-immediately, on the single
- * byte at offset 2^62 of .lock: it overlaps the whole-file range other clients of this layout
- * lock, and leaves the record at offset 0 readable under Windows' mandatory locking. .lock is
- * held without FILE_SHARE_DELETE, by owners and reapers alike, so a second open of it for
- * deletion, even in the same process, meets a sharing violation: that is "busy" too. */
+/* lock.c (Windows): the spill lock, LockFileEx on .lock: lock_create, lock_probe (to lock, or
+ * to read the record), unlock, and rule 13's dir_lock and dir_close (no lock here). */
 #include <string.h>
 
 #include "win32.h"
 
+/* The lock is exclusive and fail-immediately, on the single byte at offset 2^62 of .lock: it
+ * overlaps the whole-file range other clients of this layout lock, and leaves the record at
+ * offset 0 readable under Windows' mandatory locking. .lock is held without FILE_SHARE_DELETE,
+ * by owners and reapers alike, so a second open of it for deletion, even in the same process,
+ * meets a sharing violation: that is "busy" too. */
 #define LOCK_OFFSET_HIGH 0x40000000u /* 2^62 = 0x4000000000000000 */
 #define LOCK_ACCESS (GENERIC_READ | GENERIC_WRITE | DELETE)
 
@@ -79,7 +81,7 @@ static int check_shape(HANDLE h, const char *name)
     return SPILL_OK;
 }
 
-int spill__win_lock_probe(spill__fd at, const char *name, spill__fd *out)
+static int lock_try(spill__fd at, const char *name, spill__fd *out)
 {
     HANDLE h;
     int rc = spill__win_open(at, name, LOCK_ACCESS, SPILL__SHARE_HELD, FILE_OPEN,
@@ -113,7 +115,7 @@ int spill__win_unlock(spill__fd fd)
 
 /* Rule 7 for the record reader: the same shape check. Windows locks belong to their handle,
  * so this open and close cannot drop anybody's lock; the check keeps what is read ours. */
-int spill__win_lock_read(spill__fd at, const char *name, spill__fd *out)
+static int lock_read(spill__fd at, const char *name, spill__fd *out)
 {
     HANDLE h;
     int rc = spill__win_open(at, name, GENERIC_READ, SPILL__SHARE_ALL, FILE_OPEN,
@@ -135,4 +137,17 @@ int spill__win_dir_lock(spill__fd fd, int how)
     (void)fd;
     (void)how;
     return SPILL_OK;
+}
+
+/* through the table's close, as any other close the core asks for */
+void spill__win_dir_close(spill__fd *fd)
+{
+    if (*fd != SPILL__NOFD)
+        spill__sys.close(*fd);
+    *fd = SPILL__NOFD;
+}
+
+int spill__win_lock_probe(spill__fd at, const char *name, int how, spill__fd *out)
+{
+    return how == SPILL__PROBE_READ ? lock_read(at, name, out) : lock_try(at, name, out);
 }

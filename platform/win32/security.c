@@ -1,12 +1,18 @@
-/* security.c (Windows): rules 7 and 11 through security descriptors: whose a directory
- * is (its owner SID against this process's user), and whether others may write into the root
- * (its DACL), tightened to an ACL for the owner alone where the root is ours. */
+/* security.c (Windows): where the root lives and how safely: rules 7 and 11, the default data
+ * directory, and the root's path (absolute or not, the current directory, its parents made). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <aclapi.h>
 #include <sddl.h>
+#include <shlobj.h>
 
 #include "win32.h"
+
+/* ---- Rules 7 and 11 through security descriptors: whose a directory is (its owner SID against
+ * this process's user), and whether others may write into the root (its DACL), tightened to an
+ * ACL for the owner alone where the root is ours. */
 
 /* The SIDs that count as "this process's user": the token's user, and its default owner (for
  * an elevated administrator, new files are owned by BUILTIN\Administrators instead). */
@@ -169,4 +175,102 @@ int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tig
     *tightened = is_me(owner) && loose && rc == SPILL_OK;
     LocalFree(sd);
     return rc;
+}
+
+/* ---- The root's path and the default data directory. */
+
+/* C:\ or C:/, \\server\share, \\?\ (and \dir, rooted on the current drive) are absolute. */
+int spill__path_is_absolute(const char *path)
+{
+    if (path[0] == '\\' || path[0] == '/')
+        return 1;
+    return ((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) &&
+           path[1] == ':' && (path[2] == '\\' || path[2] == '/');
+}
+
+int spill__getcwd(char *buf, size_t size)
+{
+    DWORD n = GetCurrentDirectoryW(0, NULL), got;
+    wchar_t *w = n ? malloc(n * sizeof *w) : NULL;
+    int ok;
+    if (!w || (got = GetCurrentDirectoryW(n, w)) == 0 || got >= n) {
+        DWORD e = w ? GetLastError() : ERROR_NOT_ENOUGH_MEMORY;
+        free(w);
+        return spill__error_os("GetCurrentDirectoryW", "", (int)(e ? e : ERROR_BUFFER_OVERFLOW));
+    }
+    ok = spill__win_utf8(w, -1, buf, size);
+    free(w);
+    if (!ok)
+        return spill__error_set_os(SPILL_ERANGE, 0, "GetCurrentDirectoryW", "", "path too long");
+    return SPILL_OK;
+}
+
+/* Where the components that may be created start: past C:\, \\server\share\ or \\?\ forms. */
+static wchar_t *first_component(wchar_t *w)
+{
+    int skip = 0;
+    if (wcsncmp(w, L"\\\\?\\UNC\\", 8) == 0) {
+        w += 8;
+        skip = 2;
+    } else if (wcsncmp(w, L"\\\\?\\", 4) == 0) {
+        w += 4;
+    } else if (w[0] == L'\\' && w[1] == L'\\') {
+        w += 2;
+        skip = 2;
+    }
+    for (; skip > 0 && *w; skip--) /* server and share */
+        while (*w && *w++ != L'\\')
+            ;
+    if (w[0] && w[1] == L':')
+        w += 2;
+    while (*w == L'\\')
+        w++;
+    return w;
+}
+
+/* mkdir -p; what it creates inherits its parent's ACL (POSIX modes have no meaning here). */
+int spill__mkdir_parents(const char *path)
+{
+    wchar_t *w, *p;
+    int rc = spill__win_wide(path, 1, &w);
+    if (rc != SPILL_OK)
+        return rc;
+    for (p = first_component(w);; p++) {
+        wchar_t c = *p;
+        if (c != L'\\' && c != L'\0')
+            continue;
+        *p = L'\0';
+        /* an existing component may also answer "access denied" (a protected parent) */
+        if (!CreateDirectoryW(w, NULL)) {
+            DWORD e = GetLastError();
+            if (e != ERROR_ALREADY_EXISTS && GetFileAttributesW(w) == INVALID_FILE_ATTRIBUTES) {
+                rc = spill__error_os("CreateDirectoryW", path, (int)e);
+                break;
+            }
+        }
+        *p = c;
+        if (c == L'\0')
+            break;
+    }
+    free(w);
+    return rc;
+}
+
+int spill__data_dir(const char *app, char *buf, size_t size)
+{
+    /* FOLDERID_LocalAppData, spelled out so that no GUID library is needed */
+    static const GUID local_app_data = {0xf1b32785, 0x6fba, 0x4fcf,
+                                        {0x9d, 0x55, 0x7b, 0x8e, 0x7f, 0x15, 0x70, 0x91}};
+    wchar_t *w = NULL;
+    char dir[4096];
+    HRESULT hr = SHGetKnownFolderPath(&local_app_data, 0, NULL, &w);
+    int ok = SUCCEEDED(hr) && spill__win_utf8(w, -1, dir, sizeof dir), n;
+    CoTaskMemFree(w);
+    if (!ok)
+        return spill__error_set_os(SPILL_ENOTFOUND, (int)hr, "SHGetKnownFolderPath",
+                                   "LocalAppData", "no Local AppData folder");
+    n = snprintf(buf, size, "%s\\%s", dir, app);
+    if (n < 0 || (size_t)n >= size)
+        return spill__error_set_os(SPILL_ERANGE, 0, "spill_default_root", "", "path too long");
+    return SPILL_OK;
 }

@@ -1,5 +1,6 @@
-/* stat.c (Windows): file identity and type through a handle: the volume serial number and the
- * file index stand for st_dev and st_ino; only name-surrogate reparse points are links. */
+/* stat.c (Windows): stat through a handle (identity, type, size), the free space of a
+ * filesystem, and its kind (rule 8). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "win32.h"
@@ -40,6 +41,8 @@ static int type_of(HANDLE h, DWORD attrs, const char *name, int *type)
     return SPILL_OK;
 }
 
+/* The volume serial number and the file index stand for st_dev and st_ino; only
+ * name-surrogate reparse points are links. */
 int spill__win_stat_handle(HANDLE h, const char *name, spill__stat *st)
 {
     BY_HANDLE_FILE_INFORMATION fi;
@@ -61,5 +64,55 @@ int spill__win_stat_handle(HANDLE h, const char *name, spill__stat *st)
      * doubt, so not ours */
     if (st->type == SPILL__F_DIR)
         spill__win_owned_by_me(h, name, &st->own);
+    return SPILL_OK;
+}
+
+int spill__win_space(const char *path, uint64_t *avail)
+{
+    wchar_t *w, *dir;
+    ULARGE_INTEGER free_to_caller;
+    size_t n;
+    BOOL ok;
+    int rc = spill__win_wide(path, 1, &w);
+    if (rc != SPILL_OK)
+        return rc;
+    /* a UNC path needs its trailing backslash */
+    n = wcslen(w);
+    if (!(dir = malloc((n + 2) * sizeof *dir))) {
+        free(w);
+        return spill__error_os("malloc", path, ERROR_NOT_ENOUGH_MEMORY);
+    }
+    wcscpy(dir, w);
+    if (n && dir[n - 1] != L'\\')
+        wcscat(dir, L"\\");
+    ok = GetDiskFreeSpaceExW(dir, &free_to_caller, NULL, NULL);
+    free(dir);
+    free(w);
+    if (!ok)
+        return spill__error_os("GetDiskFreeSpaceExW", path, (int)GetLastError());
+    *avail = free_to_caller.QuadPart; /* the caller's quota included */
+    return SPILL_OK;
+}
+
+#ifndef FILE_REMOTE_DEVICE
+#define FILE_REMOTE_DEVICE 0x00000010
+#endif
+#ifndef FILE_DEVICE_NETWORK_FILE_SYSTEM
+#define FILE_DEVICE_NETWORK_FILE_SYSTEM 0x00000014
+#endif
+
+/* Rule 8: a network redirector (SMB, NFS client, WebDAV, \\wsl$) or a remote device. */
+int spill__win_fs_kind(spill__fd fd, int *kind)
+{
+    FILE_FS_DEVICE_INFORMATION dev;
+    IO_STATUS_BLOCK io;
+    NTSTATUS st = NtQueryVolumeInformationFile(SPILL__H(fd), &io, &dev, sizeof dev,
+                                               FileFsDeviceInformation);
+    if (!NT_SUCCESS(st))
+        return spill__win_status("NtQueryVolumeInformationFile", "", st);
+    *kind = dev.DeviceType == FILE_DEVICE_NETWORK_FILE_SYSTEM ||
+                    (dev.Characteristics & FILE_REMOTE_DEVICE)
+                ? SPILL__FS_NETWORK
+                : SPILL__FS_LOCAL;
     return SPILL_OK;
 }

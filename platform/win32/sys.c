@@ -1,13 +1,13 @@
-/* sys.c (Windows): the operations table. Every open is NtCreateFile relative to the parent's
- * handle (no path race) with FILE_OPEN_REPARSE_POINT (a link is opened as itself, never
- * followed), synchronous and not inheritable; removal goes through the handle just opened. */
+/* sys.c (Windows): the operations table spill__sys and its file operations: open, create, read,
+ * write, mkdir, rename, directory listings (its removals are walk.c's, its locks lock.c's). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "win32.h"
 
-#define DELETE_RETRIES 6 /* sharing violations: waits of 1, 2, 4 ... 32 ms, 63 ms in all */
-
+/* Every open is NtCreateFile relative to the parent's handle (no path race) with
+ * FILE_OPEN_REPARSE_POINT (a link is opened as itself, never followed), synchronous and not
+ * inheritable. */
 static NTSTATUS nt_open(spill__fd at, const wchar_t *w, ACCESS_MASK access, ULONG share,
                         ULONG disposition, ULONG options, HANDLE *out)
 {
@@ -37,12 +37,13 @@ static NTSTATUS nt_open(spill__fd at, const wchar_t *w, ACCESS_MASK access, ULON
 int spill__win_open(spill__fd at, const char *name, ACCESS_MASK access, ULONG share,
                     ULONG disposition, ULONG options, HANDLE *out, NTSTATUS *status)
 {
-    wchar_t *w = spill__win_wide(name, at == SPILL__NOFD);
+    wchar_t *w;
     NTSTATUS st;
+    int rc = spill__win_wide(name, at == SPILL__NOFD, &w);
     if (status)
         *status = STATUS_SUCCESS;
-    if (!w)
-        return spill_error_last()->code;
+    if (rc != SPILL_OK)
+        return rc;
     st = nt_open(at, w, access, share, disposition, options, out);
     free(w);
     if (status)
@@ -54,32 +55,8 @@ int spill__win_open(spill__fd at, const char *name, ACCESS_MASK access, ULONG sh
     return SPILL_OK;
 }
 
-int spill__win_open_delete(spill__fd at, const char *name, ULONG options, HANDLE *out)
-{
-    /* FILE_WRITE_ATTRIBUTES: to clear a read-only attribute where the filesystem cannot
-     * ignore it (spill__win_delete) */
-    ACCESS_MASK access = DELETE | FILE_WRITE_ATTRIBUTES;
-    int i, rc;
-    for (i = 0;; i++) {
-        /* without FILE_SHARE_DELETE: removers exclude each other, so that of two reapers
-         * racing for one orphan only one marks it (the other then finds it gone) and each
-         * removal is counted once */
-        rc = spill__win_open(at, name, access, SPILL__SHARE_HELD, FILE_OPEN,
-                             options | FILE_OPEN_REPARSE_POINT, out, NULL);
-        if (rc == SPILL_EACCES && access != DELETE) {
-            access = DELETE; /* allowed to delete but not to change attributes */
-            continue;
-        }
-        /* a sharing violation: someone holds it without FILE_SHARE_DELETE. A live owner's
-         * hold lasts; a scanner's passes: retried a bounded number of times (63 ms at most;
-         * judging opens a directory once and never waits on it) */
-        if (rc != SPILL_EBUSY || i == DELETE_RETRIES)
-            return rc;
-        Sleep(1u << i);
-    }
-}
-
-int spill__win_refuse_link(HANDLE h, const char *name)
+/* SPILL_EUNSAFE if the open h is a link (see spill__win_stat_handle). */
+static int refuse_link(HANDLE h, const char *name)
 {
     spill__stat st;
     int rc = spill__win_stat_handle(h, name, &st);
@@ -89,78 +66,91 @@ int spill__win_refuse_link(HANDLE h, const char *name)
     return rc;
 }
 
-static int w_open_dir(spill__fd at, const char *name, spill__fd *out)
+/* The one way a child is opened for use: as itself (FILE_OPEN_REPARSE_POINT), then refused
+ * with SPILL_EUNSAFE if it is a link, so that no child of a directory is ever followed. */
+static int open_not_link(spill__fd at, const char *name, ACCESS_MASK access, ULONG share,
+                         ULONG disposition, ULONG options, spill__fd *out)
+{
+    HANDLE h;
+    int rc = spill__win_open(at, name, access, share, disposition,
+                             options | FILE_OPEN_REPARSE_POINT, &h, NULL);
+    if (rc == SPILL_OK && (rc = refuse_link(h, name)) != SPILL_OK)
+        CloseHandle(h);
+    if (rc == SPILL_OK)
+        *out = SPILL__FD(h);
+    return rc;
+}
+
+/* A root path may pass through links; children of it may not (open_not_link). */
+static int open_root_dir(const char *path, spill__fd *out)
 {
     HANDLE h;
     NTSTATUS st;
-    /* a root path may pass through links; children of it may not */
-    ULONG options = FILE_DIRECTORY_FILE | (at == SPILL__NOFD ? 0 : FILE_OPEN_REPARSE_POINT);
-    int rc = spill__win_open(at, name, SPILL__DIR_ACCESS, SPILL__SHARE_ALL, FILE_OPEN, options,
-                             &h, &st);
-    if (rc != SPILL_OK && at == SPILL__NOFD && st == STATUS_NOT_A_DIRECTORY)
+    int rc = spill__win_open(SPILL__NOFD, path, SPILL__DIR_ACCESS, SPILL__SHARE_ALL, FILE_OPEN,
+                             FILE_DIRECTORY_FILE, &h, &st);
+    if (rc != SPILL_OK && st == STATUS_NOT_A_DIRECTORY)
         /* a root that is not a directory is an error, not a missing root */
         return spill__error_set_os(SPILL_EINVAL, (int)RtlNtStatusToDosError(st), "NtCreateFile",
-                                   name, "not a directory");
-    if (rc != SPILL_OK)
-        return rc;
-    if (at != SPILL__NOFD && (rc = spill__win_refuse_link(h, name)) != SPILL_OK) {
-        CloseHandle(h);
-        return rc;
-    }
-    *out = SPILL__FD(h);
-    return SPILL_OK;
+                                   path, "not a directory");
+    if (rc == SPILL_OK)
+        *out = SPILL__FD(h);
+    return rc;
 }
 
-static int w_mkdir(spill__fd at, const char *name, unsigned mode)
+/* held: as mkdir holds a new one, without FILE_SHARE_DELETE, and refusing a link */
+static int w_open_dir(spill__fd at, const char *name, int held, spill__fd *out)
+{
+    if (at == SPILL__NOFD && !held)
+        return open_root_dir(name, out);
+    return open_not_link(at, name, SPILL__DIR_ACCESS, held ? SPILL__SHARE_HELD : SPILL__SHARE_ALL,
+                         FILE_OPEN, FILE_DIRECTORY_FILE, out);
+}
+
+/* How a spill comes and goes (platform.h): no staging rename, as a directory with an open
+ * file inside cannot be renamed; mkdir holds the final name, open, from the start instead. */
+int spill__platform_stages(void)
+{
+    return 0;
+}
+
+/* POSIX modes have no meaning here: the new directory inherits its parent's ACL. With out:
+ * held without FILE_SHARE_DELETE from the moment it exists, so a reaper's delete meets a
+ * sharing violation for as long as we live; without DELETE access itself, so that others may
+ * still list it without sharing delete (as Wine's FindFirstFileW does). */
+static int w_mkdir(spill__fd at, const char *name, unsigned mode, spill__fd *out)
 {
     HANDLE h;
-    /* POSIX modes have no meaning here: the new directory inherits its parent's ACL */
-    int rc = spill__win_open(at, name, SPILL__DIR_ACCESS, SPILL__SHARE_ALL, FILE_CREATE,
+    int rc = spill__win_open(at, name, SPILL__DIR_ACCESS,
+                             out ? SPILL__SHARE_HELD : SPILL__SHARE_ALL, FILE_CREATE,
                              FILE_DIRECTORY_FILE, &h, NULL);
     (void)mode;
-    if (rc == SPILL_OK)
+    if (rc == SPILL_OK && out)
+        *out = SPILL__FD(h);
+    else if (rc == SPILL_OK)
         CloseHandle(h);
     return rc;
 }
 
-static int w_mkdir_open(spill__fd at, const char *name, unsigned mode, spill__fd *out)
+/* READ, CREATE (new: no link to refuse), or APPEND: FILE_APPEND_DATA without
+ * FILE_WRITE_DATA, so every write goes at the end */
+static int w_open_file(spill__fd at, const char *name, int how, spill__fd *out)
 {
     HANDLE h;
-    /* held without FILE_SHARE_DELETE from the moment it exists: a reaper's delete meets a
-     * sharing violation for as long as we live. Without DELETE access itself, so that others
-     * may still list it without sharing delete (as Wine's FindFirstFileW does) */
-    int rc = spill__win_open(at, name, SPILL__DIR_ACCESS, SPILL__SHARE_HELD, FILE_CREATE,
-                             FILE_DIRECTORY_FILE, &h, NULL);
-    (void)mode;
+    int rc;
+    if (how == SPILL__OPEN_READ)
+        return open_not_link(at, name, GENERIC_READ, SPILL__SHARE_ALL, FILE_OPEN,
+                             FILE_NON_DIRECTORY_FILE, out);
+    if (how == SPILL__OPEN_APPEND)
+        return open_not_link(at, name, FILE_APPEND_DATA, SPILL__SHARE_ALL, FILE_OPEN_IF,
+                             FILE_NON_DIRECTORY_FILE, out);
+    rc = spill__win_open(at, name, GENERIC_WRITE, SPILL__SHARE_ALL, FILE_CREATE,
+                         FILE_NON_DIRECTORY_FILE, &h, NULL);
     if (rc == SPILL_OK)
         *out = SPILL__FD(h);
     return rc;
 }
 
-static int w_create(spill__fd at, const char *name, unsigned mode, spill__fd *out)
-{
-    HANDLE h;
-    int rc = spill__win_open(at, name, GENERIC_WRITE, SPILL__SHARE_ALL, FILE_CREATE,
-                             FILE_NON_DIRECTORY_FILE, &h, NULL);
-    (void)mode;
-    if (rc == SPILL_OK)
-        *out = SPILL__FD(h);
-    return rc;
-}
-
-static int w_open_read(spill__fd at, const char *name, spill__fd *out)
-{
-    HANDLE h;
-    int rc = spill__win_open(at, name, GENERIC_READ, SPILL__SHARE_ALL, FILE_OPEN,
-                             FILE_NON_DIRECTORY_FILE | FILE_OPEN_REPARSE_POINT, &h, NULL);
-    if (rc == SPILL_OK && (rc = spill__win_refuse_link(h, name)) != SPILL_OK)
-        CloseHandle(h);
-    if (rc == SPILL_OK)
-        *out = SPILL__FD(h);
-    return rc;
-}
-
-static int w_write(spill__fd fd, const void *buf, size_t len)
+static int write_all(spill__fd fd, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
@@ -220,53 +210,6 @@ static int w_stat(spill__fd at, const char *name, spill__stat *st)
     return rc;
 }
 
-static int w_unlink(spill__fd at, const char *name, int is_dir)
-{
-    HANDLE h;
-    spill__stat st;
-    /* without FILE_NON_DIRECTORY_FILE for a non-directory: a directory link is removed too */
-    int rc = spill__win_open_delete(at, name, is_dir ? FILE_DIRECTORY_FILE : 0, &h);
-    if (rc != SPILL_OK)
-        return rc;
-    if (!is_dir && (rc = spill__win_stat_handle(h, name, &st)) == SPILL_OK &&
-        st.type == SPILL__F_DIR)
-        rc = spill__error_set_os(SPILL_EIO, ERROR_ACCESS_DENIED, "unlink", name,
-                                 "is a directory");
-    if (rc == SPILL_OK)
-        rc = spill__win_delete(h, name);
-    CloseHandle(h);
-    return rc;
-}
-
-/* A held directory: our own handle refuses our delete too, so it is let go first, and the
- * name is removed only if it still is the directory we held. */
-static int unlink_held_dir(spill__fd at, const char *name, spill__fd *fd)
-{
-    spill__stat held, now;
-    HANDLE h;
-    int rc = spill__win_stat_handle(SPILL__H(*fd), name, &held);
-    CloseHandle(SPILL__H(*fd));
-    *fd = SPILL__NOFD;
-    if (rc != SPILL_OK || (rc = spill__win_open_delete(at, name, FILE_DIRECTORY_FILE, &h)) !=
-                              SPILL_OK)
-        return rc;
-    if ((rc = spill__win_stat_handle(h, name, &now)) == SPILL_OK &&
-        (now.dev != held.dev || now.ino != held.ino))
-        rc = spill__error_set_os(SPILL_ENOTFOUND, 0, "unlink", name,
-                                 "replaced by another directory: left");
-    if (rc == SPILL_OK)
-        rc = spill__win_delete(h, name);
-    CloseHandle(h);
-    return rc;
-}
-
-static int w_unlink_held(spill__fd at, const char *name, spill__fd *fd, int is_dir)
-{
-    if (is_dir)
-        return unlink_held_dir(at, name, fd);
-    return spill__win_delete(SPILL__H(*fd), name); /* .lock goes as *fd is closed */
-}
-
 static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to)
 {
     HANDLE h;
@@ -277,9 +220,9 @@ static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const 
                              FILE_OPEN_REPARSE_POINT, &h, NULL);
     if (rc != SPILL_OK)
         return rc;
-    if (!(w = spill__win_wide(to, to_at == SPILL__NOFD))) {
+    if ((rc = spill__win_wide(to, to_at == SPILL__NOFD, &w)) != SPILL_OK) {
         CloseHandle(h);
-        return spill_error_last()->code;
+        return rc;
     }
     n = wcslen(w);
     size = sizeof *ri + n * sizeof *w;
@@ -299,55 +242,136 @@ static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const 
     return rc;
 }
 
-/* Held as mkdir_open holds a new one: without FILE_SHARE_DELETE, and refusing a link. */
-static int w_open_dir_held(spill__fd at, const char *name, spill__fd *out)
-{
-    HANDLE h;
-    int rc = spill__win_open(at, name, SPILL__DIR_ACCESS, SPILL__SHARE_HELD, FILE_OPEN,
-                             FILE_DIRECTORY_FILE | FILE_OPEN_REPARSE_POINT, &h, NULL);
-    if (rc == SPILL_OK && (rc = spill__win_refuse_link(h, name)) != SPILL_OK)
-        CloseHandle(h);
-    if (rc == SPILL_OK)
-        *out = SPILL__FD(h);
-    return rc;
-}
-
-static int w_open_append(spill__fd at, const char *name, spill__fd *out)
-{
-    HANDLE h;
-    /* FILE_APPEND_DATA without FILE_WRITE_DATA: every write goes at the end */
-    int rc = spill__win_open(at, name, FILE_APPEND_DATA, SPILL__SHARE_ALL, FILE_OPEN_IF,
-                             FILE_NON_DIRECTORY_FILE | FILE_OPEN_REPARSE_POINT, &h, NULL);
-    if (rc == SPILL_OK && (rc = spill__win_refuse_link(h, name)) != SPILL_OK)
-        CloseHandle(h);
-    if (rc == SPILL_OK)
-        *out = SPILL__FD(h);
-    return rc;
-}
-
-static int w_rewrite(spill__fd fd, const void *buf, size_t len)
+/* replace: written at offset 0, then the file cut to len (the owner record, rewritten) */
+static int w_write(spill__fd fd, const void *buf, size_t len, int replace)
 {
     LARGE_INTEGER zero, end;
     int rc;
+    if (!replace)
+        return write_all(fd, buf, len);
     zero.QuadPart = 0;
     end.QuadPart = (LONGLONG)len;
     if (!SetFilePointerEx(SPILL__H(fd), zero, NULL, FILE_BEGIN))
         return spill__error_os("SetFilePointerEx", "", (int)GetLastError());
-    if ((rc = w_write(fd, buf, len)) != SPILL_OK)
+    if ((rc = write_all(fd, buf, len)) != SPILL_OK)
         return rc;
     if (!SetFilePointerEx(SPILL__H(fd), end, NULL, FILE_BEGIN) || !SetEndOfFile(SPILL__H(fd)))
         return spill__error_os("SetEndOfFile", "", (int)GetLastError());
     return SPILL_OK;
 }
 
+/* ---- Directory listings: NtQueryDirectoryFile on a handle of their own, opened relative to
+ * the directory's handle (an empty name opens that directory again). */
+
+#define LIST_BUF 65536
+
+struct spill__dir {
+    HANDLE h;
+    int restart;          /* the next query starts from the beginning */
+    int done;             /* no more entries */
+    ULONG pos, len;       /* the current entry's offset in buf, and how much buf holds */
+    char name[1024];      /* the current name as UTF-8 (a component is at most 255 UTF-16 units) */
+    union {
+        FILE_NAMES_INFORMATION first;
+        char bytes[LIST_BUF];
+    } buf;
+};
+
+static int w_dir_open(spill__fd fd, spill__dir **out)
+{
+    spill__dir *d = calloc(1, sizeof *d);
+    int rc;
+    if (!d)
+        return spill__error_os("calloc", "", ERROR_NOT_ENOUGH_MEMORY);
+    rc = spill__win_open(fd, "", FILE_LIST_DIRECTORY, SPILL__SHARE_ALL, FILE_OPEN,
+                         FILE_DIRECTORY_FILE, &d->h, NULL);
+    if (rc != SPILL_OK) {
+        free(d);
+        return rc;
+    }
+    d->restart = 1;
+    *out = d;
+    return SPILL_OK;
+}
+
+/* Reads the next batch of entries; 0 at the end. */
+static int fill(spill__dir *d, int *more)
+{
+    IO_STATUS_BLOCK io;
+    NTSTATUS st = NtQueryDirectoryFile(d->h, NULL, NULL, NULL, &io, d->buf.bytes, LIST_BUF,
+                                       FileNamesInformation, FALSE, NULL,
+                                       d->restart ? TRUE : FALSE);
+    d->restart = 0;
+    d->pos = 0;
+    d->len = 0;
+    *more = 0;
+    if (st == STATUS_NO_MORE_FILES)
+        return SPILL_OK;
+    if (!NT_SUCCESS(st))
+        return spill__win_status("NtQueryDirectoryFile", "", st);
+    d->len = (ULONG)io.Information;
+    *more = d->len > 0;
+    return SPILL_OK;
+}
+
+static int is_dot(const FILE_NAMES_INFORMATION *e)
+{
+    ULONG n = e->FileNameLength / sizeof(WCHAR);
+    return (n == 1 && e->FileName[0] == L'.') ||
+           (n == 2 && e->FileName[0] == L'.' && e->FileName[1] == L'.');
+}
+
+static int w_dir_next(spill__dir *d, const char **name)
+{
+    for (;;) {
+        const FILE_NAMES_INFORMATION *e;
+        int more, rc;
+        if (d->done) {
+            *name = NULL;
+            return SPILL_OK;
+        }
+        if (d->pos >= d->len) {
+            if ((rc = fill(d, &more)) != SPILL_OK)
+                return rc;
+            if (!more) {
+                d->done = 1;
+                continue;
+            }
+        }
+        e = (const FILE_NAMES_INFORMATION *)(d->buf.bytes + d->pos);
+        d->pos = e->NextEntryOffset ? d->pos + e->NextEntryOffset : d->len;
+        if (is_dot(e))
+            continue;
+        if (!spill__win_utf8(e->FileName, (int)(e->FileNameLength / sizeof(WCHAR)), d->name,
+                             sizeof d->name))
+            return spill__error_set_os(SPILL_EIO, ERROR_NO_UNICODE_TRANSLATION, "readdir", "",
+                                       "a name that is not valid UTF-16");
+        *name = d->name;
+        return SPILL_OK;
+    }
+}
+
+static void w_dir_rewind(spill__dir *d)
+{
+    d->restart = 1;
+    d->done = 0;
+    d->pos = d->len = 0;
+}
+
+static void w_dir_close(spill__dir *d)
+{
+    if (d) {
+        CloseHandle(d->h);
+        free(d);
+    }
+}
+
 #define WIN32_OPS                                                                          \
     {                                                                                      \
-        w_open_dir, w_mkdir, w_create, w_open_read, w_write, w_read, w_close, w_stat,      \
-            w_unlink, w_rename, spill__win_lock_create, spill__win_lock_probe,             \
-            spill__win_unlock, spill__win_dir_open, spill__win_dir_next,                   \
-            spill__win_dir_rewind, spill__win_dir_close, spill__win_space,                 \
-            spill__win_fs_kind, w_mkdir_open, w_unlink_held, spill__win_lock_read,        \
-            spill__win_dir_lock, w_open_dir_held, w_open_append, w_rewrite                 \
+        w_open_dir, w_mkdir, w_open_file, w_write, w_read, w_close, w_stat,                \
+            spill__win_unlink, w_rename, spill__win_lock_create, spill__win_lock_probe,    \
+            spill__win_unlock, spill__win_dir_lock, spill__win_dir_close, w_dir_open,      \
+            w_dir_next, w_dir_rewind, w_dir_close, spill__win_space, spill__win_fs_kind    \
     }
 
 const spill__sys_ops spill__sys_default = WIN32_OPS;

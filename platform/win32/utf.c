@@ -1,28 +1,24 @@
 /* utf.c (Windows): UTF-8 at the library's surface, UTF-16 at the OS boundary, and paths longer
- * than MAX_PATH through the \\?\ prefix (which turns off all normalisation, so it is only put on
- * a path made absolute and normalised first). */
+ * than MAX_PATH through the \\?\ prefix. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "win32.h"
 
-/* Paths this long or longer get the \\?\ prefix (CreateDirectoryW's limit is MAX_PATH - 12). */
+/* Paths this long or longer get the \\?\ prefix (CreateDirectoryW's limit is MAX_PATH - 12),
+ * which turns off all normalisation, so it is only put on a path made absolute and normalised
+ * first. */
 #define LONG_PATH 240
 
-static wchar_t *convert(const char *utf8)
+static int convert(const char *utf8, wchar_t **out)
 {
     int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, NULL, 0);
-    wchar_t *w;
-    if (n <= 0) {
-        spill__error_os("MultiByteToWideChar", utf8, GetLastError());
-        return NULL;
-    }
-    if (!(w = malloc((size_t)n * sizeof *w))) {
-        spill__error_os("malloc", utf8, ERROR_NOT_ENOUGH_MEMORY);
-        return NULL;
-    }
-    MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, w, n);
-    return w;
+    if (n <= 0)
+        return spill__error_os("MultiByteToWideChar", utf8, (int)GetLastError());
+    if (!(*out = malloc((size_t)n * sizeof **out)))
+        return spill__error_os("malloc", utf8, ERROR_NOT_ENOUGH_MEMORY);
+    MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, *out, n);
+    return SPILL_OK;
 }
 
 static int has_prefix(const wchar_t *w, const wchar_t *prefix)
@@ -31,21 +27,19 @@ static int has_prefix(const wchar_t *w, const wchar_t *prefix)
 }
 
 /* \\?\C:\... or \\?\UNC\server\share\... from a long path, made absolute and normalised. */
-static wchar_t *long_form(wchar_t *w, const char *utf8)
+static int long_form(wchar_t *w, const char *utf8, wchar_t **result)
 {
     DWORD n = GetFullPathNameW(w, 0, NULL, NULL);
-    wchar_t *full, *out;
+    wchar_t *full, *out = NULL;
     int unc;
     if (n == 0) {
-        spill__error_os("GetFullPathNameW", utf8, GetLastError());
         free(w);
-        return NULL;
+        return spill__error_os("GetFullPathNameW", utf8, (int)GetLastError());
     }
     if (!(full = malloc((n + 1) * sizeof *full)) || !(out = malloc((n + 9) * sizeof *out))) {
         free(full);
         free(w);
-        spill__error_os("malloc", utf8, ERROR_NOT_ENOUGH_MEMORY);
-        return NULL;
+        return spill__error_os("malloc", utf8, ERROR_NOT_ENOUGH_MEMORY);
     }
     GetFullPathNameW(w, n + 1, full, NULL);
     free(w);
@@ -53,20 +47,22 @@ static wchar_t *long_form(wchar_t *w, const char *utf8)
     wcscpy(out, unc ? L"\\\\?\\UNC\\" : L"\\\\?\\");
     wcscat(out, unc ? full + 2 : full);
     free(full);
-    return out;
+    *result = out;
+    return SPILL_OK;
 }
 
-wchar_t *spill__win_wide(const char *utf8, int is_path)
+int spill__win_wide(const char *utf8, int is_path, wchar_t **out)
 {
-    wchar_t *w = convert(utf8), *p;
-    if (!w)
-        return NULL;
-    for (p = w; *p; p++)
+    wchar_t *p;
+    int rc = convert(utf8, out);
+    if (rc != SPILL_OK)
+        return rc;
+    for (p = *out; *p; p++)
         if (*p == L'/')
             *p = L'\\';
-    if (!is_path || wcslen(w) < LONG_PATH || has_prefix(w, L"\\\\?\\"))
-        return w;
-    return long_form(w, utf8);
+    if (!is_path || wcslen(*out) < LONG_PATH || has_prefix(*out, L"\\\\?\\"))
+        return SPILL_OK;
+    return long_form(*out, utf8, out);
 }
 
 int spill__win_utf8(const wchar_t *w, int len, char *buf, size_t size)

@@ -1,5 +1,5 @@
-/* win32.h: what the Windows platform files share: opening relative to a directory handle,
- * deleting through a handle, file identity, UTF-8 <-> UTF-16 paths, NTSTATUS mapping. */
+/* win32.h: what the Windows platform files share: opening relative to a directory handle, stat
+ * through a handle, UTF-8 <-> UTF-16 paths, NTSTATUS mapping, and the table entries of each. */
 #ifndef SPILL_WIN32_H
 #define SPILL_WIN32_H
 
@@ -27,9 +27,9 @@
 
 /* utf.c: a UTF-8 path or name as a NUL-terminated UTF-16 string, malloc'd (free it), with '/'
  * turned into '\'. A path (not a name under a directory handle) that is too long for the
- * classic API is made absolute and given the \\?\ (or \\?\UNC\) prefix. NULL with the error
- * recorded on failure. */
-wchar_t *spill__win_wide(const char *utf8, int is_path);
+ * classic API is made absolute and given the \\?\ (or \\?\UNC\) prefix, in *out (to free).
+ * Returns SPILL_OK or the error recorded. */
+int spill__win_wide(const char *utf8, int is_path, wchar_t **out);
 /* UTF-16 (len characters, or NUL-terminated if len < 0) into buf as UTF-8; 0 if it does not
  * fit or does not convert. */
 int spill__win_utf8(const wchar_t *w, int len, char *buf, size_t size);
@@ -43,40 +43,29 @@ int spill__win_status(const char *op, const char *path, NTSTATUS st);
  * Returns a spill_err recorded under "NtCreateFile"; *status (may be NULL) gets the NTSTATUS. */
 int spill__win_open(spill__fd at, const char *name, ACCESS_MASK access, ULONG share,
                     ULONG disposition, ULONG options, HANDLE *out, NTSTATUS *status);
-/* An open of an entry to remove it (the link itself, never its target), excluding any other
- * remover: a sharing violation (another remover, an antivirus or indexer glancing at the file)
- * is retried a bounded number of times before it is reported as SPILL_EBUSY. */
-int spill__win_open_delete(spill__fd at, const char *name, ULONG options, HANDLE *out);
-/* Marks the file or empty directory open as h for deletion, through h. `name` is for errors. */
-int spill__win_delete(HANDLE h, const char *name);
-/* SPILL_EUNSAFE if the open h is a link (see spill__win_stat_handle). */
-int spill__win_refuse_link(HANDLE h, const char *name);
 
 /* stat.c: identity, type and size through a handle. Name-surrogate reparse points (symlinks,
  * junctions, mount points) are links; other reparse points (dedup, WOF, cloud placeholders)
  * are the ordinary files or directories they stand for. */
 int spill__win_stat_handle(HANDLE h, const char *name, spill__stat *st);
+/* The table's space and fs_kind: bytes free to this user; rule 8's network or local. */
+int spill__win_space(const char *path, uint64_t *avail);
+int spill__win_fs_kind(spill__fd fd, int *kind);
 
 /* security.c: *own 1 if the open h (with READ_CONTROL) is owned by this process's user, or
  * the filesystem has no owners (rule 7); rule 11's spill__root_check lives there too. */
 int spill__win_owned_by_me(HANDLE h, const char *name, int *own);
 
-/* lock.c */
+/* walk.c: all of Windows' removal; this is the operations table's unlink (platform.h),
+ * deleting through the handle it examined (or the one held). */
+int spill__win_unlink(spill__fd at, const char *name, int is_dir, spill__fd *held);
+
+/* lock.c: the table's lock entries (LockFileEx on .lock) and rule 13's no-ops. */
 int spill__win_lock_create(spill__fd at, const char *name, spill__fd *out);
-int spill__win_lock_probe(spill__fd at, const char *name, spill__fd *out);
+int spill__win_lock_probe(spill__fd at, const char *name, int how, spill__fd *out);
 int spill__win_unlock(spill__fd fd);
-int spill__win_lock_read(spill__fd at, const char *name, spill__fd *out);
 int spill__win_dir_lock(spill__fd fd, int how);
-
-/* dir.c: directory listings */
-int spill__win_dir_open(spill__fd fd, spill__dir **out);
-int spill__win_dir_next(spill__dir *d, const char **name);
-void spill__win_dir_rewind(spill__dir *d);
-void spill__win_dir_close(spill__dir *d);
-
-/* misc.c */
-int spill__win_space(const char *path, uint64_t *avail);
-int spill__win_fs_kind(spill__fd fd, int *kind);
+void spill__win_dir_close(spill__fd *fd);
 
 /* From ntdll, not (or not usably) declared by MinGW's headers. */
 NTSTATUS NTAPI NtQueryDirectoryFile(HANDLE, HANDLE, PIO_APC_ROUTINE, PVOID, PIO_STATUS_BLOCK,

@@ -1,5 +1,5 @@
-/* lockfile.c (POSIX): examining and opening an existing .lock, shared by both lock backends.
- * Any doubt is "unsafe" or an error, never "free" (rule 7). */
+/* lock.c (POSIX): what both lock backends share: examining and opening an existing .lock
+ * (rule 7: any doubt is "unsafe" or an error, never "free"), and rule 13's directory flock. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -66,10 +66,6 @@ void spill__posix_lock_exam_done(spill__lock_exam *ex)
     ex->path_fd = -1;
 }
 
-#ifdef SPILL_TEST_HOOKS
-int spill__lock_reopen_by_name;
-#endif
-
 /* O_NONBLOCK: a FIFO swapped in must not block the reaper; O_NOCTTY: nor may a terminal
  * become our controlling terminal. */
 #define REOPEN_FLAGS (O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
@@ -99,10 +95,8 @@ int spill__posix_lock_reopen(spill__lock_exam *ex, int at, const char *name, int
                              int *out)
 {
     int rc;
-#ifdef SPILL_TEST_HOOKS
-    if (spill__lock_reopen_by_name)
+    if (spill__posix_knobs.lock_reopen_by_name)
         spill__posix_lock_exam_done(ex); /* a test of the fallback */
-#endif
     if (ex->path_fd >= 0) {
         char proc[64];
         int fd;
@@ -146,7 +140,7 @@ int spill__posix_check_lock_shape(int fd, const char *name)
     return shape(&st, name, "fstat");
 }
 
-int spill__posix_lock_read(spill__fd at, const char *name, spill__fd *out)
+static int lock_read(spill__fd at, const char *name, spill__fd *out)
 {
     spill__lock_exam ex;
     int rc, fd;
@@ -178,4 +172,24 @@ int spill__posix_dir_lock(spill__fd fd, int how)
     (void)how;
 #endif
     return SPILL_OK;
+}
+
+/* Rule 13's trap, handled here once: the flock goes with LOCK_UN before the close, never with
+ * the close alone. A child forked meanwhile shares the open file description, and a close only
+ * drops our reference: the directory would stay locked (systemd-tmpfiles skipping it, another
+ * reaper's LOCK_EX refused) for as long as that child lives. LOCK_UN reaches every copy. The
+ * close goes through the table, as any other the core asks for. */
+void spill__posix_dir_close(spill__fd *fd)
+{
+    if (*fd == SPILL__NOFD)
+        return;
+    spill__posix_dir_lock(*fd, SPILL__DLOCK_UN);
+    spill__sys.close(*fd);
+    *fd = SPILL__NOFD;
+}
+
+int spill__posix_lock_probe(spill__fd at, const char *name, int how, spill__fd *out)
+{
+    return how == SPILL__PROBE_READ ? lock_read(at, name, out)
+                                    : spill__posix_lock_try(at, name, out);
 }

@@ -1,11 +1,15 @@
-/* fork.c (POSIX): the library's process-wide mutexes and the one pthread_atfork handler that
- * takes them all, in the order of enum spill__mutex_id, so that a child forked while another
- * thread was inside the library inherits none of them locked (rule 14, docs/design.md). */
+/* process.c (POSIX): the process (its id, host name, processors), the monotonic clock,
+ * run-once, and the library's mutexes with the one pthread_atfork handler that takes them all. */
 #include <pthread.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "posix.h"
 
+/* The handler takes every mutex in the order of enum spill__mutex_id, so that a child forked
+ * while another thread was inside the library inherits none of them locked (rule 14,
+ * docs/design.md). */
 static pthread_mutex_t mutexes[SPILL__MU_COUNT] = {
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER};
@@ -74,28 +78,23 @@ void spill__mutex_lock(int id)
     pthread_mutex_lock(&mutexes[id]);
 }
 
-#ifdef SPILL_TEST_HOOKS
-int spill__mutex_linger_us;
-
-/* Holds the mutex a while longer before letting it go, so that a fork from another thread
- * lands inside a critical section far more often than it would (a few memory operations):
- * what proves prepare() above is needed (tests/test_forkstorm.c). */
+/* The test knob mutex_linger_us (0 otherwise): holds the mutex a while longer before letting it
+ * go, so that a fork from another thread lands inside a critical section far more often than it
+ * would (a few memory operations): what proves prepare() above is needed
+ * (tests/test_forkstorm.c). */
 static void linger(void)
 {
     int64_t until;
-    if (!spill__mutex_linger_us)
+    if (!spill__posix_knobs.mutex_linger_us)
         return;
-    until = spill__monotonic_us() + spill__mutex_linger_us;
+    until = spill__monotonic_us() + spill__posix_knobs.mutex_linger_us;
     while (spill__monotonic_us() < until)
         ;
 }
-#endif
 
 void spill__mutex_unlock(int id)
 {
-#ifdef SPILL_TEST_HOOKS
     linger();
-#endif
     pthread_mutex_unlock(&mutexes[id]);
 }
 
@@ -111,4 +110,51 @@ int64_t spill__monotonic_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t spill__getpid(void)
+{
+    return (int64_t)getpid();
+}
+
+void spill__hostname(char *buf, size_t size)
+{
+    if (gethostname(buf, size) < 0 || !buf[0])
+        snprintf(buf, size, "unknown");
+    buf[size - 1] = '\0';
+}
+
+unsigned spill__ncpu(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : n > 1024 ? 1024u : (unsigned)n;
+}
+
+void spill__once(void (*fn)(void))
+{
+    /* one slot per distinct function; the library has only a few. Once a function has run, its
+     * slot is found without the mutex (rule 14: initialisation holds no lock once done); the
+     * mutex is the library's first (process.h), so the fork handler waits for a first run */
+    static void (*done[16])(void);
+    static int ndone;
+    int i, n = __atomic_load_n(&ndone, __ATOMIC_ACQUIRE);
+    for (i = 0; i < n; i++)
+        if (__atomic_load_n(&done[i], __ATOMIC_RELAXED) == fn)
+            return;
+    spill__mutex_lock(SPILL__MU_ONCE);
+    n = ndone;
+    for (i = 0; i < n && done[i] != fn; i++)
+        ;
+    if (i == n && n < 16) {
+        fn();
+        __atomic_store_n(&done[n], fn, __ATOMIC_RELAXED);
+        __atomic_store_n(&ndone, n + 1, __ATOMIC_RELEASE);
+    }
+    spill__mutex_unlock(SPILL__MU_ONCE);
+}
+
+void spill__close_inherited(spill__fd fd)
+{
+    if (fd != SPILL__NOFD)
+        close((int)fd); /* no lock call and no table: see process.h */
 }
