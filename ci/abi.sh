@@ -10,7 +10,6 @@ cd "$(dirname "$0")/.."
 root=$PWD
 work=${SPILL_BUILD_DIR:-$root/build-ci}/abi
 baseline=3e43ffa # the last commit of 0.1.0 (SPILL_VERSION_MINOR 1)
-jobs=$(nproc 2>/dev/null || echo 2)
 
 git -C "$root" cat-file -e "$baseline^{commit}" 2>/dev/null || {
     echo "ci/abi.sh: 0.1.0 ($baseline) is not in this clone's history (a shallow clone?)" >&2
@@ -20,11 +19,11 @@ rm -rf "$work"
 mkdir -p "$work/v0.1.0"
 git -C "$root" archive "$baseline" | tar -x -C "$work/v0.1.0"
 
-build() { # source dir, build dir, extra cmake args
+build() { # source dir, build dir, extra cmake args (ci/build.sh; the old tree has none)
     local src=$1 dir=$2; shift 2
-    cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DBUILD_SHARED_LIBS=ON \
-        -DSPILL_BUILD_TESTS=OFF "$@" >"$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
-    cmake --build "$dir" -j "$jobs" --target spill >>"$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
+    SPILL_BUILD_SOURCE=$src SPILL_BUILD_TARGETS=spill bash ci/build.sh "$dir" \
+        -DCMAKE_BUILD_TYPE=Debug -DBUILD_SHARED_LIBS=ON -DSPILL_BUILD_TESTS=OFF "$@" \
+        >"$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
 }
 build "$work/v0.1.0" "$work/old"
 build "$root" "$work/new"

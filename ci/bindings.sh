@@ -15,9 +15,9 @@ mkdir -p "$out"
 t0=$SECONDS
 
 echo "-- bindings: shared library and the C++ wrapper's test"
-cmake -S . -B "$out/build" -DBUILD_SHARED_LIBS=ON -DSPILL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    >"$out/configure.log" 2>&1 || { cat "$out/configure.log"; exit 1; }
-cmake --build "$out/build" -j "$jobs" --target spill spill_hpp_test spill_cli # spill: the docs' examples
+# spill: the docs' examples
+SPILL_BUILD_TARGETS="spill spill_hpp_test spill_cli" bash ci/build.sh "$out/build" \
+    -DBUILD_SHARED_LIBS=ON -DSPILL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 (cd "$out/build" && ctest --output-on-failure -R '^hpp$')
 lib=$out/build
 echo "-- bindings: shared build and C++ $((SECONDS - t0))s"

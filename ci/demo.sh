@@ -13,11 +13,9 @@ spill_install_deps demo
 
 build=${SPILL_DEMO_BUILD_DIR:-build-demo}
 say "configuring in $build: the library and the spill program only"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_BUILD_TESTS=OFF \
-    -DSPILL_BUILD_BENCH=OFF -DSPILL_BUILD_EXAMPLES=OFF -DSPILL_MAN=OFF \
-    >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 say "building (about 45 C files; the log is $build.build.log)"
-cmake --build "$build" --target spill_cli -j "$(nproc 2>/dev/null || echo 2)" \
+SPILL_BUILD_TARGETS=spill_cli bash ci/build.sh "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSPILL_BUILD_TESTS=OFF -DSPILL_BUILD_BENCH=OFF -DSPILL_BUILD_EXAMPLES=OFF -DSPILL_MAN=OFF \
     >"$build.build.log" 2>&1 || { tail -n 40 "$build.build.log"; exit 1; }
 say "running $build/tools/spill demo $*"
 echo

@@ -25,13 +25,10 @@ if ! command -v clang-14 >/dev/null || ! dpkg -s libclang-rt-14-dev >/dev/null 2
     $sudo apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev >/dev/null
 fi
 
-jobs=$(nproc 2>/dev/null || echo 2)
 rm -rf "$out"
 mkdir -p "$out"
-cmake -S "$root" -B "$out/build" -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DSPILL_WERROR=ON -DSPILL_FUZZ=ON -DSPILL_BUILD_TESTS=OFF >"$out/configure.log" 2>&1 ||
-    { cat "$out/configure.log"; exit 1; }
-cmake --build "$out/build" -j "$jobs" --target reap_fuzz
+SPILL_BUILD_TARGETS=reap_fuzz bash ci/build.sh "$out/build" -DCMAKE_C_COMPILER=clang-14 \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_WERROR=ON -DSPILL_FUZZ=ON -DSPILL_BUILD_TESTS=OFF
 
 # Started as root, the target builds and reaps as an unprivileged user: a crash there must still
 # be able to write its artifact. The trees go to tmpfs where there is one (many times faster).

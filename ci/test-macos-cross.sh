@@ -181,12 +181,11 @@ build_spill() {
     shared) opts=(-DBUILD_SHARED_LIBS=ON -DSPILL_TEST_HOOKS=OFF) ;;
     esac
     rm -rf "$dir"
-    run "spill-$arch-$kind-configure" cmake -S "$repo" -B "$dir" \
+    run "spill-$arch-$kind-build" bash "$repo/ci/build.sh" "$dir" \
         -DCMAKE_TOOLCHAIN_FILE="$repo/ci/zig-macos-toolchain.cmake" -DSPILL_MACOS_ARCH="$arch" \
         -DSPILL_MACOS_DEPS="$cache/$arch/prefix" -DSPILL_ZIG="$zig" \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_WERROR=ON -DSPILL_BUILD_BENCH=ON \
         -DSPILL_BUILD_EXAMPLES=ON -DSPILL_BUILD_TESTS=ON -DSPILL_BUILD_TOOLS=ON "${opts[@]}"
-    run "spill-$arch-$kind-build" cmake --build "$dir" -j "$jobs"
     say "spill for $arch-macos, $kind: configured and built with -Werror in $((SECONDS - t)) s"
 }
 

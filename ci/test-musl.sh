@@ -130,13 +130,13 @@ export PKG_CONFIG_LIBDIR=$prefix/lib/pkgconfig PKG_CONFIG_PATH=
 say "configure and build (musl-gcc, -static, -Werror)"
 rm -rf "$build"
 mkdir -p "$build"
-run "$build.configure.log" env CC=musl-gcc cmake -S "$root" -B "$build" \
+run "$build.build.log" env CC=musl-gcc bash ci/build.sh "$build" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_WERROR=ON -DSPILL_TEST_HOOKS=ON \
     -DSPILL_LOCK_BACKEND=auto -DCMAKE_EXE_LINKER_FLAGS=-static \
     -DCMAKE_CXX_COMPILER=CMAKE_CXX_COMPILER-NOTFOUND
+# (ci/build.sh keeps the configure output in $build.configure.log)
 grep -q 'APR found by pkg-config' "$build.configure.log" ||
     die "APR was not found through the cache's apr-1.pc (see $build.configure.log)"
-run "$build.build.log" cmake --build "$build" -j "$jobs"
 
 # Static, or the leg proves nothing about the binaries musl clients ship; and no library of
 # the host's glibc on their link lines (musl-gcc searches none of its directories itself).

@@ -51,13 +51,10 @@ bash ci/windows-deps.sh "$deps"
 jobs=$(nproc 2>/dev/null || echo 2)
 echo "== windows: configure and build (MinGW-w64, -Werror)"
 rm -rf "$build"
-mkdir -p "$(dirname "$build")"
-cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/ci/mingw-toolchain.cmake" \
+mkdir -p "$(dirname "$build")" # for the log
+bash ci/build.sh "$build" -DCMAKE_TOOLCHAIN_FILE="$root/ci/mingw-toolchain.cmake" \
     -DSPILL_WIN_DEPS="$deps/prefix" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_WERROR=ON \
-    -DSPILL_TEST_HOOKS=ON >"$build.configure.log" 2>&1 ||
-    { cat "$build.configure.log"; exit 1; }
-cmake --build "$build" -j "$jobs" >"$build.build.log" 2>&1 ||
-    { tail -n 60 "$build.build.log"; exit 1; }
+    -DSPILL_TEST_HOOKS=ON >"$build.build.log" 2>&1 || { tail -n 60 "$build.build.log"; exit 1; }
 
 echo "== windows: ctest under Wine"
 # The wineserver made persistent and Wine's own services (wineboot) started before ctest, with

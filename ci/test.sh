@@ -9,32 +9,37 @@ build=${SPILL_BUILD_DIR:-$root/build-ci}
 # every version in the tree follows the project's (seconds, no dependencies: in every leg)
 bash ci/check-versions.sh
 
+# SPILL_ONLY="layering flock fcntl filesystems abi packaging sanitize fuzz windows macos" picks
+# legs (the CI matrix passes it); the SPILL_SKIP_* variables drop one. Unset: every leg this
+# machine can run.
+want() {
+    local skip="SPILL_SKIP_$(echo "$1" | tr a-z A-Z)"
+    [ "${!skip:-0}" != 1 ] || return 1
+    [ -z "${SPILL_ONLY:-}" ] || [[ " $SPILL_ONLY " == *" $1 "* ]]
+}
+
+# the core, the platforms and the clients keep to their seams (a second: before any build)
+if want layering; then
+    bash ci/layering.sh
+fi
+
 . ci/deps.sh
 spill_install_deps
 
 jobs=$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
 timings=()
 
-# one build tree per leg; each runs the whole suite ($leg_ctest: extra ctest arguments)
+# one build tree per leg (ci/build.sh); each runs the whole suite ($leg_ctest: extra ctest
+# arguments)
 run_leg() {
     local name=$1 start=$SECONDS; shift
     echo "== leg: $name"
     rm -rf "$build/$name"
-    cmake -S "$root" -B "$build/$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_WERROR=ON \
-        -DSPILL_TEST_HOOKS=ON "$@" >"$build/$name.configure.log" 2>&1 ||
-        { cat "$build/$name.configure.log"; return 1; }
-    cmake --build "$build/$name" -j "$jobs"
+    bash ci/build.sh "$build/$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPILL_WERROR=ON \
+        -DSPILL_TEST_HOOKS=ON "$@"
     [ -z "${SPILL_SHOW_FILE:-}" ] || file "$build/$name/tests/spill_tests"
     (cd "$build/$name" && ctest --output-on-failure -j "$jobs" ${leg_ctest:-})
     timings+=("$name $((SECONDS - start))s")
-}
-
-# SPILL_ONLY="flock fcntl filesystems abi packaging sanitize fuzz windows macos" picks legs (the CI matrix passes it); the
-# SPILL_SKIP_* variables drop one. Unset: every leg this machine can run.
-want() {
-    local skip="SPILL_SKIP_$(echo "$1" | tr a-z A-Z)"
-    [ "${!skip:-0}" != 1 ] || return 1
-    [ -z "${SPILL_ONLY:-}" ] || [[ " $SPILL_ONLY " == *" $1 "* ]]
 }
 
 mkdir -p "$build"
@@ -52,10 +57,8 @@ if want filesystems; then
         echo "== leg: filesystems"
         start=$SECONDS
         rm -rf "$build/filesystems"
-        cmake -S "$root" -B "$build/filesystems" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-            -DSPILL_WERROR=ON -DSPILL_TEST_HOOKS=ON >"$build/filesystems.configure.log" 2>&1 ||
-            { cat "$build/filesystems.configure.log"; exit 1; }
-        cmake --build "$build/filesystems" -j "$jobs"
+        bash ci/build.sh "$build/filesystems" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DSPILL_WERROR=ON -DSPILL_TEST_HOOKS=ON
         bash ci/test-filesystems.sh "$build/filesystems"
         timings+=("filesystems $((SECONDS - start))s")
     fi
