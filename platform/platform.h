@@ -26,9 +26,8 @@ enum spill__probe { SPILL__PROBE_LOCK = 0, SPILL__PROBE_READ };
 enum spill__dlock { SPILL__DLOCK_SH = 1, SPILL__DLOCK_EX, SPILL__DLOCK_UN };
 
 typedef struct spill__sys_ops {
-    /* Directories. held: as a spill's owner holds it (Windows: no FILE_SHARE_DELETE, so nobody
-     * deletes it while we live; SPILL_EBUSY while someone is deleting it). mkdir with out set
-     * opens the new directory held, in the same step; SPILL_EBUSY if the name exists. */
+    /* Directories. held: as its owner holds a spill (Windows: undeletable while open, SPILL_EBUSY
+     * while being deleted). mkdir: SPILL_EBUSY if the name exists; out set: opened held. */
     int (*open_dir)(spill__fd at, const char *name, int held, spill__fd *out);
     int (*mkdir)(spill__fd at, const char *name, unsigned mode, spill__fd *out);
     /* Files: spill__open READ (SPILL_ENOTFOUND if missing), CREATE (new, exclusive, 0600:
@@ -43,18 +42,17 @@ typedef struct spill__sys_ops {
      * this process holds on it (a spill's .lock or directory), which Windows must use or close
      * first (then *held becomes SPILL__NOFD); POSIX leaves it open. */
     int (*unlink)(spill__fd at, const char *name, int is_dir, spill__fd *held);
+    /* never replaces: SPILL_EBUSY if `to` exists */
     int (*rename)(spill__fd from_at, const char *from, spill__fd to_at, const char *to);
-    /* rename never replaces: SPILL_EBUSY if `to` exists. The lock file (rule 7). create: new,
-     * exclusive, 0600, one link, locked until unlock. probe: the existing one, never blocking,
-     * never unless a regular file with one link (SPILL_EUNSAFE); PROBE_LOCK tries its lock
-     * (SPILL_EBUSY if held, also by this process), PROBE_READ opens it to read the record. */
+    /* The lock file (rule 7). create: new, exclusive, 0600, one link, locked until unlock.
+     * probe: never blocks; only a regular file with one link (else SPILL_EUNSAFE); PROBE_LOCK
+     * tries its lock (SPILL_EBUSY if held, by us too), PROBE_READ opens it to read the record */
     int (*lock_create)(spill__fd at, const char *name, spill__fd *out);
     int (*lock_probe)(spill__fd at, const char *name, int how, spill__fd *out);
     int (*unlock)(spill__fd fd);
-    /* Rule 13, the host cleaners' lock on a directory's own descriptor, whatever the lock
-     * backend: SPILL_EBUSY if another holds a conflicting one, else SPILL_OK (.lock stays the
-     * gate). dir_close lets it go for every copy of fd, a forked child's too, then closes
-     * (*fd becomes SPILL__NOFD). Windows has no such lock: dir_close is a plain close. */
+    /* Rule 13, the host cleaners' lock on a directory's own descriptor: SPILL_EBUSY if another
+     * holds a conflicting one (.lock stays the gate). dir_close lets it go for every copy of fd,
+     * a forked child's too, closes, sets *fd to SPILL__NOFD (Windows: no such lock; a close). */
     int (*dir_lock)(spill__fd fd, int how);
     void (*dir_close)(spill__fd *fd);
     /* Listings of an open directory ("." and ".." skipped; *name NULL at the end). */
@@ -97,8 +95,8 @@ int spill__path_is_absolute(const char *path);
 int spill__getcwd(char *buf, size_t size);
 int spill__mkdir_parents(const char *path); /* each new one 0700 */
 int spill__data_dir(const char *app, char *buf, size_t size); /* without "/spill" */
-/* Rule 11: SPILL_EUNSAFE if others could plant or swap entries; a root of ours that others can
- * write is tightened (tighten 1) or reported (*tightened). */
+/* Rule 11: SPILL_EUNSAFE if others could plant or swap entries; a root of ours others can write
+ * is tightened (tighten 1) or reported (*tightened). */
 int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tightened);
 /* 1: spills are staged and trashed by rename (POSIX); 0: made and removed under their final
  * name, held open (Windows: a directory with an open file inside cannot be renamed). */
@@ -107,7 +105,6 @@ int spill__platform_stages(void);
 /* ---- Errors: an OS error recorded (as a given spill_err) through the core's one setter ---- */
 int spill__error_os(const char *op, const char *path, int os_error);
 int spill__error_os_as(int code, const char *op, const char *path, int os_error);
-int spill__error_set_os(int code, int os_error, const char *op, const char *path,
-                        const char *reason);
+int spill__error_set_os(int code, int os_error, const char *op, const char *path, const char *why);
 
 #endif /* SPILL_PLATFORM_H */
