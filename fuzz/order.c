@@ -41,11 +41,11 @@ static dir_state *find(const struct stat *st)
     return &dirs[ndirs++];
 }
 
-static int w_lock_probe(spill__fd at, const char *name, spill__fd *out)
+static int w_lock_probe(spill__fd at, const char *name, int how, spill__fd *out)
 {
     struct stat st;
-    int rc = spill__sys_default.lock_probe(at, name, out);
-    if (rc == SPILL_OK && fstat((int)at, &st) == 0) {
+    int rc = spill__sys_default.lock_probe(at, name, how, out);
+    if (how == SPILL__PROBE_LOCK && rc == SPILL_OK && fstat((int)at, &st) == 0) {
         pthread_mutex_lock(&mu);
         find(&st)->lock_fd = *out;
         find(&st)->locked_once = 1;
@@ -99,27 +99,13 @@ static int w_rename(spill__fd fa, const char *from, spill__fd ta, const char *to
     return rc;
 }
 
-static int w_unlink(spill__fd at, const char *name, int is_dir)
+/* .lock (and, on close, a spill's directory) is removed with its held descriptor: watched alike */
+static int w_unlink(spill__fd at, const char *name, int is_dir, spill__fd *held)
 {
     struct stat in, gone;
     int seen = watching && fstat((int)at, &in) == 0 &&
                fstatat((int)at, name, &gone, AT_SYMLINK_NOFOLLOW) == 0;
-    int rc = spill__sys_default.unlink(at, name, is_dir);
-    if (seen && rc == SPILL_OK) {
-        pthread_mutex_lock(&mu);
-        removed(&in, name, is_dir, &gone);
-        pthread_mutex_unlock(&mu);
-    }
-    return rc;
-}
-
-/* .lock (and, on close, a spill's directory) is removed through unlink_held: watched alike */
-static int w_unlink_held(spill__fd at, const char *name, spill__fd *fd, int is_dir)
-{
-    struct stat in, gone;
-    int seen = watching && fstat((int)at, &in) == 0 &&
-               fstatat((int)at, name, &gone, AT_SYMLINK_NOFOLLOW) == 0;
-    int rc = spill__sys_default.unlink_held(at, name, fd, is_dir);
+    int rc = spill__sys_default.unlink(at, name, is_dir, held);
     if (seen && rc == SPILL_OK) {
         pthread_mutex_lock(&mu);
         removed(&in, name, is_dir, &gone);
@@ -136,7 +122,6 @@ void fz_order_watch(int on)
     spill__sys.lock_probe = on ? w_lock_probe : spill__sys_default.lock_probe;
     spill__sys.unlock = on ? w_unlock : spill__sys_default.unlock;
     spill__sys.unlink = on ? w_unlink : spill__sys_default.unlink;
-    spill__sys.unlink_held = on ? w_unlink_held : spill__sys_default.unlink_held;
     spill__sys.rename = on ? w_rename : spill__sys_default.rename;
     pthread_mutex_unlock(&mu);
 }
