@@ -347,16 +347,21 @@ typedef struct facts {
     content c;   /* .lock included when it is a regular file */
 } facts;
 
-/* Rule 5: a lockless or foreign directory is an orphan once its age reaches what it needs. */
+/* Rule 5: a lockless or foreign directory is an orphan once its age reaches what it needs. The
+ * fuzzer's root is local: a time more than one grace ahead is not trusted, a directory with no
+ * trusted time is old enough at once, and the staging floor of 60 s counts a future time as now. */
 static int by_age(const fz_tree *t, const facts *f)
 {
-    int64_t born = f->mtime, need = t->grace;
-    if (f->secs <= (uint64_t)INT64_MAX && (int64_t)f->secs > born &&
-        (int64_t)f->secs <= t->now + (int64_t)t->grace)
-        born = (int64_t)f->secs; /* a name timestamp more than a grace ahead is ignored */
-    if (f->staging && need < 60)
-        need = 60;
-    return t->now - born >= need ? FZ_CLEAN : FZ_YOUNG;
+    int64_t limit = t->now + (int64_t)t->grace;
+    int64_t secs = f->secs > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)f->secs;
+    int64_t latest = secs > f->mtime ? secs : f->mtime, born = INT64_MIN;
+    if (f->mtime <= limit)
+        born = f->mtime;
+    if (secs <= limit && secs > born)
+        born = secs;
+    if (f->staging && t->now - (latest < t->now ? latest : t->now) < 60)
+        return FZ_YOUNG;
+    return born == INT64_MIN || t->now - born >= (int64_t)t->grace ? FZ_CLEAN : FZ_YOUNG;
 }
 
 /* Rules 3, 4, 5 and 7 on .lock; FZ_CLEAN stands for "an orphan". */

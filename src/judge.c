@@ -151,23 +151,44 @@ int64_t spill__age(int64_t now, int64_t born)
     return now - born;
 }
 
-/* Rule 5: the age of a lockless or foreign directory against the grace it needs. */
+/* Rule 5: times from the future. On a local filesystem a time more than `ahead` seconds past
+ * now is not trusted (a clock stepped back after a crash loop, or an RTC corrected by NTP, leaves
+ * such times; a planted one would pin its entry): 0, it is ignored. On a network filesystem the
+ * server's clock and ours differ by design: a future time reads as now. */
+static int trusted_time(const spill__judge_ctx *c, int64_t t, int64_t ahead, int64_t *out)
+{
+    if (t > c->now && c->network)
+        t = c->now;
+    else if (t > c->now && spill__age(t, c->now) > ahead)
+        return 0;
+    *out = t;
+    return 1;
+}
+
+/* Rule 5: the age of a lockless or foreign directory against the grace it needs: now minus the
+ * later of its name's timestamp and its mtime, each ignored if more than one grace ahead; with
+ * both ignored it is old enough at once. The staging floor reads a future time as now. */
 static void judge_age(const spill__judge_ctx *c, const char *name, spill__verdict *v,
                       const char *what)
 {
-    uint64_t secs, rnd;
-    int64_t born = v->dir_st.mtime, need = c->grace;
+    uint64_t secs = 0, rnd;
+    int64_t need = c->grace, t, born = INT64_MIN, latest = v->dir_st.mtime, named;
     spill__parse_name(name, NULL, &secs, &rnd);
-    /* a name timestamp more than one grace in the future is ignored */
-    if (secs <= (uint64_t)INT64_MAX && (int64_t)secs > born &&
-        (int64_t)secs <= c->now + (int64_t)c->grace)
-        born = (int64_t)secs;
-    v->age = spill__age(c->now, born);
-    if (v->staging && need < STAGING_MIN_AGE)
-        need = STAGING_MIN_AGE;
+    named = secs > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)secs; /* 0: no time in the name */
+    if (trusted_time(c, v->dir_st.mtime, c->grace, &t))
+        born = t;
+    if (trusted_time(c, named, c->grace, &t) && t > born)
+        born = t;
+    if (named > latest)
+        latest = named;
     if (c->network && need < NETWORK_MIN_AGE)
         need = NETWORK_MIN_AGE;
-    if (v->age >= need) {
+    v->age = born == INT64_MIN ? -1 : spill__age(c->now, born); /* -1: no trusted time */
+    if (v->staging && spill__age(c->now, latest < c->now ? latest : c->now) < STAGING_MIN_AGE) {
+        if (need < STAGING_MIN_AGE) /* a creator stalled this long retries, renamed */
+            need = STAGING_MIN_AGE;
+        v->age = spill__age(c->now, latest < c->now ? latest : c->now);
+    } else if (born == INT64_MIN || v->age >= need) {
         v->state = SPILL_ORPHAN;
         return;
     }
@@ -177,16 +198,20 @@ static void judge_age(const spill__judge_ctx *c, const char *name, spill__verdic
 }
 
 /* Rule 4's exception (0.2): an orphan whose record carries keep= stays resumable until the
- * directory's last modification plus keep, unless the reap was asked to remove such ones. */
+ * directory's last modification plus keep, unless the reap was asked to remove such ones. An
+ * mtime more than keep ahead of now is not trusted (rule 5): the orphan is no longer resumable. */
 static void judge_keep(const spill__judge_ctx *c, spill__verdict *v)
 {
-    int64_t until = v->dir_st.mtime + (int64_t)v->rec.keep;
+    int64_t keep = (int64_t)v->rec.keep, mtime, elapsed;
     v->state = SPILL_ORPHAN;
-    if (!v->rec.keep || c->reap_resumable || c->now >= until)
+    if (!keep || c->reap_resumable || !trusted_time(c, v->dir_st.mtime, keep, &mtime))
+        return;
+    elapsed = spill__age(c->now, mtime); /* at least -keep */
+    if (elapsed >= keep)
         return;
     v->state = SPILL_RESUMABLE;
     snprintf(v->reason, sizeof v->reason, "resumable: kept for spill_adopt %llds more (keep=%lu)",
-             (long long)(until - c->now), (unsigned long)v->rec.keep);
+             (long long)(keep - elapsed), (unsigned long)v->rec.keep);
 }
 
 /* Rules 3, 4, 5 and 8 once the lock has been tried. */

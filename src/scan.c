@@ -27,7 +27,8 @@ static void fill(spill_entry *e, const spill_opts *o, const char *name, const sp
     e->reason = v->reason;
 }
 
-/* Age for people when the rules did not need it: now minus the later of name and mtime. */
+/* Age for people when the rules did not need it (or trusted no time): now minus the later of
+ * name and mtime, 0 for a time from the future. */
 static int64_t plain_age(const spill__judge_ctx *c, const char *name, const spill__verdict *v)
 {
     uint64_t secs, rnd;
@@ -35,7 +36,7 @@ static int64_t plain_age(const spill__judge_ctx *c, const char *name, const spil
     if (spill__parse_name(name, NULL, &secs, &rnd) && secs <= (uint64_t)INT64_MAX &&
         (int64_t)secs > born && (int64_t)secs <= c->now)
         born = (int64_t)secs;
-    return spill__age(c->now, born);
+    return born > c->now ? 0 : spill__age(c->now, born);
 }
 
 static int one_entry(spill__judge_ctx *c, const spill_opts *o, const char *name,

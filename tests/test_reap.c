@@ -267,6 +267,61 @@ static void test_staging_needs_60s(void)
     }
 }
 
+#define YEAR 31536000LL
+
+/* A record with keep= (rule 4's resumable orphan) naming this host. */
+static const char *keep_record(uint64_t nonce)
+{
+    const char *r = tu_record(nonce); /* "... started=1 tag=t\n" */
+    const char *tag = strstr(r, "tag=");
+    return apr_psprintf(tu_pool, "%.*skeep=3600 %s", (int)(tag - r), r, tag);
+}
+
+/* makes root/spill_<secs>_<rnd> with that mtime */
+static const char *dir_at(const char *root, int64_t secs, uint64_t rnd, const char *lock,
+                          int64_t mtime)
+{
+    const char *d = tu_make_spill_dir(root, (uint64_t)secs, rnd, 1, lock);
+    tu_set_mtime(d, mtime);
+    return d;
+}
+
+/* Rule 5: times from the future pin nothing on a local filesystem. A time more than one grace
+ * (rule 4's keep for a resumable orphan) ahead is ignored; an entry with no time left is old
+ * enough at once; the staging floor reads a future time as now. */
+static void test_future_times(void)
+{
+    fixture f = setup_fx();
+    int64_t now = spill__now(), far = now + YEAR;
+    const char *rec = dir_at(f.root, far, 1, tu_record(1), far);
+    const char *res_far = dir_at(f.root, now, 2, keep_record(2), far);
+    const char *res_near = dir_at(f.root, now, 3, keep_record(3), now + 100);
+    const char *foreign = dir_at(f.root, far, 4, "", far);
+    const char *lockless = dir_at(f.root, far, 5, NULL, far);
+    const char *named_now = dir_at(f.root, now, 6, NULL, far);  /* the name is trusted */
+    const char *near = dir_at(f.root, now, 7, NULL, now + 20);  /* within one grace */
+    const char *stage = apr_psprintf(tu_pool, "%s/.spill-new_%" APR_INT64_T_FMT "_8", f.root,
+                                     (apr_int64_t)far);
+    spill_reap_stats st;
+    CU_ASSERT_FATAL(apr_dir_make(stage, APR_FPROT_OS_DEFAULT, tu_pool) == 0);
+    tu_set_mtime(stage, far);
+    tu_pin_local(1); /* rule 5's ages, without rule 8's hour where the root is on FUSE */
+    st = tu_reap(f.root, 30);
+    ST_EQ(st, 8, 4, 0, 3, 0, 0);
+    CU_ASSERT(st.resumable == 1);
+    CU_ASSERT(!tu_exists(rec) && !tu_exists(res_far) && !tu_exists(foreign) &&
+              !tu_exists(lockless));
+    CU_ASSERT(tu_exists(res_near) && tu_exists(named_now) && tu_exists(near) && tu_exists(stage));
+    /* grace 0: every time ahead is ignored; the staging floor and keep still hold */
+    st = tu_reap(f.root, 0);
+    ST_EQ(st, 4, 2, 0, 1, 0, 0);
+    CU_ASSERT(st.resumable == 1);
+    CU_ASSERT(!tu_exists(named_now) && !tu_exists(near));
+    CU_ASSERT(tu_exists(res_near) && tu_exists(stage));
+    tu_pin_local(0);
+    victim_intact(&f);
+}
+
 static int count_entries(void *ctx, const spill_entry *e)
 {
     (void)e;
@@ -599,6 +654,29 @@ static void test_network_filesystem(void)
     victim_intact(&f);
 }
 
+/* Rule 5 on a network filesystem, whose server's clock is not ours: a future time reads as now
+ * (the hour of rule 8 and a resumable orphan's keep count from now), where a local filesystem
+ * ignores it. */
+static void test_future_times_network(void)
+{
+    fixture f = setup_fx();
+    int64_t now = spill__now();
+    const char *lockless = dir_at(f.root, now - 7200, 1, NULL, now + YEAR);
+    const char *res = dir_at(f.root, now, 2, keep_record(2), now + YEAR);
+    spill_reap_stats st;
+    spill__sys.fs_kind = fake_network;
+    st = tu_reap(f.root, 0);
+    spill__sys.fs_kind = spill__sys_default.fs_kind;
+    ST_EQ(st, 2, 0, 0, 1, 0, 0);
+    CU_ASSERT(st.resumable == 1);
+    CU_ASSERT(tu_exists(lockless) && tu_exists(res));
+    tu_pin_local(1);
+    st = tu_reap(f.root, 0);
+    tu_pin_local(0);
+    ST_EQ(st, 2, 2, 0, 0, 0, 0);
+    victim_intact(&f);
+}
+
 static int lock_fails(spill__fd at, const char *name, int how, spill__fd *out)
 {
     if (how != SPILL__PROBE_LOCK)
@@ -646,6 +724,8 @@ static CU_TestInfo tests[] = {
     {"nesting deeper than 64 levels", test_deeper_than_64},
     {"ages and grace", test_ages},
     {"staging directories need 60 s", test_staging_needs_60s},
+    {"times from the future pin nothing (rule 5)", test_future_times},
+    {"times from the future on a network filesystem read as now", test_future_times_network},
     {"missing root and bad arguments", test_missing_root_and_bad_args},
     {"budget", test_budget},
     {"spill_open reaps first", test_open_reaps_first},
