@@ -242,7 +242,8 @@ typedef struct spill_reap_stats {
  * it judges and removes nothing: see spill_opts. */
 SPILL_EXTERN int spill_reap(const char *root, const spill_opts *opts, spill_reap_stats *stats);
 
-/* The states spill_scan reports. SPILL_ERROR (could not be judged; `reason` says why) and
+/* The states spill_scan reports. SPILL_ERROR (could not be judged, or an orphan that no reap
+ * can remove whole, such as one nested too deep; `reason` says why) and
  * SPILL_RESUMABLE (an orphan whose owner asked with keep_seconds that it be kept for
  * spill_adopt, within that time) are reported only to callers whose opts are version 2 or
  * later; with NULL or version-1 opts the first is SPILL_UNSAFE and the second SPILL_YOUNG,

@@ -1,5 +1,6 @@
 /* scan.c: spill_scan: the reaper's judgement of each child of the root, reported and never
  * acted on. A lock taken to judge is released at once. */
+#include <stdio.h>
 #include <string.h>
 
 #include "judge.h"
@@ -59,8 +60,13 @@ static int one_entry(spill__judge_ctx *c, const spill_opts *o, const char *name,
         v.lock_fd = SPILL__NOFD;
     }
     memset(&ts, 0, sizeof ts);
-    if (v.dir_fd != SPILL__NOFD)
-        spill__tree_measure(v.dir_fd, &ts);
+    if (v.dir_fd != SPILL__NOFD && spill__tree_measure(v.dir_fd, &ts) != SPILL_OK &&
+        (v.state == SPILL_ORPHAN || v.state == SPILL_RESUMABLE)) {
+        /* what the walk cannot reach (nested too deep, unreadable) no reap can remove either */
+        v.state = SPILL__ERROR;
+        snprintf(v.reason, sizeof v.reason, "cannot be reaped whole: %s",
+                 spill_error_last()->message);
+    }
     if (v.age < 0 && v.dir_st.type == SPILL__F_DIR)
         v.age = plain_age(c, name, &v);
     fill(&e, o, name, &v);

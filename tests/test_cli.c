@@ -443,6 +443,20 @@ static void test_reap_errors_exit_1(void)
     tu_left_as_trash(root, orphan); /* with its .lock: the next reap takes it at once */
 }
 
+/* spill ls does not offer such an orphan as space to reclaim: it cannot be reaped, and why. */
+static void test_ls_deep_orphan_is_an_error(void)
+{
+    const char *orphan, *root = deep_orphan_root("cli-deep-ls", "d", &orphan);
+    cli_result r = run("ls", "--root", root, "--json", NULL);
+    CU_ASSERT(tu_json_valid(r.out));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"state\":\"error\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "cannot be reaped whole"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "nested deeper than 64 levels"));
+    r = run("ls", "--root", root, NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(row_of(r.out, base_name(orphan)), " error "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "0 orphan (0 B to reclaim)"));
+}
+
 static void test_root_from_environment(void)
 {
     const char *root = tu_fresh_dir("cli-env");
@@ -1274,6 +1288,7 @@ static CU_TestInfo tests[] = {
     {"reap --json: counts, and only orphans go", test_reap_counts},
     {"reap --dry-run reports the same and removes nothing", test_dry_run_removes_nothing},
     {"reap with an error exits 1 naming the path", test_reap_errors_exit_1},
+    {"ls shows an orphan nested too deep as an error, with why", test_ls_deep_orphan_is_an_error},
     {"ROOT from $SPILL_ROOT, --root first", test_root_from_environment},
     {"hold + SIGTERM mid-upload leaves nothing", test_hold_sigterm_leaves_nothing},
     {"hold + SIGKILL leaves an orphan that reap removes",
