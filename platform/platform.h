@@ -6,7 +6,6 @@
 #define SPILL_PLATFORM_H
 
 #include "spill.h" /* stddef.h, stdint.h, the error codes */
-
 typedef intptr_t spill__fd; /* an fd on POSIX, a HANDLE on Windows */
 #define SPILL__NOFD ((spill__fd)-1)
 
@@ -102,9 +101,10 @@ int spill__root_check(spill__fd root_fd, const char *path, int tighten, int *tig
  * name, held open (Windows: a directory with an open file inside cannot be renamed). */
 int spill__platform_stages(void);
 
-/* ---- Errors: an OS error recorded (as a given spill_err) through the core's one setter ---- */
+/* ---- Errors: an OS error recorded (as a given spill_err) through the core's setters ---- */
 int spill__error_os(const char *op, const char *path, int os_error);
 int spill__error_os_as(int code, const char *op, const char *path, int os_error);
 int spill__error_set_os(int code, int os_error, const char *op, const char *path, const char *why);
+int spill__error_in(int code, const char *dir); /* the last error's path becomes dir/path */
 
 #endif /* SPILL_PLATFORM_H */

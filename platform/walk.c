@@ -4,10 +4,38 @@
 
 #include "walk.h"
 
-void spill__walk_fail(spill__walk *w, int rc, spill__walk_pass *ps)
+/* The way down to the directory being listed, "a/b/c" (empty at the top), if it fits. */
+static void way_down(const spill__walk *w, char *buf, size_t size)
 {
+    size_t n = 0, len;
+    int i;
+    buf[0] = '\0';
+    for (i = 1; i <= w->depth; i++) {
+        len = strlen(w->names[i]);
+        if (n + len + 2 > size) {
+            buf[0] = '\0'; /* too deep to name: the entry keeps its own name */
+            return;
+        }
+        if (n)
+            buf[n++] = SPILL__PATH_SEP[0];
+        memcpy(buf + n, w->names[i], len + 1);
+        n += len;
+    }
+}
+
+static void record(spill__walk *w, int rc)
+{
+    char way[4096];
     if (w->first_error == SPILL_OK)
         w->first_error = rc;
+    way_down(w, way, sizeof way);
+    if (way[0])
+        spill__error_in(rc, way);
+}
+
+void spill__walk_fail(spill__walk *w, int rc, spill__walk_pass *ps)
+{
+    record(w, rc);
     ps->errors++;
 }
 
@@ -69,16 +97,18 @@ int spill__walk_file_removed(spill__walk *w, int rc, const spill__stat *cs,
 /* Entries of fd are at level depth + 1. Some filesystems skip entries of a directory that is
  * being unlinked from, so the listing is read again until a pass removes nothing. Returns the
  * errors of the last pass, its subdirectories' included (earlier passes' are met again). */
-uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const spill__stat *self, const char *keep,
-                         int depth)
+uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const char *dir, const spill__stat *self,
+                         const char *keep, int depth)
 {
     spill__dir *d;
     const char *name;
     spill__walk_pass ps;
-    int rc, removed, n;
+    int rc, removed, n, up = w->depth;
+    w->names[depth] = dir;
+    w->depth = depth;
     if ((rc = spill__sys.list_open(fd, &d)) != SPILL_OK) {
-        if (w->first_error == SPILL_OK)
-            w->first_error = rc;
+        record(w, rc);
+        w->depth = up;
         return 1;
     }
     for (;;) {
@@ -101,6 +131,7 @@ uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const spill__stat *self, 
         spill__sys.list_rewind(d);
     }
     spill__sys.list_close(d);
+    w->depth = up;
     return ps.errors;
 }
 
@@ -125,7 +156,7 @@ static int run(spill__fd dirfd, const spill__tree_limits *lim, spill__tree_stats
         st->errors++;
         return rc;
     }
-    errors = spill__walk_dir(&w, dirfd, &self, lim->keep, 0);
+    errors = spill__walk_dir(&w, dirfd, NULL, &self, lim->keep, 0);
     st->errors += errors;
     st->cut_short = w.cut;
     return errors ? (w.first_error != SPILL_OK ? w.first_error : SPILL_EIO) : SPILL_OK;

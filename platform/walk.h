@@ -23,12 +23,15 @@ typedef struct spill__walk {
     int cut;                /* the deadline stopped it */
     spill__walk_stop stop;  /* checked beside the deadline (NULL: none) */
     void *stop_ctx;
+    int depth;              /* of the directory being listed (0: the tree's top) */
+    const char *names[SPILL__MAX_DEPTH + 1]; /* names[1..depth]: the way down to it */
 } spill__walk;
 
 /* 1 once the deadline has passed (then w->cut is set): checked before each entry. */
 int spill__walk_over(spill__walk *w);
 
-/* Records an error met in this pass. */
+/* Records an error met in this pass; the last error, which names its entry relative to the
+ * directory being listed, then names it from the tree's top. */
 void spill__walk_fail(spill__walk *w, int rc, spill__walk_pass *ps);
 
 /* The bookkeeping after the descent into one directory, whose last pass left `nested` errors:
@@ -45,10 +48,10 @@ int spill__walk_dir_removed(spill__walk *w, int rc, spill__walk_pass *ps);
 int spill__walk_file_removed(spill__walk *w, int rc, const spill__stat *cs,
                              spill__walk_pass *ps);
 
-/* Walks the directory open as fd, whose entries are at level depth + 1, skipping `keep`.
- * Returns the errors of the last pass, its subdirectories' included. */
-uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const spill__stat *self, const char *keep,
-                         int depth);
+/* Walks the directory `name` (NULL at the top) open as fd, whose entries are at level
+ * depth + 1, skipping `keep`. Returns the errors of the last pass, its subdirectories' included. */
+uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const char *name, const spill__stat *self,
+                         const char *keep, int depth);
 
 /* Per OS: one entry `name` of the directory fd, at level depth. Returns 1 if it was removed. */
 int spill__walk_entry(spill__walk *w, spill__fd fd, const char *name, const spill__stat *self,

@@ -67,11 +67,9 @@ int spill__init(void);
  * reap: nothing a forked child could inherit locked (rule 14). */
 int spill__pool_new(apr_pool_t **out);
 
-/* error.c: the per-thread last error (spill__error_set_os, the platform's way in, is in
- * platform.h). Each returns code. */
+/* error.c: the per-thread last error (spill__error_set_os and spill__error_in, the platform's
+ * way in, are in platform.h). Each returns code. */
 int spill__error(int code, const char *op, const char *path, const char *fmt, ...);
-/* Prefixes the last error's path with dir ("dir/path") and returns code. */
-int spill__error_in(int code, const char *dir);
 void spill__error_clear(void);
 /* Keeps the last error aside while cleanup runs, then puts it back. */
 void spill__error_stash(void);

@@ -440,6 +440,15 @@ static void test_reap_errors_exit_1(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"errors\":1,"));
     CU_ASSERT_EQUAL(lines(r.err), 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(slashes(r.err), slashes(orphan)));
+    {
+        /* and the entry left by its whole path, level 65, not as the orphan's child */
+        char want[2 * (SPILL__MAX_DEPTH + 1) + 16];
+        int i;
+        for (i = 0; i <= SPILL__MAX_DEPTH; i++)
+            memcpy(want + 2 * i, "/d", 2);
+        strcpy(want + 2 * (SPILL__MAX_DEPTH + 1), ": nested");
+        CU_ASSERT_PTR_NOT_NULL(strstr(slashes(r.err), want));
+    }
     tu_left_as_trash(root, orphan); /* with its .lock: the next reap takes it at once */
 }
 

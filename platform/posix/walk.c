@@ -50,7 +50,7 @@ static int do_dir(spill__walk *w, spill__fd fd, const char *name, const spill__s
                                                           "replaced while walking"), ps);
         return 0;
     }
-    nested = spill__walk_dir(w, cfd, &now, NULL, depth);
+    nested = spill__walk_dir(w, cfd, name, &now, NULL, depth);
     spill__sys.close(cfd);
     if (!spill__walk_after_descent(w, nested, ps))
         return 0;

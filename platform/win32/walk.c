@@ -200,7 +200,7 @@ static int do_dir(spill__walk *w, HANDLE h, const char *name, const spill__stat 
                                     "on another volume: not entered"), ps);
         return 0;
     }
-    nested = spill__walk_dir(w, SPILL__FD(h), cs, NULL, depth);
+    nested = spill__walk_dir(w, SPILL__FD(h), name, cs, NULL, depth);
     if (!spill__walk_after_descent(w, nested, ps))
         return 0;
     return spill__walk_dir_removed(w, delete_through(h, name), ps);
