@@ -43,13 +43,13 @@ def build(top: str) -> tuple:
     """Builds the shared library from TOP in a scratch directory: (name in the wheel, bytes)."""
     names = BUILT.get(sys.platform, BUILT["linux"])
     with tempfile.TemporaryDirectory(prefix="spill-build-") as tmp:
-        for cmd in (["cmake", "-S", top, "-B", tmp] + CMAKE_OPTIONS,
-                    ["cmake", "--build", tmp, "--config", "Release", "--target", "spill",
-                     "-j", str(os.cpu_count() or 2)]):
+        for step, cmd in (("configuring", ["cmake", "-S", top, "-B", tmp] + CMAKE_OPTIONS),
+                          ("building", ["cmake", "--build", tmp, "--config", "Release",
+                                        "--target", "spill", "-j", str(os.cpu_count() or 2)])):
             if subprocess.run(cmd).returncode != 0:  # pip shows the output when this fails
-                raise Missing(f"building libspill with CMake failed ({' '.join(cmd[:2])}, output "
-                              "above): it needs a C compiler and APR's development files "
-                              "(Debian: apt-get install gcc pkg-config libapr1-dev)")
+                raise Missing(f"CMake failed {step} libspill (its output is above): it needs a "
+                              "C compiler and APR's development files (Debian: apt-get install "
+                              "gcc pkg-config libapr1-dev)")
         for d in (tmp, os.path.join(tmp, "Release")):  # Release/: multi-config generators
             for name in names:
                 if os.path.exists(os.path.join(d, name)):
