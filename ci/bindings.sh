@@ -47,6 +47,11 @@ if command -v python3 >/dev/null 2>&1; then
     (cd bindings/python/tests && SPILL_LIBRARY=$lib/libspill.so PYTHONPATH=$out/python SPILL_INCLUDE_DIR=$root/include \
         python3 -m unittest discover -s . -v 2>&1 | tail -n 20; exit "${PIPESTATUS[0]}")
     echo "-- bindings: Python $((SECONDS - t))s"
+    t=$SECONDS
+    # as a user installs it: a fresh venv, no SPILL_LIBRARY, the docs' example
+    echo "-- bindings: Python in a venv (ci/python-venv.sh)"
+    bash ci/python-venv.sh "$out/python-venv"
+    echo "-- bindings: Python in a venv $((SECONDS - t))s"
 else
     echo "-- bindings: Python SKIPPED: python3 is not installed"
 fi

@@ -57,12 +57,19 @@ _NAMES = {"linux": ["libspill.so", "libspill.so.0"], "darwin": ["libspill.dylib"
 
 
 def _candidates() -> list:
+    """SPILL_LIBRARY, else the libspill pip built into the package, else the installed one its
+    build found (_installed.py), else the system's."""
     names = _NAMES.get(sys.platform, _NAMES["linux"])
     found = []
     if os.environ.get("SPILL_LIBRARY"):
         found.append(os.environ["SPILL_LIBRARY"])
     here = os.path.dirname(os.path.abspath(__file__))
     found += [os.path.join(here, n) for n in names if os.path.exists(os.path.join(here, n))]
+    try:
+        from ._installed import LIBRARY  # written by the build when it bundled no library
+        found.append(LIBRARY)
+    except ImportError:
+        pass
     system = ctypes.util.find_library("spill")
     if system:
         found.append(system)
@@ -76,8 +83,8 @@ def _load() -> ctypes.CDLL:
             return ctypes.CDLL(path)
         except OSError as e:
             errors.append(f"{path}: {e}")
-    raise ImportError("spill: cannot load the spill shared library (set SPILL_LIBRARY to its "
-                      "path): " + "; ".join(errors))
+    raise ImportError("spill: cannot load the spill shared library (pip install builds one into "
+                      "the package; SPILL_LIBRARY names another): " + "; ".join(errors))
 
 
 lib = _load()
