@@ -23,6 +23,9 @@ spill_install_deps() {
         if spill_deps_for sanitize; then
             command -v valgrind >/dev/null || need+=(valgrind) # the memcheck leg
         fi
+        if spill_deps_for bindings; then
+            python3 -c "import ensurepip" 2>/dev/null || need+=(python3-venv) # ci/python-venv.sh
+        fi
         if spill_deps_for workflow; then
             python3 -c "import yaml" 2>/dev/null || need+=(python3 python3-yaml) # its check
         fi
