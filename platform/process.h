@@ -22,6 +22,10 @@ void spill__hostname(char *buf, size_t size);
  * GetActiveProcessorCount(ALL_PROCESSOR_GROUPS) (more than 64 cores span processor groups). */
 unsigned spill__ncpu(void);
 
+/* 1 if os_error (spill_error_last()->os_error) says the process or system is out of
+ * descriptors (POSIX EMFILE, ENFILE): the reaper's workers then share fewer. Windows: never. */
+int spill__out_of_descriptors(int os_error);
+
 /* Runs fn exactly once in the process, thread-safely; once fn has run, a call takes no lock
  * (rule 14: initialisation holds no lock after it is done). */
 void spill__once(void (*fn)(void));

@@ -62,6 +62,7 @@ static void error(spill__verdict *v, int rc)
     }
     v->state = SPILL__ERROR;
     v->error = rc;
+    v->os_error = spill_error_last()->os_error;
     snprintf(v->reason, sizeof v->reason, "%s", spill_error_last()->message);
 }
 
@@ -233,9 +234,7 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
     } else if (rc == SPILL_EUNSAFE) {
         set(v, SPILL_UNSAFE, ".lock %s", spill_error_last()->message);
     } else if (rc != SPILL_OK) {
-        v->state = SPILL__ERROR;
-        v->error = rc;
-        snprintf(v->reason, sizeof v->reason, "%s", spill_error_last()->message);
+        error(v, rc);
     } else {
         read_record(v->lock_fd, v);
         if (!v->has_record)

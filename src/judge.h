@@ -28,6 +28,7 @@ typedef struct spill__judge_ctx {
 typedef struct spill__verdict {
     int state;            /* spill_state, SPILL__GONE or SPILL__ERROR */
     int error;            /* the spill_err when state is SPILL__ERROR */
+    int os_error;         /* and the OS error behind it (0: none) */
     char reason[512];     /* why unsafe, young or an error, for people */
     int staging;
     int trash;            /* a trash directory (rule 6): garbage unless its lock is held */

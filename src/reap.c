@@ -20,6 +20,8 @@ typedef struct reap_run {
     volatile apr_uint32_t stopping; /* the progress callback asked to stop (any thread reads) */
     volatile apr_uint32_t *ext_stop; /* a stop asked from outside (a background reap's close) */
     int64_t next_progress_us;        /* the progress callback's next call, at the earliest */
+    char again[16][256];     /* orphans a lone worker could not finish for want of descriptors */
+    unsigned nagain;         /* (by their trash names): this thread retries them at the end */
 } reap_run;
 
 /* Any thread: 1 once a stop was asked for (rule 10's check serves it too). */
@@ -91,6 +93,9 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
         }
         check(r, NULL);
         return;
+    } else if (rm->rc != SPILL_OK && rm->rc != SPILL_ENOTFOUND && r->pool &&
+               spill__out_of_descriptors(rm->os_error) && r->nagain < 16) {
+        strcpy(r->again[r->nagain++], rm->at); /* not counted yet: see retry_alone */
     } else if (rm->rc == SPILL_OK) {
         r->st.reaped++;
         spill__log(r->o, 2, "reaped %s" SPILL__PATH_SEP "%s", r->c.root, name);
@@ -137,6 +142,7 @@ static void remove_orphan(reap_run *r, const char *name, spill__verdict *v)
         return;
     }
     /* no pool, so no other thread reads c: the walker may call the progress callback here */
+    memset(&rm, 0, sizeof rm);
     r->c.stop = check_here;
     spill__remove_orphan(&r->c, name, v, progress, &rm);
     r->c.stop = check_worker;
@@ -147,6 +153,13 @@ static void one_entry(reap_run *r, const char *name)
 {
     spill__verdict v;
     spill__judge(&r->c, name, &v);
+    /* out of descriptors while the workers hold some: the pool holds fewer, and the entry is
+     * judged again once one of theirs is released, instead of counting an error */
+    while (v.state == SPILL__ERROR && spill__out_of_descriptors(v.os_error) && r->pool &&
+           spill__pool_shrink(r->pool)) {
+        spill__verdict_release(&v);
+        spill__judge(&r->c, name, &v);
+    }
     switch (v.state) {
     case SPILL_LIVE: r->st.live++; break;
     case SPILL_YOUNG: r->st.young++; break;
@@ -164,6 +177,18 @@ static void one_entry(reap_run *r, const char *name)
     default: break; /* gone: another reaper was first */
     }
     spill__verdict_release(&v); /* the lock after the removal; nothing if the pool took it */
+}
+
+/* Once the workers are gone with their descriptors, this thread judges again and removes the
+ * orphans a worker gave back for want of descriptors (with a lock taken and freed, and a trash
+ * name, they are orphans at once: rule 1). */
+static void retry_alone(reap_run *r)
+{
+    unsigned i;
+    r->pool = NULL;
+    r->workers = 1;
+    for (i = 0; i < r->nagain; i++)
+        one_entry(r, r->again[i]);
 }
 
 /* Rule 10: a monotonic clock, never the wall clock. */
@@ -306,8 +331,10 @@ int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out,
         rc = SPILL_OK; /* a missing root holds no orphans */
     } else if (rc == SPILL_OK) {
         rc = walk_root(&r);
-        if (r.pool) /* the workers stop at the same deadline, inside an orphan too */
+        if (r.pool) { /* the workers stop at the same deadline, inside an orphan too */
             spill__pool_finish(r.pool);
+            retry_alone(&r);
+        }
         spill__judge_end(&r.c);
     } else {
         spill__error_in(rc, "");

@@ -14,10 +14,13 @@ typedef struct spill__removal {
     int cut;          /* rule 10, c->deadline_us passed: SPILL__DOOMED_CUT (started, .lock
                          and its record kept for the next reap) or SPILL__DOOMED_UNTOUCHED; rc
                          is then SPILL_OK and nothing was reaped */
+    int os_error;     /* the OS error behind an error rc (0: none) */
+    char at[256];     /* the orphan's name now: its trash name once renamed (rule 6) */
 } spill__removal;
 
 /* Removes root/name, judged an orphan in v, in the order of rule 6 (remove.c): v's
- * lock is released there once its .lock is unlinked. Stops at c->deadline_us unless `progress`
+ * lock is released there once its .lock is unlinked; after an error v keeps it, and a second
+ * call with out->at as the name goes on where the first stopped (adding to out's counts). Stops at c->deadline_us unless `progress`
  * (the reap's first orphan: each reap takes at least one entry). Calls no log callback and
  * touches nothing but v's descriptors and c's root, so any thread may run it. */
 void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__verdict *v,
@@ -37,6 +40,11 @@ int spill__pool_start(spill__reap_pool **out, const spill__judge_ctx *c, unsigne
  * workers stop at c->deadline_us like the reaping thread (progress: see remove_orphan). Waits
  * while the queue is full; reports finished orphans through `done` meanwhile. */
 void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v, int progress);
+/* The descriptors ran out while orphans are in the pool's hands: waits until one of them is
+ * finished (and reported), and from then on lets the pool hold one fewer at a time, down to one
+ * (a reap with descriptors for one orphan works as one thread does). Returns 0 if the pool held
+ * none: there is nothing to wait for. */
+int spill__pool_shrink(spill__reap_pool *p);
 /* Waits for every orphan handed over, reports each, stops the threads, frees the pool. */
 void spill__pool_finish(spill__reap_pool *p);
 

@@ -17,8 +17,8 @@ void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__ve
                           int progress, spill__removal *out)
 {
     spill__doomed d;
+    int rc;
     memset(&d, 0, sizeof d);
-    memset(out, 0, sizeof *out);
     d.root = c->root;
     d.root_fd = c->root_fd;
     snprintf(d.name, sizeof d.name, "%s", name);
@@ -33,10 +33,13 @@ void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__ve
     d.stop_ctx = c->stop_ctx;
     /* only the remover whose rmdir took the directory counts it as reaped, so racing reapers
      * count it once */
-    out->rc = spill__remove_dir(&d);
+    rc = spill__remove_dir(&d);
+    out->rc = rc;
+    out->os_error = rc != SPILL_OK && rc != SPILL_ENOTFOUND ? spill_error_last()->os_error : 0;
     out->cut = d.cut;
-    out->files = d.ts.files + (uint64_t)d.lock_removed;
-    out->bytes = d.ts.bytes + (d.lock_removed ? v->lock_size : 0);
+    out->files += d.ts.files + (uint64_t)d.lock_removed;
+    out->bytes += d.ts.bytes + (d.lock_removed ? v->lock_size : 0);
+    snprintf(out->at, sizeof out->at, "%s", d.name);
 }
 
 #define MAX_WORKERS 64
@@ -65,9 +68,20 @@ struct spill__reap_pool {
     int stopping;
     uint64_t next_seq;
     unsigned nthreads, nslots;
+    unsigned limit;             /* slots in use at most: lowered when descriptors run out */
+    unsigned waiting;           /* workers waiting for a sibling's descriptors */
+    uint64_t finished;          /* slots finished so far: what such a worker waits for */
     apr_thread_t *threads[MAX_WORKERS];
     slot *slots;
 };
+
+static unsigned count(spill__reap_pool *p, int state)
+{
+    unsigned i, n = 0;
+    for (i = 0; i < p->nslots; i++)
+        n += p->slots[i].state == state;
+    return n;
+}
 
 static slot *find(spill__reap_pool *p, int state)
 {
@@ -76,6 +90,12 @@ static slot *find(spill__reap_pool *p, int state)
         if (p->slots[i].state == state)
             return &p->slots[i];
     return NULL;
+}
+
+/* Slots in use: each holds an orphan's descriptors until it is reported. */
+static unsigned in_use(spill__reap_pool *p)
+{
+    return p->nslots - count(p, FREE);
 }
 
 static slot *oldest_queued(spill__reap_pool *p)
@@ -88,11 +108,37 @@ static slot *oldest_queued(spill__reap_pool *p)
     return best;
 }
 
+/* On a worker whose removal ran out of descriptors: lets the pool hold fewer orphans and waits
+ * until a sibling finishes one (releasing its descriptors). 0, without waiting, when no other
+ * worker is at work (all others waiting too): the error stands. */
+static int wait_for_sibling(spill__reap_pool *p)
+{
+    uint64_t seen;
+    int ok;
+    apr_thread_mutex_lock(p->mu);
+    ok = count(p, RUNNING) > 1 + p->waiting;
+    if (ok) {
+        seen = p->finished;
+        if (p->limit > 1)
+            p->limit--;
+        p->waiting++;
+        apr_thread_cond_broadcast(p->done); /* a waiter may now be the last one at work */
+        while (p->finished == seen && count(p, RUNNING) > p->waiting)
+            apr_thread_cond_wait(p->done, p->mu);
+        p->waiting--;
+    }
+    apr_thread_mutex_unlock(p->mu);
+    return ok;
+}
+
 /* On a worker, without the mutex: the slot is RUNNING, so nobody else touches it. The lock is
  * released only after the directory is gone (rule 6). */
 static void remove_slot(spill__reap_pool *p, slot *s)
 {
+    memset(&s->rm, 0, sizeof s->rm);
     spill__remove_orphan(p->c, s->name, &s->v, s->progress, &s->rm);
+    while (spill__out_of_descriptors(s->rm.os_error) && wait_for_sibling(p))
+        spill__remove_orphan(p->c, s->rm.at, &s->v, s->progress, &s->rm);
     if (s->rm.rc != SPILL_OK && s->rm.rc != SPILL_ENOTFOUND)
         spill__error_copy_out(&s->err);
     spill__verdict_release(&s->v);
@@ -118,7 +164,8 @@ static void *APR_THREAD_FUNC worker(apr_thread_t *t, void *arg)
         remove_slot(p, s);
         apr_thread_mutex_lock(p->mu);
         s->state = DONE;
-        apr_thread_cond_signal(p->done);
+        p->finished++;
+        apr_thread_cond_broadcast(p->done); /* the reaping thread, and workers waiting */
     }
     apr_thread_mutex_unlock(p->mu);
     (void)t;
@@ -165,7 +212,7 @@ int spill__pool_start(spill__reap_pool **out, const spill__judge_ctx *c, unsigne
     p->c = c;
     p->report = done;
     p->ctx = ctx;
-    p->nslots = workers * SLOTS_PER_WORKER;
+    p->nslots = p->limit = workers * SLOTS_PER_WORKER;
     p->slots = apr_pcalloc(pool, p->nslots * sizeof *p->slots);
     if (make_sync(p))
         while (p->nthreads < workers &&
@@ -185,7 +232,7 @@ void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v
     apr_thread_mutex_lock(p->mu);
     for (;;) {
         report_done(p);
-        if ((s = find(p, FREE)) != NULL)
+        if (in_use(p) < p->limit && (s = find(p, FREE)) != NULL)
             break;
         apr_thread_cond_wait(p->done, p->mu);
     }
@@ -200,6 +247,22 @@ void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v
     s->seq = p->next_seq++;
     apr_thread_cond_signal(p->work);
     apr_thread_mutex_unlock(p->mu);
+}
+
+int spill__pool_shrink(spill__reap_pool *p)
+{
+    unsigned before;
+    apr_thread_mutex_lock(p->mu);
+    report_done(p);
+    if ((before = in_use(p)) != 0) {
+        p->limit = before > 1 ? before - 1 : 1;
+        while (in_use(p) >= before) {
+            apr_thread_cond_wait(p->done, p->mu);
+            report_done(p);
+        }
+    }
+    apr_thread_mutex_unlock(p->mu);
+    return before != 0;
 }
 
 void spill__pool_finish(spill__reap_pool *p)

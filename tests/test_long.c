@@ -139,8 +139,9 @@ static void test_past_64_levels_reported_and_left(void)
     CU_ASSERT(st.scanned == 1 && st.errors == 1);
 }
 
-/* reaplimit ROOT NOFILE: spill_reap (grace 0) with RLIMIT_NOFILE lowered to NOFILE; prints its
- * result, its counts and how many descriptors it left open. */
+/* reaplimit ROOT NOFILE [THREADS]: spill_reap (grace 0, THREADS workers, default 1) with
+ * RLIMIT_NOFILE lowered to NOFILE; prints its result, its counts and how many descriptors it
+ * left open. */
 static int open_fds(void)
 {
     int fd, n = 0;
@@ -166,6 +167,7 @@ int tu_helper_reaplimit(int argc, const char *const *argv)
         return 2;
     spill_opts_init(&o);
     o.grace_seconds = 0;
+    o.threads = argc > 2 ? (unsigned)atoi(argv[2]) : 1;
     spill_scan(argv[0], &o, ignore, NULL); /* read-only: opens what is opened once */
     before = open_fds();
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -179,10 +181,15 @@ int tu_helper_reaplimit(int argc, const char *const *argv)
     return 0;
 }
 
+static const char *reap_limited_threads(const char *root, int nofile, int threads)
+{
+    const char *args[] = {root, apr_itoa(tu_pool, nofile), apr_itoa(tu_pool, threads), NULL};
+    return tu_run_helper("reaplimit", args);
+}
+
 static const char *reap_limited(const char *root, int nofile)
 {
-    const char *args[] = {root, apr_itoa(tu_pool, nofile), NULL};
-    return tu_run_helper("reaplimit", args);
+    return reap_limited_threads(root, nofile, 1);
 }
 
 /* The walker holds two descriptors per level (a directory and its listing): depth 64 needs
@@ -215,6 +222,19 @@ static void test_past_64_levels_under_a_low_descriptor_limit(void)
     CU_ASSERT(chain_leaf_exists(d, "d", 70, "leaf"));
 }
 
+/* Four workers under RLIMIT_NOFILE 16: they share what there is (the pool holds fewer orphans,
+ * a worker waits for a sibling's descriptors, an orphan no worker could finish goes back to the
+ * reaping thread) instead of counting errors. */
+static void test_workers_under_a_low_descriptor_limit(void)
+{
+    const char *root = tu_fresh_dir("nofile-workers");
+    int i;
+    for (i = 1; i <= 200; i++)
+        tu_make_spill_dir(root, 1000000000, (uint64_t)i, 3, tu_record((uint64_t)i));
+    CU_ASSERT_STRING_EQUAL(reap_limited_threads(root, 16, 4), "rc=0 reaped=200 errors=0 leaked=0");
+    CU_ASSERT(tu_count_entries(root) == 0);
+}
+
 static CU_TestInfo tests[] = {
     {"names past PATH_MAX inside an orphan are removed", test_past_path_max_in_orphan_removed},
     {"names past PATH_MAX inside a spill are removed on close",
@@ -224,6 +244,8 @@ static CU_TestInfo tests[] = {
      test_depth_64_under_a_low_descriptor_limit},
     {"depth 70 under RLIMIT_NOFILE 64: an error, no crash, no leak",
      test_past_64_levels_under_a_low_descriptor_limit},
+    {"four workers under RLIMIT_NOFILE 16: every orphan reaped, no error",
+     test_workers_under_a_low_descriptor_limit},
     CU_TEST_INFO_NULL,
 };
 

@@ -1,5 +1,6 @@
 /* process.c (POSIX): the process (its id, host name, processors), the monotonic clock,
  * run-once, and the library's mutexes with the one pthread_atfork handler that takes them all. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
@@ -128,6 +129,11 @@ unsigned spill__ncpu(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1u : n > 1024 ? 1024u : (unsigned)n;
+}
+
+int spill__out_of_descriptors(int os_error)
+{
+    return os_error == EMFILE || os_error == ENFILE;
 }
 
 void spill__once(void (*fn)(void))

@@ -16,6 +16,12 @@ unsigned spill__ncpu(void)
     return n < 1 ? 1u : n > 1024 ? 1024u : (unsigned)n;
 }
 
+int spill__out_of_descriptors(int os_error)
+{
+    (void)os_error; /* handles are not a budget of a few dozen as descriptors can be */
+    return 0;
+}
+
 void spill__hostname(char *buf, size_t size)
 {
     wchar_t w[256];
