@@ -25,7 +25,8 @@
 //! ```
 
 use spill_sys as sys;
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_void, CStr, CString};
+use std::os::raw::{c_char, c_int};
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
@@ -184,6 +185,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The io::ErrorKind of each code: NoSpace is StorageFull and Busy ResourceBusy when built with
+/// rustc 1.83 or later (std has no such kinds before; they are Other there).
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> std::io::Error {
         let kind = match e.code {
@@ -191,7 +194,9 @@ impl From<Error> for std::io::Error {
             ErrorCode::Access => std::io::ErrorKind::PermissionDenied,
             ErrorCode::Invalid => std::io::ErrorKind::InvalidInput,
             ErrorCode::NoMemory => std::io::ErrorKind::OutOfMemory,
+            #[cfg(spill_io_error_more)]
             ErrorCode::NoSpace => std::io::ErrorKind::StorageFull,
+            #[cfg(spill_io_error_more)]
             ErrorCode::Busy => std::io::ErrorKind::ResourceBusy,
             _ => std::io::ErrorKind::Other,
         };
@@ -507,6 +512,7 @@ pub struct Entry {
 
 unsafe extern "C" fn collect(ctx: *mut c_void, e: *const sys::spill_entry) -> c_int {
     // SAFETY: ctx is the Vec scan() passed; e is valid during the callback.
+    #[allow(unused_unsafe)] // rustc before 1.65 calls it unneeded in an unsafe fn
     let (out, e) = unsafe { (&mut *(ctx as *mut Vec<Entry>), &*e) };
     out.push(Entry {
         name: lossy(e.name),

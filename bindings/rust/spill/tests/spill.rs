@@ -187,7 +187,10 @@ fn a_foreign_root_is_unsafe() {
     }
     let root = Root::new();
     fs::create_dir(root.path()).unwrap();
-    std::os::unix::fs::chown(root.path(), Some(12345), Some(12345)).unwrap();
+    // std::os::unix::fs::chown is 1.73: the crate's tests build with 1.63
+    let path = std::ffi::CString::new(root.path().to_str().unwrap()).unwrap();
+    // SAFETY: a valid path string.
+    assert_eq!(unsafe { chown(path.as_ptr(), 12345, 12345) }, 0, "{}", std::io::Error::last_os_error());
     let e = Spill::open(root.path(), &Options::new()).unwrap_err();
     assert_eq!(e.code(), ErrorCode::Unsafe, "{e}");
     assert!(!e.message().is_empty());
@@ -198,6 +201,7 @@ fn a_foreign_root_is_unsafe() {
 #[cfg(unix)]
 extern "C" {
     fn getuid() -> u32;
+    fn chown(path: *const std::os::raw::c_char, uid: u32, gid: u32) -> std::os::raw::c_int;
 }
 
 #[test]
@@ -321,6 +325,32 @@ fn child_process() {
     }
 }
 
+/// std's File::try_lock (1.89): true if taken, false if another holds it. Before 1.89 (the
+/// crate builds with 1.63) the flock(2) std's is made of.
+fn try_lock(file: &File) -> bool {
+    #[cfg(spill_file_lock)]
+    return match file.try_lock() {
+        Ok(()) => true,
+        Err(std::fs::TryLockError::WouldBlock) => false,
+        Err(e) => panic!("try_lock: {e}"),
+    };
+    #[cfg(all(not(spill_file_lock), unix))]
+    {
+        use std::os::unix::io::AsRawFd;
+        extern "C" {
+            fn flock(fd: std::os::raw::c_int, op: std::os::raw::c_int) -> std::os::raw::c_int;
+        }
+        const LOCK_EX_NB: std::os::raw::c_int = 2 | 4;
+        // SAFETY: a valid descriptor.
+        if unsafe { flock(file.as_raw_fd(), LOCK_EX_NB) } == 0 {
+            return true;
+        }
+        let e = std::io::Error::last_os_error();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "flock: {e}");
+        false
+    }
+}
+
 /// The upload client spill was born from, with std only: create_dir, File::create(.lock),
 /// try_lock, and the lock kept (leaked) for the process's life.
 fn old_client_chunk_dir(root: &Path) -> PathBuf {
@@ -329,7 +359,7 @@ fn old_client_chunk_dir(root: &Path) -> PathBuf {
     let dir = root.join(format!("spill_{secs}_{}", std::process::id()));
     fs::create_dir(&dir).unwrap();
     let lock = File::create(dir.join(".lock")).unwrap();
-    lock.try_lock().unwrap();
+    assert!(try_lock(&lock), "a fresh .lock");
     fs::write(dir.join("ab".repeat(32)), b"chunk").unwrap();
     std::mem::forget(lock);
     dir
@@ -371,7 +401,7 @@ fn an_old_style_client_interoperates() {
     // and the crate's live spill is busy to that client's try_lock
     let s = Spill::open(root.path(), &Options::new()).unwrap();
     let lock = File::options().read(true).write(true).open(s.path().join(".lock")).unwrap();
-    assert!(matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+    assert!(!try_lock(&lock), "held by the crate");
 }
 
 /// The bytes of the keeper's chunk n: distinct lengths and contents.
