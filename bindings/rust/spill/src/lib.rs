@@ -197,9 +197,11 @@ impl From<Error> for std::io::Error {
             ErrorCode::Access => std::io::ErrorKind::PermissionDenied,
             ErrorCode::Invalid => std::io::ErrorKind::InvalidInput,
             ErrorCode::NoMemory => std::io::ErrorKind::OutOfMemory,
-            #[cfg(spill_io_error_more)]
+            #[cfg(spill_io_error_more)] // 1.83, which spill/build.rs checks
+            #[allow(clippy::incompatible_msrv)]
             ErrorCode::NoSpace => std::io::ErrorKind::StorageFull,
             #[cfg(spill_io_error_more)]
+            #[allow(clippy::incompatible_msrv)]
             ErrorCode::Busy => std::io::ErrorKind::ResourceBusy,
             _ => std::io::ErrorKind::Other,
         };

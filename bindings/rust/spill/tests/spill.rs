@@ -373,7 +373,8 @@ fn child_process() {
 /// std's File::try_lock (1.89): true if taken, false if another holds it. Before 1.89 (the
 /// crate builds with 1.63) the flock(2) std's is made of.
 fn try_lock(file: &File) -> bool {
-    #[cfg(spill_file_lock)]
+    #[cfg(spill_file_lock)] // 1.89, which spill/build.rs checks
+    #[allow(clippy::incompatible_msrv)]
     return match file.try_lock() {
         Ok(()) => true,
         Err(std::fs::TryLockError::WouldBlock) => false,
