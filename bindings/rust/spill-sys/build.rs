@@ -50,8 +50,8 @@ fn pkg_config(args: &[&str]) -> Option<String> {
 
 /// The archives linked statically when they are found: spill's, APR's, and libuuid's (APR's
 /// random bytes share an object with its uuid_generate call; not every host has libuuid). The
-/// rest stay shared: libc's (libpthread; a static glibc is a trap) and libcrypt (LGPL; APR's
-/// password functions, which spill never calls, so the linker drops it).
+/// rest stay shared: libc's (libpthread; a static glibc is a trap) and libcrypt (LGPL; only
+/// APR's password functions use it, which spill never calls, so rustc's --as-needed drops it).
 const STATIC: [&str; 3] = ["spill", "apr-1", "uuid"];
 
 /// Emits the link lines of `pkg-config --libs` output: the libraries of STATIC whose archive is
@@ -75,13 +75,10 @@ fn emit_libs(libs: &str, dirs: &[PathBuf]) {
     }
 }
 
-/// A library's static archive in dir, as the target names it.
+/// A library's static archive in dir. Only `lib*.a`: MSVC's `*.lib` may be an import library,
+/// so there the linker finds what it finds, as before.
 fn archive(dir: &Path, lib: &str) -> PathBuf {
-    if env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("msvc") {
-        dir.join(format!("{lib}.lib"))
-    } else {
-        dir.join(format!("lib{lib}.a"))
-    }
+    dir.join(format!("lib{lib}.a"))
 }
 
 /// Whether dir holds a shared library of that name (then an installed spill is linked as one).
@@ -89,7 +86,8 @@ fn has_shared(dir: &Path, lib: &str) -> bool {
     ["so", "dylib"].iter().any(|ext| dir.join(format!("lib{lib}.{ext}")).exists())
 }
 
-/// The directory of APR's archive when pkg-config names none in -L (its libdir is a system one).
+/// APR's libdir: pkg-config leaves a system directory out of -L, where rustc, which looks for
+/// a static archive itself, would not find it.
 fn apr_libdir() -> Vec<PathBuf> {
     pkg_config(&["--variable=libdir", "apr-1"]).map(PathBuf::from).into_iter().collect()
 }
@@ -108,7 +106,8 @@ fn from_pkg_config(want: Option<&str>) -> Option<PathBuf> {
         emit_libs(&pkg_config(&["--libs", "spill"])?, &[]);
     } else {
         // a static libspill: its private dependencies (APR, and APR's) are the binary's to link
-        emit_libs(&pkg_config(&["--static", "--libs", "spill"])?, &apr_libdir());
+        let dirs: Vec<PathBuf> = std::iter::once(libdir).chain(apr_libdir()).collect();
+        emit_libs(&pkg_config(&["--static", "--libs", "spill"])?, &dirs);
     }
     Some(PathBuf::from(pkg_config(&["--variable=includedir", "spill"])?))
 }
