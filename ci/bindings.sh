@@ -30,6 +30,8 @@ if command -v cargo >/dev/null 2>&1; then
     (cd bindings/rust && SPILL_SYS_FROM_SOURCE=1 cargo test --offline --quiet --jobs "$jobs" &&
         SPILL_SYS_FROM_SOURCE=1 cargo run --offline --quiet --example chunk_spill)
     rust_target=$CARGO_TARGET_DIR/debug
+    # and as a user builds it against an installed static spill (pkg-config): no libapr needed
+    bash ci/rust-installed.sh "$out/rust-installed"
     echo "-- bindings: Rust $((SECONDS - t))s"
 else
     echo "-- bindings: Rust SKIPPED: cargo is not installed"

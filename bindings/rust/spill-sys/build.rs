@@ -1,6 +1,8 @@
 // build.rs of spill-sys: links an installed spill found through pkg-config (of this tree's
 // major.minor version), or else builds this tree's library with the `cmake` program into OUT_DIR.
 // SPILL_SYS_FROM_SOURCE=1 skips pkg-config; SPILL_SYS_NO_SOURCE=1 forbids the build.
+// A static libspill and the static archives of APR and libuuid are linked into the binary, so
+// that it needs no libapr at run time; libc's libraries stay shared (see STATIC).
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,15 +48,48 @@ fn pkg_config(args: &[&str]) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Emits the link lines of `pkg-config --libs` output.
-fn emit_libs(libs: &str, kind: &str) {
+/// The archives linked statically when they are found: spill's, APR's, and libuuid's (APR's
+/// random bytes share an object with its uuid_generate call; not every host has libuuid). The
+/// rest stay shared: libc's (libpthread; a static glibc is a trap) and libcrypt (LGPL; only
+/// APR's password functions use it, which spill never calls, so rustc's --as-needed drops it).
+const STATIC: [&str; 3] = ["spill", "apr-1", "uuid"];
+
+/// Emits the link lines of `pkg-config --libs` output: the libraries of STATIC whose archive is
+/// in one of its -L directories or of `dirs` as static, the others as the linker finds them.
+fn emit_libs(libs: &str, dirs: &[PathBuf]) {
+    let mut search: Vec<PathBuf> = dirs.to_vec();
     for flag in libs.split_whitespace() {
         if let Some(dir) = flag.strip_prefix("-L") {
             println!("cargo:rustc-link-search=native={dir}");
+            search.push(PathBuf::from(dir));
         } else if let Some(lib) = flag.strip_prefix("-l") {
-            println!("cargo:rustc-link-lib={kind}{lib}");
+            match search.iter().find(|d| STATIC.contains(&lib) && archive(d, lib).is_file()) {
+                Some(dir) => {
+                    // rustc looks for a static archive itself, in the search paths only
+                    println!("cargo:rustc-link-search=native={}", dir.display());
+                    println!("cargo:rustc-link-lib=static={lib}");
+                }
+                None => println!("cargo:rustc-link-lib={lib}"),
+            }
         }
     }
+}
+
+/// A library's static archive in dir. Only `lib*.a`: MSVC's `*.lib` may be an import library,
+/// so there the linker finds what it finds, as before.
+fn archive(dir: &Path, lib: &str) -> PathBuf {
+    dir.join(format!("lib{lib}.a"))
+}
+
+/// Whether dir holds a shared library of that name (then an installed spill is linked as one).
+fn has_shared(dir: &Path, lib: &str) -> bool {
+    ["so", "dylib"].iter().any(|ext| dir.join(format!("lib{lib}.{ext}")).exists())
+}
+
+/// APR's libdir: pkg-config leaves a system directory out of -L, where rustc, which looks for
+/// a static archive itself, would not find it.
+fn apr_libdir() -> Vec<PathBuf> {
+    pkg_config(&["--variable=libdir", "apr-1"]).map(PathBuf::from).into_iter().collect()
 }
 
 fn from_pkg_config(want: Option<&str>) -> Option<PathBuf> {
@@ -65,7 +100,15 @@ fn from_pkg_config(want: Option<&str>) -> Option<PathBuf> {
             return None;
         }
     }
-    emit_libs(&pkg_config(&["--libs", "spill"])?, "");
+    let libdir = PathBuf::from(pkg_config(&["--variable=libdir", "spill"])?);
+    if has_shared(&libdir, "spill") && !archive(&libdir, "spill").is_file() {
+        // a shared libspill brings its own dependencies (libapr among them) at run time
+        emit_libs(&pkg_config(&["--libs", "spill"])?, &[]);
+    } else {
+        // a static libspill: its private dependencies (APR, and APR's) are the binary's to link
+        let dirs: Vec<PathBuf> = std::iter::once(libdir).chain(apr_libdir()).collect();
+        emit_libs(&pkg_config(&["--static", "--libs", "spill"])?, &dirs);
+    }
     Some(PathBuf::from(pkg_config(&["--variable=includedir", "spill"])?))
 }
 
@@ -91,8 +134,8 @@ fn from_source(tree: &Path) -> PathBuf {
     println!("cargo:rustc-link-search=native={}", build.join("Release").display());
     println!("cargo:rustc-link-lib=static=spill");
     // a static spill carries its private dependencies: APR, and the OS's own libraries
-    match pkg_config(&["--libs", "apr-1"]) {
-        Some(libs) => emit_libs(&libs, ""),
+    match pkg_config(&["--static", "--libs", "apr-1"]) {
+        Some(libs) => emit_libs(&libs, &apr_libdir()),
         None => println!("cargo:rustc-link-lib=apr-1"),
     }
     if env::var("CARGO_CFG_WINDOWS").is_ok() {

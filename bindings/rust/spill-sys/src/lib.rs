@@ -2,9 +2,9 @@
 //! compiles a C program against the header and checks every constant, struct layout and function
 //! name here against it, so the declarations cannot drift from the header.
 #![allow(non_camel_case_types)]
-#![no_std]
-
-use core::ffi::{c_char, c_int, c_uint, c_void};
+// std::os::raw's C types, not core::ffi's (1.64): the crate builds with Debian 12's rustc 1.63
+use std::ffi::c_void;
+use std::os::raw::{c_char, c_int, c_uint};
 
 pub const SPILL_ADDR_LEN: usize = 32;
 

@@ -3,12 +3,23 @@
 //! function, constant and struct it declares, so that nothing is missing on either side.
 use spill_sys::*;
 use std::collections::BTreeSet;
-use std::mem::{offset_of, size_of};
+use std::mem::{size_of, MaybeUninit};
 use std::path::PathBuf;
 use std::process::Command;
 
 fn field_size<T, F>(_: fn(&T) -> &F) -> usize {
     size_of::<F>()
+}
+
+/// A field's offset, as std::mem::offset_of! (1.77) gives it: the crate builds with 1.63.
+macro_rules! offset_of {
+    ($t:ident, $f:ident) => {{
+        let s = MaybeUninit::<$t>::uninit();
+        let base = s.as_ptr();
+        // SAFETY: only the field's address is taken, nothing is read.
+        let field = unsafe { std::ptr::addr_of!((*base).$f) };
+        field as usize - base as usize
+    }};
 }
 
 /// (struct, C field, offset, size) rows and the struct's own size.

@@ -4,7 +4,8 @@
 use std::io;
 use std::path::Path;
 
-/// The client's type, unchanged for its callers.
+/// The client's type, unchanged for its callers; Send + Sync, so upload tasks on several threads
+/// share one `&ChunkSpill` (spill::Spill takes turns itself).
 pub struct ChunkSpill {
     inner: spill::Spill,
 }
@@ -16,7 +17,7 @@ impl ChunkSpill {
         Ok(ChunkSpill { inner })
     }
 
-    pub fn put(&mut self, addr: &[u8; 32], data: &[u8]) -> io::Result<()> {
+    pub fn put(&self, addr: &[u8; 32], data: &[u8]) -> io::Result<()> {
         Ok(self.inner.put(addr, data)?)
     }
 
@@ -24,7 +25,7 @@ impl ChunkSpill {
         Ok(self.inner.get(addr)?)
     }
 
-    pub fn remove(&mut self, addr: &[u8; 32]) -> io::Result<()> {
+    pub fn remove(&self, addr: &[u8; 32]) -> io::Result<()> {
         Ok(self.inner.remove(addr)?)
     }
 
@@ -44,11 +45,14 @@ impl ChunkSpill {
 
 fn main() -> io::Result<()> {
     let root = std::env::temp_dir().join(format!("chunk-spill-example-{}", std::process::id()));
-    let mut chunks = ChunkSpill::new(&root)?;
+    let chunks = ChunkSpill::new(&root)?;
     chunks.put(&[1; 32], b"first chunk")?;
     chunks.put(&[2; 32], b"second chunk")?;
     chunks.remove(&[1; 32])?; // uploaded
+    // another thread's upload task, sharing the store
+    std::thread::scope(|tasks| tasks.spawn(|| chunks.put(&[3; 32], b"third chunk")).join().unwrap())?;
     assert_eq!(chunks.get(&[2; 32])?, b"second chunk");
+    assert_eq!(chunks.get(&[3; 32])?, b"third chunk");
     println!("{} chunk(s), {} bytes, in {}", chunks.len(), chunks.total_bytes(), chunks.inner.path().display());
     drop(chunks);
     std::fs::remove_dir(&root)

@@ -40,9 +40,12 @@ fn key(root: &Path) -> Option<Key> {
 /// A background handle on the root of `spill_dir` opened with `callbacks`. None (and the
 /// closures leaked, never freed while the reap may call them) if the root cannot be named.
 pub(crate) fn attach(spill_dir: &Path, callbacks: Callbacks) -> Option<Root> {
-    let Some(k) = spill_dir.parent().and_then(key) else {
-        std::mem::forget(callbacks);
-        return None;
+    let k = match spill_dir.parent().and_then(key) {
+        Some(k) => k,
+        None => {
+            std::mem::forget(callbacks);
+            return None;
+        }
     };
     let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
     let e = kept.get_or_insert_with(HashMap::new).entry(k.clone()).or_insert(Kept { handles: 0, callbacks: Vec::new() });
@@ -54,7 +57,10 @@ pub(crate) fn attach(spill_dir: &Path, callbacks: Callbacks) -> Option<Root> {
 /// That handle has closed (spill_close returned: the last one joined the reap).
 pub(crate) fn detach(root: Root) {
     let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(map) = kept.as_mut() else { return };
+    let map = match kept.as_mut() {
+        Some(map) => map,
+        None => return,
+    };
     let last = match map.get_mut(&root.0) {
         Some(e) => {
             e.handles -= 1;

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! let root = std::env::temp_dir().join(format!("spill-doc-{}", std::process::id()));
-//! let mut s = spill::Spill::open(&root, &spill::Options::new().tag("doc"))?;
+//! let s = spill::Spill::open(&root, &spill::Options::new().tag("doc"))?;
 //! s.put(&[7; 32], b"chunk")?;
 //! assert_eq!(s.get(&[7; 32])?, b"chunk");
 //! let dir = s.path().to_path_buf();
@@ -17,21 +17,25 @@
 //! # Ok::<(), spill::Error>(())
 //! ```
 //!
-//! A `Spill` may move to another thread (it is `Send`) but not be shared by two (it is not
-//! `Sync`):
-//! ```compile_fail
-//! fn shared<T: Sync>() {}
+//! A `Spill` is `Send` and `Sync`: one handle may be shared by threads (an `Arc<Spill>`, or a
+//! `&Spill` held across `.await` in tasks that move between threads). The C library allows one
+//! thread at a time per handle; the `Spill` keeps that rule itself with a lock of its own around
+//! every call on the handle, so calls from several threads take turns. A log or progress closure
+//! must not call into the handle whose call it runs in: that call holds the lock.
+//! ```
+//! fn shared<T: Send + Sync>() {}
 //! shared::<spill::Spill>();
 //! ```
 
 use spill_sys as sys;
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_void, CStr, CString};
+use std::os::raw::{c_char, c_int};
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 use std::ptr::{self, NonNull};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 mod background;
@@ -184,6 +188,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The io::ErrorKind of each code: NoSpace is StorageFull and Busy ResourceBusy when built with
+/// rustc 1.83 or later (std has no such kinds before; they are Other there).
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> std::io::Error {
         let kind = match e.code {
@@ -191,7 +197,11 @@ impl From<Error> for std::io::Error {
             ErrorCode::Access => std::io::ErrorKind::PermissionDenied,
             ErrorCode::Invalid => std::io::ErrorKind::InvalidInput,
             ErrorCode::NoMemory => std::io::ErrorKind::OutOfMemory,
+            #[cfg(spill_io_error_more)] // 1.83, which spill/build.rs checks
+            #[allow(clippy::incompatible_msrv)]
             ErrorCode::NoSpace => std::io::ErrorKind::StorageFull,
+            #[cfg(spill_io_error_more)]
+            #[allow(clippy::incompatible_msrv)]
             ErrorCode::Busy => std::io::ErrorKind::ResourceBusy,
             _ => std::io::ErrorKind::Other,
         };
@@ -234,9 +244,11 @@ fn path_from_c(p: *const c_char) -> PathBuf {
 
 /// One live spill directory, owned by this process: chunks stored under 32-byte addresses. Its
 /// directory is removed by [`Spill::close`], or by `Drop`; if the process dies first, the next
-/// open or reap under the root removes it.
+/// open or reap under the root removes it. Shared by threads, its calls take turns (see the
+/// crate's documentation).
 pub struct Spill {
-    raw: NonNull<sys::spill_t>,
+    // every call on the C handle holds this lock: spill.h allows one thread at a time per handle
+    raw: Mutex<Handle>,
     path: PathBuf,
     // what the options' pointers point to, kept for the handle's life: the C library may call
     // back after spill_open returns
@@ -246,9 +258,12 @@ pub struct Spill {
     background: Option<background::Root>,
 }
 
-// SAFETY: a handle may be used from any thread, by one thread at a time (spill.h); !Sync comes
-// from the raw pointer.
-unsafe impl Send for Spill {}
+/// The C handle, only ever used under Spill's lock (or with the Spill owned: close, drop).
+struct Handle(NonNull<sys::spill_t>);
+
+// SAFETY: a handle may be used from any thread, by one thread at a time (spill.h): Spill's Mutex
+// makes that so, and so Spill is Sync as well.
+unsafe impl Send for Handle {}
 
 impl Spill {
     /// Creates a private spill directory under `root` (created 0700 with its parents if
@@ -267,7 +282,13 @@ impl Spill {
         // SAFETY: a live handle's path is a valid string until close.
         let path = path_from_c(unsafe { sys::spill_path(raw.as_ptr()) });
         let background = if background { background::attach(&path, opts.callbacks()) } else { None };
-        Spill { raw, path, callbacks: Some(opts.callbacks()), background }
+        Spill { raw: Mutex::new(Handle(raw)), path, callbacks: Some(opts.callbacks()), background }
+    }
+
+    /// The C handle, locked for one call (a panic while locked leaves the handle as it was: the
+    /// poison is ignored).
+    fn handle(&self) -> MutexGuard<'_, Handle> {
+        self.raw.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The handle is closed (rc): what kept its callbacks alive may go.
@@ -286,16 +307,19 @@ impl Spill {
     }
 
     /// Stores `data` under `addr`. An address already stored writes nothing and succeeds.
-    pub fn put(&mut self, addr: &Addr, data: &[u8]) -> Result<()> {
-        // SAFETY: a live handle, a 32-byte address, data of that length.
-        check(unsafe { sys::spill_put(self.raw.as_ptr(), addr.as_ptr(), data.as_ptr().cast(), data.len()) })
+    pub fn put(&self, addr: &Addr, data: &[u8]) -> Result<()> {
+        let h = self.handle();
+        // SAFETY: a live handle, locked; a 32-byte address, data of that length.
+        check(unsafe { sys::spill_put(h.0.as_ptr(), addr.as_ptr(), data.as_ptr().cast(), data.len()) })
     }
 
     /// The chunk stored under `addr` ([`ErrorCode::NotFound`] if none).
     pub fn get(&self, addr: &Addr) -> Result<Vec<u8>> {
         let (mut data, mut len) = (ptr::null_mut(), 0usize);
-        // SAFETY: a live handle, used by this thread only (Spill is not Sync).
-        check(unsafe { sys::spill_get(self.raw.as_ptr(), addr.as_ptr(), &mut data, &mut len) })?;
+        let h = self.handle();
+        // SAFETY: a live handle, locked.
+        check(unsafe { sys::spill_get(h.0.as_ptr(), addr.as_ptr(), &mut data, &mut len) })?;
+        drop(h); // the buffer is the caller's
         // SAFETY: the library's buffer of len bytes, copied, then released with spill_free.
         let bytes = unsafe {
             let v = if len == 0 { Vec::new() } else { std::slice::from_raw_parts(data as *const u8, len).to_vec() };
@@ -306,15 +330,16 @@ impl Spill {
     }
 
     /// Frees the chunk under `addr` (once uploaded, say); the order of the others is kept.
-    pub fn remove(&mut self, addr: &Addr) -> Result<()> {
-        // SAFETY: a live handle and a 32-byte address.
-        check(unsafe { sys::spill_remove(self.raw.as_ptr(), addr.as_ptr()) })
+    pub fn remove(&self, addr: &Addr) -> Result<()> {
+        let h = self.handle();
+        // SAFETY: a live handle, locked, and a 32-byte address.
+        check(unsafe { sys::spill_remove(h.0.as_ptr(), addr.as_ptr()) })
     }
 
     /// The chunks stored now.
     pub fn len(&self) -> usize {
-        // SAFETY: a live handle.
-        unsafe { sys::spill_count(self.raw.as_ptr()) }
+        // SAFETY: a live handle, locked.
+        unsafe { sys::spill_count(self.handle().0.as_ptr()) }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -323,11 +348,12 @@ impl Spill {
 
     /// The bytes of the chunks stored now.
     pub fn total_bytes(&self) -> u64 {
-        // SAFETY: a live handle.
-        unsafe { sys::spill_total_bytes(self.raw.as_ptr()) }
+        // SAFETY: a live handle, locked.
+        unsafe { sys::spill_total_bytes(self.handle().0.as_ptr()) }
     }
 
-    /// The stored addresses, in insertion order.
+    /// The stored addresses, in insertion order, read one at a time: a put or remove by another
+    /// thread meanwhile shows in the rest (and a remove may end it early).
     pub fn addrs(&self) -> Addrs<'_> {
         Addrs { spill: self, next: 0, end: self.len() }
     }
@@ -342,8 +368,10 @@ impl Spill {
     pub fn close(self) -> Result<()> {
         let mut me = ManuallyDrop::new(self);
         drop(std::mem::take(&mut me.path));
-        // SAFETY: the handle is live, and never used again (Drop does not run).
-        let rc = unsafe { sys::spill_close(me.raw.as_ptr()) };
+        // SAFETY: the lock is moved out once and me.raw never read again (Drop does not run).
+        let raw = unsafe { ptr::read(&me.raw) }.into_inner().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the handle is live (owned: no other thread holds it), and never used again.
+        let rc = unsafe { sys::spill_close(raw.0.as_ptr()) };
         me.closed(rc); // only once the library is done with them
         check(rc)
     }
@@ -351,8 +379,9 @@ impl Spill {
 
 impl Drop for Spill {
     fn drop(&mut self) {
-        // SAFETY: the handle is live; it is freed here, whatever spill_close returns.
-        let rc = unsafe { sys::spill_close(self.raw.as_ptr()) };
+        let raw = self.raw.get_mut().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the handle is live (owned); it is freed here, whatever spill_close returns.
+        let rc = unsafe { sys::spill_close(raw.0.as_ptr()) };
         self.closed(rc);
     }
 }
@@ -377,8 +406,8 @@ impl Iterator for Addrs<'_> {
             return None;
         }
         let mut out = [0u8; ADDR_LEN];
-        // SAFETY: a live handle (borrowed), a 32-byte buffer.
-        let rc = unsafe { sys::spill_addr(self.spill.raw.as_ptr(), self.next, out.as_mut_ptr()) };
+        // SAFETY: a live handle (borrowed), locked; a 32-byte buffer.
+        let rc = unsafe { sys::spill_addr(self.spill.handle().0.as_ptr(), self.next, out.as_mut_ptr()) };
         self.next += 1;
         (rc == sys::SPILL_OK).then_some(out)
     }
@@ -507,6 +536,7 @@ pub struct Entry {
 
 unsafe extern "C" fn collect(ctx: *mut c_void, e: *const sys::spill_entry) -> c_int {
     // SAFETY: ctx is the Vec scan() passed; e is valid during the callback.
+    #[allow(unused_unsafe)] // rustc before 1.65 calls it unneeded in an unsafe fn
     let (out, e) = unsafe { (&mut *(ctx as *mut Vec<Entry>), &*e) };
     out.push(Entry {
         name: lossy(e.name),

@@ -1,7 +1,8 @@
 //! Options for open, reap and scan: only what the caller set is written over the library's own
 //! defaults (spill_opts_init), so fields the C library adds later keep their defaults.
 use crate::{sys, Callbacks, Error, ErrorCode, LogFn, LogSink, ProgressFn, ProgressSink, RawOpts, ReapStats, Result};
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_void, CStr, CString};
+use std::os::raw::{c_char, c_int};
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
@@ -243,6 +244,7 @@ impl Options {
 unsafe extern "C" fn log_line(ctx: *mut c_void, level: c_int, msg: *const c_char) {
     // SAFETY: ctx is a LogSink kept alive by the Options of the call or the handle; msg a
     // valid string.
+    #[allow(unused_unsafe)] // rustc before 1.65 calls it unneeded in an unsafe fn
     let (log, msg) = unsafe { (&*(ctx as *const LogSink), CStr::from_ptr(msg).to_string_lossy()) };
     let level = match level {
         0 => LogLevel::Error,
@@ -257,6 +259,7 @@ unsafe extern "C" fn log_line(ctx: *mut c_void, level: c_int, msg: *const c_char
 unsafe extern "C" fn progress_call(ctx: *mut c_void, so_far: *const sys::spill_reap_stats) -> c_int {
     // SAFETY: ctx is a ProgressSink kept alive by the Options of the call or by the handles on
     // the root (crate::background); so_far is valid during the call.
+    #[allow(unused_unsafe)] // rustc before 1.65 calls it unneeded in an unsafe fn
     let (sink, so_far) = unsafe { (&*(ctx as *const ProgressSink), ReapStats::from_raw(&*so_far)) };
     // a panic must not unwind into C: it stops the reap (and poisons nothing: the lock's
     // poison is ignored below)

@@ -59,7 +59,7 @@ fn children(root: &Path) -> Vec<String> {
 #[test]
 fn round_trip() {
     let root = Root::new();
-    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    let s = Spill::open(root.path(), &Options::new()).unwrap();
     let big: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
     s.put(&addr(1), b"hello").unwrap();
     s.put(&addr(2), &big).unwrap();
@@ -74,10 +74,55 @@ fn round_trip() {
     assert_eq!(s.get(&addr(9)).unwrap_err().code(), ErrorCode::NotFound);
 }
 
+/// Compiles only for a type that threads may share (an async task holding `&Spill` across an
+/// `.await` on a multi-threaded runtime needs both).
+fn assert_send_sync<T: Send + Sync>() {}
+
+#[test]
+fn one_spill_shared_by_threads() {
+    assert_send_sync::<Spill>();
+    const THREADS: u8 = 4;
+    const EACH: u8 = 250;
+    let chunk = |t: u8, i: u8| -> Vec<u8> { (0..(i as usize % 16 * 37 + t as usize)).map(|n| (n as u8) ^ t ^ i).collect() };
+    let at = |t: u8, i: u8| -> Addr {
+        let mut a = addr(t);
+        a[1] = i;
+        a
+    };
+    let root = Root::new();
+    let s = Spill::open(root.path(), &Options::new()).unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let s = &s;
+            scope.spawn(move || {
+                for i in 0..EACH {
+                    s.put(&at(t, i), &chunk(t, i)).unwrap();
+                    assert_eq!(s.get(&at(t, i)).unwrap(), chunk(t, i), "thread {t} chunk {i}");
+                    if i % 2 == 1 {
+                        s.remove(&at(t, i - 1)).unwrap(); // every other one uploaded
+                    }
+                }
+            });
+        }
+    });
+    let kept: Vec<Addr> = (0..THREADS).flat_map(|t| (0..EACH).filter(|i| i % 2 == 1).map(move |i| at(t, i))).collect();
+    assert_eq!(s.len(), kept.len());
+    let total: usize = kept.iter().map(|a| chunk(a[0], a[1]).len()).sum();
+    assert_eq!(s.total_bytes(), total as u64);
+    for a in &kept {
+        assert_eq!(s.get(a).unwrap(), chunk(a[0], a[1]));
+    }
+    let mut listed: Vec<Addr> = s.addrs().collect();
+    listed.sort();
+    let mut want = kept.clone();
+    want.sort();
+    assert_eq!(listed, want);
+}
+
 #[test]
 fn dedup() {
     let root = Root::new();
-    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    let s = Spill::open(root.path(), &Options::new()).unwrap();
     s.put(&addr(1), b"first").unwrap();
     s.put(&addr(1), b"second, longer").unwrap();
     assert_eq!(s.len(), 1);
@@ -88,7 +133,7 @@ fn dedup() {
 #[test]
 fn order() {
     let root = Root::new();
-    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    let s = Spill::open(root.path(), &Options::new()).unwrap();
     let order = [5u8, 1, 9, 3, 7];
     for n in order {
         s.put(&addr(n), &[n]).unwrap();
@@ -101,7 +146,7 @@ fn order() {
 #[test]
 fn remove() {
     let root = Root::new();
-    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    let s = Spill::open(root.path(), &Options::new()).unwrap();
     for n in 1..=4u8 {
         s.put(&addr(n), &[n; 10]).unwrap();
     }
@@ -117,7 +162,7 @@ fn remove() {
 #[test]
 fn close_removes_the_directory() {
     let root = Root::new();
-    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    let s = Spill::open(root.path(), &Options::new()).unwrap();
     s.put(&addr(1), b"x").unwrap();
     let dir = s.path().to_path_buf();
     assert!(dir.is_dir());
@@ -130,7 +175,7 @@ fn close_removes_the_directory() {
 fn drop_removes_the_directory() {
     let root = Root::new();
     let dir = {
-        let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+        let s = Spill::open(root.path(), &Options::new()).unwrap();
         s.put(&addr(1), b"x").unwrap();
         s.path().to_path_buf()
     };
@@ -168,7 +213,7 @@ fn a_root_that_is_a_file_is_an_error_with_details() {
 #[test]
 fn a_directory_taken_away_is_lost_with_details() {
     let root = Root::new();
-    let mut s = Spill::open(root.path(), &Options::new()).unwrap();
+    let s = Spill::open(root.path(), &Options::new()).unwrap();
     s.put(&addr(1), b"x").unwrap();
     fs::remove_dir_all(s.path()).unwrap();
     assert_eq!(s.get(&addr(1)).unwrap_err().code(), ErrorCode::Lost);
@@ -187,7 +232,10 @@ fn a_foreign_root_is_unsafe() {
     }
     let root = Root::new();
     fs::create_dir(root.path()).unwrap();
-    std::os::unix::fs::chown(root.path(), Some(12345), Some(12345)).unwrap();
+    // std::os::unix::fs::chown is 1.73: the crate's tests build with 1.63
+    let path = std::ffi::CString::new(root.path().to_str().unwrap()).unwrap();
+    // SAFETY: a valid path string.
+    assert_eq!(unsafe { chown(path.as_ptr(), 12345, 12345) }, 0, "{}", std::io::Error::last_os_error());
     let e = Spill::open(root.path(), &Options::new()).unwrap_err();
     assert_eq!(e.code(), ErrorCode::Unsafe, "{e}");
     assert!(!e.message().is_empty());
@@ -198,6 +246,7 @@ fn a_foreign_root_is_unsafe() {
 #[cfg(unix)]
 extern "C" {
     fn getuid() -> u32;
+    fn chown(path: *const std::os::raw::c_char, uid: u32, gid: u32) -> std::os::raw::c_int;
 }
 
 #[test]
@@ -293,14 +342,14 @@ fn kill(mut child: Killed) {
 #[test]
 fn child_process() {
     let path = if let Some(root) = std::env::var_os(HOLDER) {
-        let mut s = Spill::open(&root, &Options::new().tag("holder")).unwrap();
+        let s = Spill::open(&root, &Options::new().tag("holder")).unwrap();
         s.put(&addr(1), b"held").unwrap();
         let p = s.path().to_path_buf();
         std::mem::forget(s);
         p
     } else if let Some(root) = std::env::var_os(KEEPER) {
         // a resumable job: should it die, its chunks stay for adopt for ten minutes
-        let mut s = Spill::open(&root, &Options::new().tag("job").keep(Duration::from_secs(600))).unwrap();
+        let s = Spill::open(&root, &Options::new().tag("job").keep(Duration::from_secs(600))).unwrap();
         for n in 1..=KEPT_CHUNKS {
             s.put(&addr(n), &kept_chunk(n)).unwrap();
         }
@@ -321,6 +370,33 @@ fn child_process() {
     }
 }
 
+/// std's File::try_lock (1.89): true if taken, false if another holds it. Before 1.89 (the
+/// crate builds with 1.63) the flock(2) std's is made of.
+fn try_lock(file: &File) -> bool {
+    #[cfg(spill_file_lock)] // 1.89, which spill/build.rs checks
+    #[allow(clippy::incompatible_msrv)]
+    return match file.try_lock() {
+        Ok(()) => true,
+        Err(std::fs::TryLockError::WouldBlock) => false,
+        Err(e) => panic!("try_lock: {e}"),
+    };
+    #[cfg(all(not(spill_file_lock), unix))]
+    {
+        use std::os::unix::io::AsRawFd;
+        extern "C" {
+            fn flock(fd: std::os::raw::c_int, op: std::os::raw::c_int) -> std::os::raw::c_int;
+        }
+        const LOCK_EX_NB: std::os::raw::c_int = 2 | 4;
+        // SAFETY: a valid descriptor.
+        if unsafe { flock(file.as_raw_fd(), LOCK_EX_NB) } == 0 {
+            return true;
+        }
+        let e = std::io::Error::last_os_error();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "flock: {e}");
+        false
+    }
+}
+
 /// The upload client spill was born from, with std only: create_dir, File::create(.lock),
 /// try_lock, and the lock kept (leaked) for the process's life.
 fn old_client_chunk_dir(root: &Path) -> PathBuf {
@@ -329,7 +405,7 @@ fn old_client_chunk_dir(root: &Path) -> PathBuf {
     let dir = root.join(format!("spill_{secs}_{}", std::process::id()));
     fs::create_dir(&dir).unwrap();
     let lock = File::create(dir.join(".lock")).unwrap();
-    lock.try_lock().unwrap();
+    assert!(try_lock(&lock), "a fresh .lock");
     fs::write(dir.join("ab".repeat(32)), b"chunk").unwrap();
     std::mem::forget(lock);
     dir
@@ -371,7 +447,7 @@ fn an_old_style_client_interoperates() {
     // and the crate's live spill is busy to that client's try_lock
     let s = Spill::open(root.path(), &Options::new()).unwrap();
     let lock = File::options().read(true).write(true).open(s.path().join(".lock")).unwrap();
-    assert!(matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+    assert!(!try_lock(&lock), "held by the crate");
 }
 
 /// The bytes of the keeper's chunk n: distinct lengths and contents.
@@ -499,7 +575,7 @@ fn a_killed_resumable_job_is_adopted_byte_for_byte() {
     assert!(dir.is_dir(), "kept for the resume");
     assert_eq!(adopt(root.path(), "other", &Options::new()).unwrap_err().code(), ErrorCode::NotFound);
 
-    let mut s = adopt(root.path(), "job", &Options::new()).unwrap();
+    let s = adopt(root.path(), "job", &Options::new()).unwrap();
     assert_eq!(s.path(), dir, "the same directory, taken over");
     assert_eq!(s.len(), KEPT_CHUNKS as usize);
     assert_eq!(s.addrs().collect::<Vec<_>>(), (1..=KEPT_CHUNKS).map(addr).collect::<Vec<_>>());
