@@ -45,7 +45,9 @@ run_leg() {
 mkdir -p "$build"
 want workflow && /usr/bin/env python3 ci/check-workflow.py .github/workflows/ci.yml
 # SPILL_TEST_BIG: the big suite's chunk of real bytes past 2 GiB (a few seconds) runs here
-want flock && SPILL_TEST_BIG=${SPILL_TEST_BIG:-1} run_leg flock -DSPILL_LOCK_BACKEND=auto
+# and SPILL_TEST_HOSTILE: a million planted entries, reaped through in budgeted slices
+want flock && SPILL_TEST_BIG=${SPILL_TEST_BIG:-1} SPILL_TEST_HOSTILE=${SPILL_TEST_HOSTILE:-1} \
+    run_leg flock -DSPILL_LOCK_BACKEND=auto
 want fcntl && run_leg fcntl -DSPILL_LOCK_BACKEND=fcntl
 
 # The kill, reap, create, trash and cli suites and `spill demo` with the test root on ext4,

@@ -1,7 +1,6 @@
-/* platform.h: the seam between the OS-neutral core (src/) and each OS (platform/<os>/), for files
- * (process.h: the process, clock and mutexes). Each entry returns SPILL_OK or a spill_err, the OS
- * error recorded (spill__error_os). `at`: a directory descriptor, or SPILL__NOFD with a path in
- * `name`, whose last component is never followed as a link. Tests swap entries, then restore. */
+/* platform.h: the seam between the core (src/) and each OS (platform/<os>/) for files (process.h:
+ * process, clock, mutexes). Entries return SPILL_OK or a spill_err, the OS error recorded. `at`: a
+ * directory fd, or SPILL__NOFD with a path in `name`, its last component never followed. */
 #ifndef SPILL_PLATFORM_H
 #define SPILL_PLATFORM_H
 
@@ -14,8 +13,7 @@ enum spill__ftype { SPILL__F_OTHER = 0, SPILL__F_REG, SPILL__F_DIR, SPILL__F_LIN
 enum spill__fskind { SPILL__FS_LOCAL = 0, SPILL__FS_NETWORK = 1 }; /* rule 8 */
 typedef struct spill__stat {
     int type;                        /* spill__ftype */
-    uint64_t size, nlink, dev, ino;  /* same dev+ino: the same file */
-    uint64_t mount_id;               /* its mount; dev where the OS has no mount ids */
+    uint64_t size, nlink, dev, ino, mount_id; /* dev+ino: the file; mount_id: dev if no ids */
     int64_t mtime;                   /* unix seconds */
     int own;                         /* a directory of this process's user */
 } spill__stat;
@@ -23,6 +21,7 @@ typedef struct spill__dir spill__dir; /* an open listing */
 enum spill__open { SPILL__OPEN_READ = 0, SPILL__OPEN_CREATE, SPILL__OPEN_APPEND };
 enum spill__probe { SPILL__PROBE_LOCK = 0, SPILL__PROBE_READ };
 enum spill__dlock { SPILL__DLOCK_SH = 1, SPILL__DLOCK_EX, SPILL__DLOCK_UN };
+#define SPILL__LIST_HERE UINT64_MAX
 
 typedef struct spill__sys_ops {
     /* Directories. held: as its owner holds a spill (Windows: undeletable while open, SPILL_EBUSY
@@ -54,15 +53,17 @@ typedef struct spill__sys_ops {
      * a forked child's too, closes, sets *fd to SPILL__NOFD (Windows: no such lock; a close). */
     int (*dir_lock)(spill__fd fd, int how);
     void (*dir_close)(spill__fd *fd);
-    /* Listings of an open directory ("." and ".." skipped; *name NULL at the end). */
+    /* Listings of an open directory ("." and ".." skipped; *name NULL at the end). list_seek
+     * goes to pos (0: the start; SPILL__LIST_HERE: stays) and returns where the next entry is,
+     * a position a later listing of the same directory may seek to, in another process too. */
     int (*list_open)(spill__fd fd, spill__dir **out);
     int (*list_next)(spill__dir *d, const char **name);
-    void (*list_rewind)(spill__dir *d);
+    uint64_t (*list_seek)(spill__dir *d, uint64_t pos);
     void (*list_close)(spill__dir *d);
     int (*space)(const char *path, uint64_t *avail); /* bytes free to this user */
     int (*fs_kind)(spill__fd fd, int *kind);         /* spill__fskind */
 } spill__sys_ops;
-extern spill__sys_ops spill__sys;
+extern spill__sys_ops spill__sys; /* tests swap entries, then restore the default's */
 extern const spill__sys_ops spill__sys_default;
 
 /* ---- Trees (platform/walk.c): depth first, never following a link or leaving the mount, at
@@ -78,8 +79,7 @@ typedef struct spill__tree_limits {
     const char *keep;      /* an entry left in place (NULL: none) */
     int64_t deadline_us;   /* rule 10: spill__monotonic_us() checked at every entry (0: none) */
     int progress;          /* one entry is taken whatever the clock */
-    spill__walk_stop stop; /* checked with the deadline; non-zero stops (NULL: none) */
-    void *stop_ctx;
+    spill__walk_stop stop; void *stop_ctx; /* checked with the deadline; non-zero stops */
 } spill__tree_limits;
 int spill__tree_empty(spill__fd dirfd, const spill__tree_limits *lim, spill__tree_stats *st);
 int spill__tree_measure(spill__fd dirfd, spill__tree_stats *st);

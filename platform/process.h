@@ -15,6 +15,8 @@
 
 /* This process's id and the host's name (escaped by the core). */
 int64_t spill__getpid(void);
+/* The effective user id, for names a user keeps of its own in a shared root (Windows: 0). */
+uint64_t spill__user_id(void);
 void spill__hostname(char *buf, size_t size);
 
 /* The number of processors this process may run on now, at least 1: how many workers

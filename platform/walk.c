@@ -128,7 +128,7 @@ uint32_t spill__walk_dir(spill__walk *w, spill__fd fd, const char *dir, const sp
             spill__walk_fail(w, rc, &ps);
         if (w->measure || !removed || rc != SPILL_OK || w->cut)
             break;
-        spill__sys.list_rewind(d);
+        spill__sys.list_seek(d, 0);
     }
     spill__sys.list_close(d);
     w->depth = up;

@@ -216,7 +216,7 @@ static int visit(reap_run *r, const char *name)
     return 1;
 }
 
-/* The names of the root's listing the reaper looks at, for a budgeted reap. */
+/* The names of the root's listing the reaper looks at, for a reap with workers. */
 typedef struct name_list {
     char **names;
     size_t n, cap;
@@ -246,23 +246,56 @@ static int collect(spill__dir *d, name_list *l)
     return rc;
 }
 
-/* The listing read whole, then judged. Rule 10: a budgeted reap (rotate) starts at a random
- * place in it and wraps around, so that a front of entries that fail (or take the whole
- * budget) every time cannot starve those behind them, also across the processes of a restart
- * loop, each of which reaps once. */
-static int walk_listed(reap_run *r, spill__dir *d, int rotate)
+/* The listing read whole, then judged (a reap with workers and no budget: see walk_root). */
+static int walk_listed(reap_run *r, spill__dir *d)
 {
     name_list l;
-    size_t i, start;
+    size_t i;
     int rc;
     memset(&l, 0, sizeof l);
     rc = collect(d, &l);
-    start = rotate && l.n ? (size_t)(spill__random_u64() % l.n) : 0;
-    for (i = 0; i < l.n && visit(r, l.names[(start + i) % l.n]); i++)
+    for (i = 0; i < l.n && visit(r, l.names[i]); i++)
         ;
     for (i = 0; i < l.n; i++)
         free(l.names[i]);
     free(l.names);
+    return rc;
+}
+
+/* Rule 10, a budgeted reap: the listing is read as a stream from where the last budgeted reap
+ * of the root stopped (position.c), around to it once, judging until the budget is spent, and
+ * where this one stops is kept for the next. A front of entries that fail, or take the whole
+ * budget, every time cannot starve those behind them, across the processes of a restart loop
+ * too; reading counts against the budget like judging, and memory does not grow with the root
+ * (a million planted entries cost each reap its budget, no more). */
+static int walk_slices(reap_run *r, spill__dir *d)
+{
+    uint64_t start = spill__position_load(r->c.root_fd), at = 0;
+    int wrapped = start == 0, stopped = 0, rc = SPILL_OK;
+    unsigned read = 0;
+    const char *name;
+    if (start)
+        spill__sys.list_seek(d, start);
+    for (;;) {
+        at = spill__sys.list_seek(d, SPILL__LIST_HERE);
+        if (wrapped && start && at >= start)
+            break; /* around once: everything was judged */
+        rc = spill__sys.list_next(d, &name);
+        if (!wrapped && (rc != SPILL_OK || !name)) { /* the end, or a stale position */
+            spill__sys.list_seek(d, 0);
+            wrapped = 1;
+            continue;
+        }
+        if (rc != SPILL_OK || !name)
+            break;
+        /* names the reaper ignores cost time too: the budget is checked among them */
+        if ((++read % 64 == 0 && r->st.scanned && over_budget(r)) || !visit(r, name)) {
+            stopped = 1;
+            break;
+        }
+    }
+    if (stopped || start)
+        spill__position_save(r->c.root_fd, stopped ? at : 0);
     return rc;
 }
 
@@ -279,9 +312,13 @@ static int walk_root(reap_run *r)
      * the listing was opened. Returned, it is judged again: live while the worker holds its
      * lock, or a second removal. How much of a listing one readdir call fetches is libc's:
      * glibc's 32 KiB hid it below some 600 entries, musl's 2 KiB showed it at 200. With a
-     * pool the names are read whole first; one thread removes each orphan before it reads on. */
-    if (r->c.deadline_us || r->workers > 1)
-        rc = walk_listed(r, d, r->c.deadline_us != 0);
+     * pool the names are read whole first; one thread removes each orphan before it reads on.
+     * A budgeted reap reads a stream all the same (rule 10: its memory must not grow with the
+     * root): a worker's trash name may come up, judged live while the worker holds its lock. */
+    if (r->c.deadline_us)
+        rc = walk_slices(r, d);
+    else if (r->workers > 1)
+        rc = walk_listed(r, d);
     else
         while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name && visit(r, name))
             ;

@@ -26,6 +26,11 @@ typedef struct spill__removal {
 void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__verdict *v,
                           int progress, spill__removal *out);
 
+/* Rule 10's rotating position in the root's listing (position.c): where the last budgeted reap
+ * of the root stopped, kept across processes; 0, the start, when none is kept. */
+uint64_t spill__position_load(spill__fd root_fd);
+void spill__position_save(spill__fd root_fd, uint64_t pos);
+
 /* Called on the reaping thread for each orphan a worker finished; on an error, that thread's
  * last error has been set to the worker's. */
 typedef void (*spill__reap_done)(void *ctx, const char *name, const spill__removal *rm);

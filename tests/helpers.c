@@ -193,6 +193,7 @@ static int h_exit(int argc, const char *const *argv)
 
 #ifdef __linux__
 int tu_helper_mountreap(int argc, const char *const *argv);
+int tu_helper_reapbudget(int argc, const char *const *argv);
 int tu_helper_deadmount(int argc, const char *const *argv);
 int tu_helper_bindmount(int argc, const char *const *argv);
 #endif
@@ -231,6 +232,7 @@ const test_helper test_helpers[] = {
     {"rootopen", h_rootopen},
 #ifdef __linux__
     {"mountreap", tu_helper_mountreap},
+    {"reapbudget", tu_helper_reapbudget},
     {"deadmount", tu_helper_deadmount},
     {"bindmount", tu_helper_bindmount},
 #endif

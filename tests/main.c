@@ -23,6 +23,7 @@ extern test_suite suite_fork, suite_root, suite_backend, suite_faults, suite_lon
 #endif
 #ifdef __linux__
 extern test_suite suite_deadmount; /* FUSE, mount namespaces */
+extern test_suite suite_hostile;   /* a million planted entries (SPILL_TEST_HOSTILE=1) */
 #endif
 extern const test_helper test_helpers[];
 
@@ -59,6 +60,7 @@ static test_suite *suites[] = {
 #endif
 #ifdef __linux__
     &suite_deadmount,
+    &suite_hostile,
 #endif
     NULL};
 

@@ -287,7 +287,7 @@ static int unbuffered_next(spill__dir *d, const char **name)
     int rc;
     if (d != unbuffered.listing)
         return spill__sys_default.list_next(d, name);
-    spill__sys_default.list_rewind(d);
+    spill__sys_default.list_seek(d, 0);
     while ((rc = spill__sys_default.list_next(d, name)) == SPILL_OK && *name &&
            unbuffered_seen(*name))
         ;

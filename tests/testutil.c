@@ -89,7 +89,8 @@ int tu_count_entries(const char *dir)
     if (apr_dir_open(&d, dir, tu_pool) != APR_SUCCESS)
         return -1;
     while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS)
-        if (strcmp(fi.name, ".") != 0 && strcmp(fi.name, "..") != 0)
+        if (strcmp(fi.name, ".") != 0 && strcmp(fi.name, "..") != 0 &&
+            strncmp(fi.name, ".spill-reap-at-", 15) != 0)
             n++;
     apr_dir_close(d);
     return n;

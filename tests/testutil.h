@@ -38,7 +38,8 @@ int tu_write_file(const char *path, const char *bytes);
 char *tu_read_file(const char *path, size_t *len);
 /* 1 if path exists (not following a final link) */
 int tu_exists(const char *path);
-/* number of entries in a directory, or -1 */
+/* number of entries in a directory, or -1; a budgeted reap's rotating position (a
+ * .spill-reap-at-<uid> directory, kept while it has left work behind) is not counted */
 int tu_count_entries(const char *dir);
 /* removes a tree made by a test (never following links) */
 void tu_remove_tree(const char *path);

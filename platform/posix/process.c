@@ -113,6 +113,11 @@ int64_t spill__monotonic_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+uint64_t spill__user_id(void)
+{
+    return (uint64_t)geteuid();
+}
+
 int64_t spill__getpid(void)
 {
     return (int64_t)getpid();

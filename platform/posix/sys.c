@@ -244,9 +244,16 @@ static int p_dir_next(spill__dir *d, const char **name)
     }
 }
 
-static void p_dir_rewind(spill__dir *d)
+/* telldir's cookie is the filesystem's own offset (getdents' d_off), stable across opens on
+ * ext4, xfs and btrfs (name hashes, indices) and tmpfs since Linux 6.6; where it is not, a
+ * seek lands somewhere in the listing, or past its end (the caller then starts over). */
+static uint64_t p_dir_seek(spill__dir *d, uint64_t pos)
 {
-    rewinddir(d->d);
+    if (pos == 0)
+        rewinddir(d->d);
+    else if (pos != SPILL__LIST_HERE)
+        seekdir(d->d, (long)pos);
+    return (uint64_t)(unsigned long)telldir(d->d);
 }
 
 static void p_dir_close(spill__dir *d)
@@ -283,7 +290,7 @@ static int p_write(spill__fd fd, const void *buf, size_t len, int replace)
         p_open_dir, p_mkdir, p_open_file, p_write, p_read, p_close, spill__posix_stat,     \
             spill__posix_unlink, p_rename, spill__posix_lock_create,                       \
             spill__posix_lock_probe, spill__posix_unlock, spill__posix_dir_lock,           \
-            spill__posix_dir_close, p_dir_open, p_dir_next, p_dir_rewind, p_dir_close,     \
+            spill__posix_dir_close, p_dir_open, p_dir_next, p_dir_seek, p_dir_close,     \
             spill__posix_space, spill__posix_fs_kind                                       \
     }
 

@@ -4,6 +4,11 @@
 
 #include "win32.h"
 
+uint64_t spill__user_id(void)
+{
+    return 0; /* a Windows root is the user's own (its ACL): nobody else names anything there */
+}
+
 int64_t spill__getpid(void)
 {
     return (int64_t)GetCurrentProcessId();

@@ -269,6 +269,7 @@ struct spill__dir {
     HANDLE h;
     int restart;          /* the next query starts from the beginning */
     int done;             /* no more entries */
+    uint64_t taken;       /* entries returned since the start: its position */
     ULONG pos, len;       /* the current entry's offset in buf, and how much buf holds */
     char name[1024];      /* the current name as UTF-8 (a component is at most 255 UTF-16 units) */
     union {
@@ -347,15 +348,25 @@ static int w_dir_next(spill__dir *d, const char **name)
             return spill__error_set_os(SPILL_EIO, ERROR_NO_UNICODE_TRANSLATION, "readdir", "",
                                        "a name that is not valid UTF-16");
         *name = d->name;
+        d->taken++;
         return SPILL_OK;
     }
 }
 
-static void w_dir_rewind(spill__dir *d)
+/* NTFS lists in name order, so the count of entries from the start is a position that holds
+ * across opens; seeking reads the listing again from the start up to it. */
+static uint64_t w_dir_seek(spill__dir *d, uint64_t pos)
 {
+    const char *name = "";
+    if (pos == SPILL__LIST_HERE)
+        return d->taken;
     d->restart = 1;
     d->done = 0;
     d->pos = d->len = 0;
+    d->taken = 0;
+    while (d->taken < pos && w_dir_next(d, &name) == SPILL_OK && name)
+        ;
+    return d->taken;
 }
 
 static void w_dir_close(spill__dir *d)
@@ -371,7 +382,7 @@ static void w_dir_close(spill__dir *d)
         w_open_dir, w_mkdir, w_open_file, w_write, w_read, w_close, w_stat,                \
             spill__win_unlink, w_rename, spill__win_lock_create, spill__win_lock_probe,    \
             spill__win_unlock, spill__win_dir_lock, spill__win_dir_close, w_dir_open,      \
-            w_dir_next, w_dir_rewind, w_dir_close, spill__win_space, spill__win_fs_kind    \
+            w_dir_next, w_dir_seek, w_dir_close, spill__win_space, spill__win_fs_kind    \
     }
 
 const spill__sys_ops spill__sys_default = WIN32_OPS;
