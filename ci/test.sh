@@ -80,6 +80,7 @@ if want packaging && command -v apt-get >/dev/null 2>&1 && [ "$(uname -s)" = Lin
     leg_ctest="-R ^(exports|subproject|consumer|cli|headertest)$" \
         run_leg packaging -DBUILD_SHARED_LIBS=ON -DSPILL_BUILD_BENCH=OFF
     start=$SECONDS
+    bash ci/install-prefix.sh "$build/install-prefix" # the units and spill.pc under --prefix P
     SPILL_DEB_DIR="$build/deb" bash ci/deb.sh
     timings+=("packaging-deb $((SECONDS - start))s")
 fi

@@ -56,9 +56,26 @@ if(BUILD_SHARED_LIBS)
 else()
   set(SPILL_PC_CFLAGS " -DSPILL_STATIC")
 endif()
-set(SPILL_PC_LIBS_PRIVATE "")
-if(NOT WIN32)
-  set(SPILL_PC_LIBS_PRIVATE "${CMAKE_THREAD_LIBS_INIT}")
+# Libs.private: what linking a static libspill needs, APR's libraries spelled out as this build
+# found them. Not `Requires.private: apr-1`: pkg-config adds such a package's Cflags to every
+# `--cflags spill`, and APR's (-D_GNU_SOURCE -DLINUX -I...) have no place in a client's compile:
+# spill.h includes nothing of APR.
+if(SPILL_APR_FOUND_BY STREQUAL "pkg-config")
+  set(apr_libs ${APR_STATIC_LDFLAGS})  # `pkg-config --static --libs apr-1`, as a list
+elseif(SPILL_APR_FOUND_BY STREQUAL "search")
+  get_filename_component(apr_dir "${APR_LIBRARY}" DIRECTORY)
+  set(apr_libs "-L${apr_dir}" -lapr-1)
+else() # vcpkg: its CMake package knows APR's dependencies; here only the library itself
+  set(apr_libs -lapr-1)
 endif()
+# the compiler's own directories need no -L (pkg-config leaves them out of its output as well)
+foreach(dir ${CMAKE_C_IMPLICIT_LINK_DIRECTORIES})
+  list(REMOVE_ITEM apr_libs "-L${dir}")
+endforeach()
+if(NOT WIN32)
+  list(APPEND apr_libs ${CMAKE_THREAD_LIBS_INIT})
+endif()
+list(REMOVE_DUPLICATES apr_libs)
+string(REPLACE ";" " " SPILL_PC_LIBS_PRIVATE "${apr_libs}")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/spill.pc.in ${PROJECT_BINARY_DIR}/spill.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/spill.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
