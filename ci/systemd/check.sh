@@ -53,14 +53,18 @@ hold() {
     held=$(cat "$file")
 }
 
-# orphan USER ROOT NAME: a spill whose holder was killed hard (SIGKILL): $orphan
+# orphan USER ROOT NAME: a spill whose holder was killed hard (SIGKILL): $orphan. Made after
+# the live spill ($held and $holder are kept): a holder's spill_open reaps the orphans under
+# its root first.
 orphan() {
+    local live=$held live_holder=$holder
     hold "$@" || return
     orphan=$held
     kill -KILL $holder
     wait $holder 2>/dev/null
     [ $? = 137 ] || no "the holder of $orphan did not die of SIGKILL" || return
     [ -d "$orphan" ] || no "the killed holder's spill $orphan is not there" || return
+    held=$live holder=$live_holder
 }
 
 # release: the live holder closes gracefully (SIGTERM), which removes its spill
@@ -143,8 +147,8 @@ check_timer() {
 check_system_reap() {
     local s
     s=$(unit "$sys_root" service)
-    orphan root "$sys_root" sys-orphan || return
     hold root "$sys_root" sys-live || return
+    orphan root "$sys_root" sys-orphan || return
     systemctl start "$s" ||
         no "systemctl start $s failed: $(status systemctl show "$s")$(errors $(sys_log "$s"))" ||
         return
@@ -156,8 +160,8 @@ check_system_reap() {
 check_as_owner() {
     local s
     s=$(unit "$owner_root" service)
-    orphan $user "$owner_root" owner-orphan || return
     hold $user "$owner_root" owner-live || return
+    orphan $user "$owner_root" owner-orphan || return
     systemctl start "$s" ||
         no "systemctl start $s failed: $(status systemctl show "$s")$(errors $(sys_log "$s"))" ||
         return
@@ -173,8 +177,12 @@ check_user_manager() {
     loginctl enable-linger $user || no "loginctl enable-linger $user failed" || return
     systemctl start "user@$uid.service" || no "the user manager user@$uid did not start" || return
     usys() { as $user env XDG_RUNTIME_DIR=/run/user/$uid systemctl --user "$@"; }
-    orphan $user "$user_root" user-orphan || return
+    # nspawn mounts a FIFO over /proc/kmsg; a user manager's unit with PrivateUsers=yes and
+    # ProtectKernelLogs=yes cannot hide that one and fails with 226/NAMESPACE: made /proc's own
+    # again, as on a machine
+    ! mountpoint -q /proc/kmsg || umount /proc/kmsg || no "cannot unmount /proc/kmsg" || return
     hold $user "$user_root" user-live || return
+    orphan $user "$user_root" user-orphan || return
     usys start "$s" ||
         no "systemctl --user start $s failed: $(status usys show "$s")$(errors $(user_log "$s"))" ||
         return
