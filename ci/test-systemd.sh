@@ -170,7 +170,10 @@ unshare -m --propagation private -- bash ci/test-systemd.sh --boot "$work" "${cg
     >"$out/console.log" 2>&1
 rc=$?
 set -e
-say "booted, checked and powered off in $((SECONDS - start))s (nspawn exited $rc)"
+case $rc in
+124 | 137) say "stopped after ${SPILL_SYSTEMD_TIMEOUT:-300}s: the boot did not end by itself" ;;
+*) say "booted, checked and powered off in $((SECONDS - start))s (nspawn exited $rc)" ;;
+esac
 
 [ -s "$out/results" ] || {
     tail -n 30 "$out/console.log"
