@@ -35,12 +35,13 @@ under_systemd() { [ -d /run/systemd/system ]; }
 # Otherwise the container gets a cgroup of its own, made here: in every hierarchy systemd
 # uses (cgroup2, and v1's name=systemd), under the cgroup this process is in. One per line.
 own_cgroups() {
-    local m
+    local m p
     m=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
-    [ -z "$m" ] || echo "$m$(sed -n 's/^0:://p' /proc/self/cgroup)/spill-systemd-$$"
+    p=$(sed -n 's/^0:://p' /proc/self/cgroup)
+    [ -z "$m" ] || echo "$m${p%/}/spill-systemd-$$"
     m=$(findmnt -n -t cgroup -o TARGET,OPTIONS | awk '$2 ~ /name=systemd/ { print $1; exit }')
-    [ -z "$m" ] ||
-        echo "$m$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)/spill-systemd-$$"
+    p=$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)
+    [ -z "$m" ] || echo "$m${p%/}/spill-systemd-$$"
 }
 
 # Why this machine cannot boot the container, or nothing.
@@ -180,8 +181,8 @@ esac
     die "no results: the container did not boot or check.service did not run (above: its console)"
 }
 sed 's/^/[systemd]   /' "$out/results"
-if grep -q '^FAIL' "$out/results" || ! grep -qx done "$out/results"; then
-    grep -qx done "$out/results" || say "check.service did not finish (timeout or a crash)"
+if grep -q '^FAIL' "$out/results" || ! grep -qx 'done' "$out/results"; then
+    grep -qx 'done' "$out/results" || say "check.service did not finish (timeout or a crash)"
     die "a check failed (the details: $out/check.log)"
 fi
 say "all checks passed"
