@@ -35,6 +35,10 @@ spill_install_deps() {
         if spill_deps_for i386 && [ "$(dpkg --print-architecture)" != i386 ]; then
             command -v debootstrap >/dev/null || need+=(debootstrap) # the i386 root
         fi
+        if spill_deps_for systemd; then # ci/test-systemd.sh: its root, and the container
+            command -v debootstrap >/dev/null || need+=(debootstrap)
+            command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+        fi
         if spill_deps_for musl; then # ci/test-musl.sh: musl-gcc, APR's build, `file`
             command -v musl-gcc >/dev/null || need+=(musl-tools)
             command -v make >/dev/null || need+=(make)

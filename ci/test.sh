@@ -9,9 +9,9 @@ build=${SPILL_BUILD_DIR:-$root/build-ci}
 # every version in the tree follows the project's (seconds, no dependencies: in every leg)
 bash ci/check-versions.sh
 
-# SPILL_ONLY="layering flock fcntl filesystems abi packaging sanitize fuzz windows macos" picks
-# legs (the CI matrix passes it); the SPILL_SKIP_* variables drop one. Unset: every leg this
-# machine can run.
+# SPILL_ONLY="layering flock fcntl filesystems abi packaging sanitize fuzz windows macos
+# systemd" picks legs (the CI matrix passes it); the SPILL_SKIP_* variables drop one. Unset:
+# every leg this machine can run.
 want() {
     local skip="SPILL_SKIP_$(echo "$1" | tr a-z A-Z)"
     [ "${!skip:-0}" != 1 ] || return 1
@@ -139,6 +139,13 @@ script_leg windows "${not_linux:-$no_apt}" bash ci/test-windows.sh
 # example for x86_64 and arm64 macOS with -Werror (ci/test-macos-cross.sh; Debian's APR source).
 # Nothing runs: the GitHub macOS job runs the suites.
 script_leg macos "${not_linux:-$no_apt}" bash ci/test-macos-cross.sh
+
+# The systemd leg: the installed units under systemd 252 booted as PID 1 in systemd-nspawn (a
+# cached Debian 12 root): verify, the timer and its service (an orphan reaped, a live spill
+# kept), --as-owner, the user manager's copy, tmpfiles --clean (ci/test-systemd.sh says why a
+# machine cannot boot it).
+script_leg systemd "${not_linux:-${no_apt:-${not_root:-$(! want systemd ||
+    bash ci/test-systemd.sh --why-not)}}}" bash ci/test-systemd.sh
 
 [ ${#timings[@]} -eq 0 ] || printf 'ci/test.sh: leg %s\n' "${timings[@]}"
 echo "ci/test.sh: all legs passed"
