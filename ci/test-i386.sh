@@ -25,8 +25,8 @@ run_here() {
     # the big suite (totals past 4 GiB) runs here: 32-bit is where it can break; the hostile
     # suite's million directories do not (the flock leg on the host plants them)
     echo "i386: $(uname -m) userland, ${SPILL_I386_MODE:-native}"
-    SPILL_ONLY=flock SPILL_BUILD_DIR="$build" SPILL_TEST_BIG=1 SPILL_TEST_HOSTILE=0 SPILL_SHOW_FILE=1 \
-        setarch i686 bash ci/test.sh
+    SPILL_ONLY=flock SPILL_BUILD_DIR="$build" SPILL_TEST_BIG=1 SPILL_TEST_HOSTILE=0 \
+        SPILL_SHOW_FILE=1 setarch i686 bash ci/test.sh
     # the consumer and subproject builds do not depend on the lock backend: once is enough
     # (under qemu-user each takes minutes)
     SPILL_ONLY=fcntl SPILL_BUILD_DIR="$build" SPILL_TEST_BIG=1 SPILL_SHOW_FILE=1 \
