@@ -236,8 +236,12 @@ static void scan(fz_tree *t)
     fz_as_checker();
     fz_check(rc == SPILL_OK, "spill_scan returned %d: %s", rc, spill_error_last()->message);
     for (i = 0; i < t->n; i++) {
-        fz_check(t->e[i].scanned == scan_state(t->e[i].expect), "spill_scan judged %s %d, not %s",
-              t->e[i].name, t->e[i].scanned, expect_names[t->e[i].expect]);
+        /* an orphan whose walk cannot read all of it (too deep, a directory it cannot list)
+         * is an error no reap can finish: which dirty ones those are, the model does not say */
+        int dirty_error = t->e[i].expect == FZ_DIRTY && t->e[i].scanned == SPILL_ERROR;
+        fz_check(t->e[i].scanned == scan_state(t->e[i].expect) || dirty_error,
+                 "spill_scan judged %s %d, not %s", t->e[i].name, t->e[i].scanned,
+                 expect_names[t->e[i].expect]);
         check_unchanged(t, &t->e[i], "spill_scan");
     }
 }
