@@ -1,4 +1,5 @@
-# ci/debian-source.sh: Debian's own sources for the cross legs (Windows, macOS, musl); sourced.
+# ci/debian-source.sh: Debian's own sources for the cross legs (Windows, macOS, musl) and the
+# mirror the i386 and systemd roots come from; sourced.
 # spill_debian_source DIR PKG...   downloads the bookworm source packages into DIR, through a
 #                                  private apt configuration (the machine's apt state untouched)
 # spill_build_cunit ORIG WORK PREFIX CC AR [CFLAGS...]

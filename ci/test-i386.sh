@@ -56,17 +56,9 @@ rootfs=$cache/bookworm
 stamp=$rootfs/.spill-i386-complete
 mkdir -p "$cache"
 
-# Debian's archive, from this machine's apt configuration (the first URIs: line; the
-# commented snapshot address above it does not work).
-mirror() {
-    local f=/etc/apt/sources.list.d/debian.sources
-    if [ -r "$f" ]; then
-        sed -n '/^URIs:/{s/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p;q}' "$f"
-    else
-        awk '$1 == "deb" && $2 !~ /^\[/ { print $2; exit } $1 == "deb" { print $3; exit }' \
-            /etc/apt/sources.list
-    fi
-}
+# Debian's archive, from this machine's apt configuration (spill_debian_mirror)
+. ci/debian-source.sh
+mirror() { spill_debian_mirror | cut -f1; }
 
 # Runs "$@" in a private mount namespace with the root's /proc, /dev, /dev/shm and /tmp
 # mounted: the mounts end with the namespace whatever happens, and the trap unmounts them

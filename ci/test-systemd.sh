@@ -63,17 +63,9 @@ why_not() {
     done
 }
 
-# Debian's archive, from this machine's apt configuration, as ci/test-i386.sh reads it (the
-# first URIs: line; the commented snapshot address above it does not work).
-mirror() {
-    local f=/etc/apt/sources.list.d/debian.sources
-    if [ -r "$f" ]; then
-        sed -n '/^URIs:/{s/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p;q}' "$f"
-    else
-        awk '$1 == "deb" && $2 !~ /^\[/ { print $2; exit } $1 == "deb" { print $3; exit }' \
-            /etc/apt/sources.list
-    fi
-}
+# Debian's archive, from this machine's apt configuration (spill_debian_mirror)
+. ci/debian-source.sh
+mirror() { spill_debian_mirror | cut -f1; }
 
 # The root, complete once its stamp (the package list) is written after debootstrap
 # succeeded; anything else under its name is a half-made root, made again.

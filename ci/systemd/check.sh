@@ -145,31 +145,24 @@ check_timer() {
     seen="enabled, active, triggers $s"
 }
 
-# The timer's service, started as the timer would: reaps the orphan, keeps the live spill.
-check_system_reap() {
-    local s
-    s=$(unit "$sys_root" service)
-    hold root "$sys_root" sys-live || return
-    orphan root "$sys_root" sys-orphan || return
+# The system unit's service on ROOT, whose spills WHO makes (names NAME-live, NAME-orphan),
+# started as the timer would: reaps the orphan, keeps the live spill.
+system_reap() {
+    local who=$1 root=$2 name=$3 s
+    s=$(unit "$root" service)
+    hold "$who" "$root" "$name-live" || return
+    orphan "$who" "$root" "$name-orphan" || return
     systemctl start "$s" ||
         no "systemctl start $s failed: $(status systemctl show "$s")$(errors $(sys_log "$s"))" ||
         return
-    reaped_and_kept "$s" "$sys_root" $(sys_log "$s") || return
+    reaped_and_kept "$s" "$root" $(sys_log "$s") || return
     release
 }
 
+check_system_reap() { system_reap root "$sys_root" sys; }
+
 # The system unit on a root in a user's 0700 home: it reaps as the root's owner (--as-owner).
-check_as_owner() {
-    local s
-    s=$(unit "$owner_root" service)
-    hold $user "$owner_root" owner-live || return
-    orphan $user "$owner_root" owner-orphan || return
-    systemctl start "$s" ||
-        no "systemctl start $s failed: $(status systemctl show "$s")$(errors $(sys_log "$s"))" ||
-        return
-    reaped_and_kept "$s" "$owner_root" $(sys_log "$s") || return
-    release
-}
+check_as_owner() { system_reap "$user" "$owner_root" owner; }
 
 # The user manager's copy, started by the user in their own manager.
 check_user_manager() {
