@@ -248,6 +248,24 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
         claim_dir(v);
 }
 
+/* Rule 13's live fast path (spill_reap only; spill_ names on a local filesystem): an exclusive
+ * lock on the directory, which is open already, refused means someone holds it (its owner's
+ * shared lock, a cleaner walking it, another reaper removing it): live, and .lock is never
+ * opened. Granted proves nothing (other clients take no directory lock): it is let go at once
+ * and .lock decides, as ever. 1 if judged live. */
+static int live_at_once(const spill__judge_ctx *c, spill__verdict *v)
+{
+    if (c->network || v->staging || v->trash)
+        return 0;
+    if (spill__sys.dir_lock(v->dir_fd, SPILL__DLOCK_EX) == SPILL_EBUSY) {
+        v->state = SPILL_LIVE;
+        snprintf(v->reason, sizeof v->reason, "directory locked by another process");
+        return 1;
+    }
+    spill__sys.dir_lock(v->dir_fd, SPILL__DLOCK_UN);
+    return 0;
+}
+
 void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v)
 {
     uint64_t secs, rnd;
@@ -267,6 +285,8 @@ void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v
         v->state = SPILL_LIVE;
         return;
     }
+    if (c->live_fast && live_at_once(c, v))
+        return;
     judge_lock(c, name, v);
 }
 

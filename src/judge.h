@@ -21,6 +21,7 @@ typedef struct spill__judge_ctx {
     void *stop_ctx;
     uint32_t grace;
     int reap_resumable;   /* resumable orphans are orphans (rule 4's exception waived) */
+    int live_fast;        /* rule 13's live fast path: spill_reap's judging only */
     char host[256];
 } spill__judge_ctx;
 

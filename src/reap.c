@@ -360,6 +360,7 @@ int spill__reap(const char *root, const spill_opts *o, spill_reap_stats *out,
     r.next_progress_us = r.start_us + (int64_t)o->progress_ms * 1000;
     r.workers = o->threads ? o->threads : spill__ncpu();
     rc = spill__judge_begin(&r.c, root, o, 1);
+    r.c.live_fast = 1;
     r.c.stop = check_worker;
     r.c.stop_ctx = &r;
     if (o->reap_budget_ms)

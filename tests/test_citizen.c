@@ -233,6 +233,43 @@ static void test_dir_flock_keeps_orphan(void)
     CU_ASSERT(tu_count_entries(root) == 0);
 }
 
+/* Rule 13's live fast path: spill_reap judges a directory someone holds an flock on live
+ * without opening its .lock; a directory nobody holds goes on to .lock as ever; spill_scan,
+ * which shows records, always opens .lock. */
+#ifdef __linux__
+static unsigned probes;
+static int counting_probe(spill__fd at, const char *name, int how, spill__fd *out)
+{
+    probes++;
+    return spill__sys_default.lock_probe(at, name, how, out);
+}
+
+static void test_live_fast_path(void)
+{
+    const char *root = tu_fresh_dir("livefast");
+    const char *live = tu_make_spill_dir(root, OLD, 5, 1, tu_record(5));
+    spill_reap_stats st;
+    seen sc;
+    int done;
+    pid_t p = flock_holder(live, LOCK_SH, &done); /* as a live owner holds its directory */
+    spill__sys.lock_probe = counting_probe;
+    probes = 0;
+    st = tu_reap(root, 0);
+    CU_ASSERT(st.live == 1 && st.reaped == 0);
+    CU_ASSERT_EQUAL(probes, 0);
+    memset(&sc, 0, sizeof sc);
+    sc.name = tu_base_name(live);
+    CU_ASSERT(spill_scan(root, NULL, remember, &sc) == SPILL_OK && sc.state == SPILL_LIVE);
+    CU_ASSERT(probes >= 1);
+    CU_ASSERT(end_child(p, done) == 0);
+    probes = 0;
+    st = tu_reap(root, 0); /* nobody holds it: .lock decides, and it is an orphan */
+    spill__sys.lock_probe = spill__sys_default.lock_probe;
+    CU_ASSERT(st.reaped == 1 && probes == 1);
+    CU_ASSERT(tu_count_entries(root) == 0);
+}
+#endif
+
 /* Rule 13, the owner's side: its shared lock is taken on the staging directory, so a cleaner
  * walking it (an exclusive flock there) makes the creation retry under a new name. */
 static int cleaner_fd = -1;
@@ -490,6 +527,10 @@ static CU_TestInfo tests[] = {
     {"rule 13: a live spill survives systemd-tmpfiles --clean", test_tmpfiles_spares_live},
     {"rule 13: a directory flock keeps an orphan from the reaper", test_dir_flock_keeps_orphan},
     {"rule 13: the owner locks its staging directory", test_owner_locks_staging},
+#ifdef __linux__ /* the directory lock is Linux's alone (its cleaners' convention) */
+    {"rule 13's live fast path: a held directory is live, its .lock never opened",
+     test_live_fast_path},
+#endif
     {"rule 13: a child forked mid-reap pins no orphan", test_forked_child_pins_nothing},
     {"rule 7: the host's fcntl lock on a hard-linked .lock survives",
      test_host_fcntl_lock_survives},
