@@ -292,31 +292,31 @@ static const char *dir_at(const char *root, int64_t secs, uint64_t rnd, const ch
 static void test_future_times(void)
 {
     fixture f = setup_fx();
-    int64_t now = spill__now(), far = now + YEAR;
-    const char *rec = dir_at(f.root, far, 1, tu_record(1), far);
-    const char *res_far = dir_at(f.root, now, 2, keep_record(2), far);
+    int64_t now = spill__now(), ahead = now + YEAR;
+    const char *rec = dir_at(f.root, ahead, 1, tu_record(1), ahead);
+    const char *res_far = dir_at(f.root, now, 2, keep_record(2), ahead);
     const char *res_near = dir_at(f.root, now, 3, keep_record(3), now + 100);
-    const char *foreign = dir_at(f.root, far, 4, "", far);
-    const char *lockless = dir_at(f.root, far, 5, NULL, far);
-    const char *named_now = dir_at(f.root, now, 6, NULL, far);  /* the name is trusted */
-    const char *near = dir_at(f.root, now, 7, NULL, now + 20);  /* within one grace */
+    const char *foreign = dir_at(f.root, ahead, 4, "", ahead);
+    const char *lockless = dir_at(f.root, ahead, 5, NULL, ahead);
+    const char *named_now = dir_at(f.root, now, 6, NULL, ahead);  /* the name is trusted */
+    const char *within = dir_at(f.root, now, 7, NULL, now + 20);  /* within one grace */
     const char *stage = apr_psprintf(tu_pool, "%s/.spill-new_%" APR_INT64_T_FMT "_8", f.root,
-                                     (apr_int64_t)far);
+                                     (apr_int64_t)ahead);
     spill_reap_stats st;
     CU_ASSERT_FATAL(apr_dir_make(stage, APR_FPROT_OS_DEFAULT, tu_pool) == 0);
-    tu_set_mtime(stage, far);
+    tu_set_mtime(stage, ahead);
     tu_pin_local(1); /* rule 5's ages, without rule 8's hour where the root is on FUSE */
     st = tu_reap(f.root, 30);
     ST_EQ(st, 8, 4, 0, 3, 0, 0);
     CU_ASSERT(st.resumable == 1);
     CU_ASSERT(!tu_exists(rec) && !tu_exists(res_far) && !tu_exists(foreign) &&
               !tu_exists(lockless));
-    CU_ASSERT(tu_exists(res_near) && tu_exists(named_now) && tu_exists(near) && tu_exists(stage));
+    CU_ASSERT(tu_exists(res_near) && tu_exists(named_now) && tu_exists(within) && tu_exists(stage));
     /* grace 0: every time ahead is ignored; the staging floor and keep still hold */
     st = tu_reap(f.root, 0);
     ST_EQ(st, 4, 2, 0, 1, 0, 0);
     CU_ASSERT(st.resumable == 1);
-    CU_ASSERT(!tu_exists(named_now) && !tu_exists(near));
+    CU_ASSERT(!tu_exists(named_now) && !tu_exists(within));
     CU_ASSERT(tu_exists(res_near) && tu_exists(stage));
     tu_pin_local(0);
     victim_intact(&f);
