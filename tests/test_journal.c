@@ -205,15 +205,15 @@ static void test_unreadable_journal_fails(void)
 static void test_unknown_dot_files_left(void)
 {
     const char *root = tu_fresh_dir("journal-dots");
-    const char *path = dead_job(root, 5);
+    const char *path = dead_job(root, 5), *reserve;
     spill_t *s;
     CU_ASSERT_FATAL(tu_write_file(tu_join(path, ".reserve"), "a later version's") == 0);
     CU_ASSERT_FATAL(tu_write_file(tu_join(path, SPILL__JOURNAL_TMP), "cut short") == 0);
     CU_ASSERT_FATAL(tu_write_file(tu_join(path, "stray"), "unproven") == 0);
     CU_ASSERT_FATAL(spill_adopt(root, TAG, NULL, &s) == SPILL_OK);
     CU_ASSERT(check_chunks(s, 5) == 5);
-    CU_ASSERT(tu_exists(tu_join(path, ".reserve")));
-    CU_ASSERT_STRING_EQUAL(tu_read_file(tu_join(path, ".reserve"), NULL), "a later version's");
+    reserve = tu_read_file(tu_join(path, ".reserve"), NULL);
+    CU_ASSERT(reserve && strcmp(reserve, "a later version's") == 0);
     CU_ASSERT(!tu_exists(tu_join(path, SPILL__JOURNAL_TMP)));
     CU_ASSERT(!tu_exists(tu_join(path, "stray")));
     CU_ASSERT(spill_close(s) == SPILL_OK);
