@@ -317,6 +317,14 @@ static int hold_dir(search *q, const char *name, spill__verdict *v, int *forked)
     return rc;
 }
 
+/* Lets the orphan go again, keeping this thread's last error. */
+static void release(spill__verdict *v)
+{
+    spill__error_stash();
+    spill__verdict_release(v);
+    spill__error_unstash();
+}
+
 /* Fails the adoption of the orphan at `where` that could not be judged: never with SPILL_EBUSY
  * or SPILL_ENOTFOUND, which would tell the caller it is a duplicate job or has nothing to
  * resume (and send the search on to the next candidate). */
@@ -330,6 +338,19 @@ static int judging_failed(int rc, const char *where)
     c.code = SPILL_EIO;
     spill__error_copy_in(&c);
     return SPILL_EIO;
+}
+
+/* 0.2's proof of completeness, or a resumable record (0.2 too, no chunk yet); a 0.1 orphan
+ * has neither: SPILL_OK (*journal set if there is one), SPILL_ENOTFOUND (not adoptable), or the
+ * error that kept it from being known. */
+static int adoptable(const spill__verdict *v, const char *where, int *journal)
+{
+    spill__stat st;
+    int rc = spill__sys.stat(v->dir_fd, SPILL__JOURNAL_NAME, &st);
+    *journal = rc == SPILL_OK;
+    if (rc != SPILL_OK && rc != SPILL_ENOTFOUND)
+        return judging_failed(rc, where);
+    return v->rec.keep || *journal ? SPILL_OK : SPILL_ENOTFOUND;
 }
 
 /* After the takeover: the journal rewritten compactly (a torn last entry gone before anything
@@ -351,7 +372,6 @@ static int take_once(search *q, const char *name, spill_t *s, int *forked)
 {
     const char *where = apr_pstrcat(q->pool, q->c.root, SPILL__PATH_SEP, name, NULL);
     spill__verdict v;
-    spill__stat jst;
     survey sv;
     uint64_t mark = spill__registry_mark(); /* before the judge opens and locks .lock */
     int rc, journal, held = 0;
@@ -363,13 +383,9 @@ static int take_once(search *q, const char *name, spill_t *s, int *forked)
         spill__verdict_release(&v);
         return rc;
     }
-    /* 0.2's proof of completeness, or a resumable record (0.2 too, no chunk yet); a 0.1
-     * orphan has neither */
-    rc = spill__sys.stat(v.dir_fd, SPILL__JOURNAL_NAME, &jst);
-    journal = rc == SPILL_OK;
-    if ((rc != SPILL_OK && rc != SPILL_ENOTFOUND) || (!v.rec.keep && !journal)) {
-        spill__verdict_release(&v);
-        return rc == SPILL_ENOTFOUND ? rc : judging_failed(rc, where);
+    if ((rc = adoptable(&v, where, &journal)) != SPILL_OK) {
+        release(&v);
+        return rc;
     }
     s->journaling |= journal; /* its chunks go on being proven, to a later adopter too */
     if ((rc = spill__registry_add(v.dir_st.dev, v.dir_st.ino)) != SPILL_OK) {
@@ -385,12 +401,14 @@ static int take_once(search *q, const char *name, spill_t *s, int *forked)
             rc = rewrite_record(s, v.lock_fd, spill__now());
     }
     if (rc != SPILL_OK) {
+        if (held)
+            rc = judging_failed(rc, where);
+        else if (rc != SPILL_EBUSY)
+            rc = spill__error_in(rc, q->c.root);
         survey_end(&sv);
         spill__registry_remove(v.dir_st.dev, v.dir_st.ino);
-        spill__verdict_release(&v);
-        if (held)
-            return judging_failed(rc, where);
-        return rc == SPILL_EBUSY ? rc : spill__error_in(rc, q->c.root);
+        release(&v);
+        return rc;
     }
     s->dir_fd = v.dir_fd;
     s->lock_fd = v.lock_fd;
