@@ -157,8 +157,8 @@ int spill__journal_due(const spill_t *s)
 {
     if (!s->journaling || s->journal_puts < s->journal_retry)
         return 0;
-    return s->journal_missed ||
-           (s->journal_entries >= COMPACT_FLOOR && s->journal_entries > 2 * (uint64_t)s->order.live);
+    return s->journal_missed || (s->journal_entries >= COMPACT_FLOOR &&
+                                 s->journal_entries > 2 * (uint64_t)s->order.live);
 }
 
 void spill__journal_compact(spill_t *s)
