@@ -512,19 +512,18 @@ static void test_sparse_journal_bounded(void)
 
 /* In the child, in a mount namespace of its own: a small tmpfs at dir, filled up so that the
  * journal's next entry has no page left once the chunk took the last one. */
-static void tear_on_tmpfs(const char *dir, char *out, size_t size)
+static void tear_with(const char *dir, char *block, long page, char *out, size_t size)
 {
-    long page = sysconf(_SC_PAGESIZE);
     unsigned fit = (unsigned)(page / ENTRY), i;
     const char *root = apr_pstrcat(tu_pool, dir, "/root", NULL);
     const char *filler = apr_pstrcat(tu_pool, dir, "/filler", NULL);
-    char opts[64], *block = calloc(1, (size_t)page);
+    char opts[64];
     spill_opts o = resumable();
     int fd, a1 = -1, a2 = -1;
     long long torn;
     off_t filled = 0;
     spill_t *s;
-    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) {
         snprintf(out, size, "skip cannot make a mount namespace: %s", strerror(errno));
         return;
     }
@@ -580,6 +579,15 @@ static void tear_on_tmpfs(const char *dir, char *out, size_t size)
     umount(dir);
     snprintf(out, size, "adopted %d then %d (journal of %lld bytes after the tear)", a1, a2,
              torn);
+}
+
+static void tear_on_tmpfs(const char *dir, char *out, size_t size)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *block = calloc(1, (size_t)page);
+    if (block)
+        tear_with(dir, block, page, out, size);
+    free(block);
 }
 
 static void test_enospc_tear_on_tmpfs(void)
