@@ -250,9 +250,31 @@ static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const 
     return rename_to(from_at, from, to_at, to, FALSE);
 }
 
+/* `to` by its full path, from the directory's handle: Wine reads a FileRenameInfo name as a DOS
+ * path, whatever its RootDirectory. `at` is a spill directory, which its holder keeps from
+ * being renamed meanwhile. */
 static int w_rename_over(spill__fd at, const char *from, const char *to)
 {
-    return rename_to(at, from, at, to, TRUE);
+    DWORD n = GetFinalPathNameByHandleW(SPILL__H(at), NULL, 0, FILE_NAME_NORMALIZED);
+    size_t size = (size_t)n * 3 + strlen(to) + 2;
+    wchar_t *dir;
+    char *path;
+    int rc;
+    if (!n)
+        return spill__error_os("GetFinalPathNameByHandleW", to, (int)GetLastError());
+    dir = malloc(n * sizeof *dir);
+    if (!dir || !(path = malloc(size))) {
+        free(dir);
+        return spill__error_os("malloc", to, ERROR_NOT_ENOUGH_MEMORY);
+    }
+    if (GetFinalPathNameByHandleW(SPILL__H(at), dir, n, FILE_NAME_NORMALIZED) >= n ||
+        !spill__win_utf8(dir, -1, path, size))
+        rc = spill__error_os("GetFinalPathNameByHandleW", to, (int)GetLastError());
+    else
+        rc = rename_to(at, from, SPILL__NOFD, strcat(strcat(path, "\\"), to), TRUE);
+    free(path);
+    free(dir);
+    return rc;
 }
 
 /* Cuts a file to len through a handle of its own: an APPEND one has no FILE_WRITE_DATA. */
