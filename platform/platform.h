@@ -36,12 +36,13 @@ typedef struct spill__sys_ops {
     int (*read)(spill__fd fd, void *buf, size_t len, size_t *got); /* *got 0: end of file */
     int (*close)(spill__fd fd);
     int (*stat)(spill__fd at, const char *name, spill__stat *st); /* name NULL: at itself */
-    /* Removes a file or an empty directory (SPILL_ENOTFOUND if gone). held: the descriptor
-     * this process holds on it (a spill's .lock or directory), which Windows must use or close
-     * first (then *held becomes SPILL__NOFD); POSIX leaves it open. */
+    /* Removes a file or an empty directory (SPILL_ENOTFOUND if gone). held: our descriptor on
+     * it (.lock, a directory): Windows uses or closes it first (*held: SPILL__NOFD), POSIX not */
     int (*unlink)(spill__fd at, const char *name, int is_dir, spill__fd *held);
-    /* never replaces: SPILL_EBUSY if `to` exists */
+    /* rename never replaces (SPILL_EBUSY if `to` exists); rename_over replaces a file atomically */
     int (*rename)(spill__fd from_at, const char *from, spill__fd to_at, const char *to);
+    int (*rename_over)(spill__fd at, const char *from, const char *to); /* within `at` */
+    int (*truncate)(spill__fd at, const char *name, uint64_t len); /* a regular file, cut */
     /* The lock file (rule 7). create: new, exclusive, 0600, one link, locked until unlock.
      * probe: never blocks; only a regular file with one link (else SPILL_EUNSAFE); PROBE_LOCK
      * tries its lock (SPILL_EBUSY if held, by us too), PROBE_READ opens it to read the record */
@@ -53,11 +54,10 @@ typedef struct spill__sys_ops {
      * a forked child's too, closes, sets *fd to SPILL__NOFD (Windows: no such lock; a close). */
     int (*dir_lock)(spill__fd fd, int how);
     void (*dir_close)(spill__fd *fd);
-    /* Listings of an open directory ("." and ".." skipped; *name NULL at the end). list_seek
-     * goes to pos (0: the start; SPILL__LIST_HERE: stays) and returns where the next entry is,
-     * a position a later listing of the same directory may seek to, in another process too. */
-    int (*list_open)(spill__fd fd, spill__dir **out);
-    int (*list_next)(spill__dir *d, const char **name);
+    int (*list_open)(spill__fd fd, spill__dir **out); /* a listing: "." and ".." skipped */
+    int (*list_next)(spill__dir *d, const char **name); /* *name NULL at the end */
+    /* goes to pos (0: the start; SPILL__LIST_HERE: stays); returns where the next entry is, a
+     * position later listings of the directory may seek to, in other processes too */
     uint64_t (*list_seek)(spill__dir *d, uint64_t pos);
     void (*list_close)(spill__dir *d);
     int (*space)(const char *path, uint64_t *avail); /* bytes free to this user */

@@ -101,35 +101,151 @@ static int rewrite_record(spill_t *s, spill__fd lock_fd, int64_t started)
     return spill__sys.write(lock_fd, rec, n, 1);
 }
 
-/* Indexes the journal's entries whose file is there whole, in the order written; an address
- * written twice (removed and put again) counts where it was last written. The names kept go
- * into `keep`. */
-static void index_chunks(spill_t *s, apr_hash_t *keep)
+/* A file named like a chunk in the orphan, with its last journal entry. */
+typedef struct present {
+    uint8_t addr[SPILL_ADDR_LEN];
+    uint64_t len; /* the length its last entry gives */
+    uint64_t pos; /* that entry's place + 1; 0: not in the journal */
+    int kept;
+} present;
+
+/* The orphan judged before anything in it changes. Its memory, a pool gone with the adoption,
+ * follows the files in the orphan, never the length of the journal, which is read as a stream. */
+typedef struct survey {
+    apr_pool_t *pool;
+    apr_hash_t *files;        /* addr -> present */
+    apr_array_header_t *kept; /* present *, in the order written */
+    spill__journal_info info;
+} survey;
+
+/* 1 if name is a chunk's (the lowercase hex of an address); its address in addr. */
+static int chunk_name(const char *name, uint8_t addr[SPILL_ADDR_LEN])
 {
-    apr_array_header_t *es;
-    apr_hash_t *last = apr_hash_make(s->pool);
-    int i;
-    if (spill__journal_load(s->dir_fd, s->pool, &es) != SPILL_OK)
-        return;
-    for (i = 0; i < es->nelts; i++) {
-        spill__journal_entry *e = &APR_ARRAY_IDX(es, i, spill__journal_entry);
-        apr_hash_set(last, e->addr, SPILL_ADDR_LEN, e);
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+    if (strlen(name) != SPILL__HEX_LEN)
+        return 0;
+    for (i = 0; i < SPILL__HEX_LEN; i++) {
+        const char *d = strchr(digits, name[i]);
+        if (!d)
+            return 0;
+        addr[i / 2] = (uint8_t)(i % 2 ? addr[i / 2] | (d - digits) : (d - digits) << 4);
     }
-    for (i = 0; i < es->nelts; i++) {
-        spill__journal_entry *e = &APR_ARRAY_IDX(es, i, spill__journal_entry);
+    return 1;
+}
+
+static int list_files(spill__fd dir_fd, survey *sv)
+{
+    uint8_t addr[SPILL_ADDR_LEN];
+    spill__dir *d;
+    const char *name;
+    int rc = spill__sys.list_open(dir_fd, &d);
+    if (rc != SPILL_OK)
+        return rc;
+    while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
+        present *p;
+        if (!chunk_name(name, addr))
+            continue;
+        p = apr_pcalloc(sv->pool, sizeof *p);
+        memcpy(p->addr, addr, sizeof addr);
+        apr_hash_set(sv->files, p->addr, SPILL_ADDR_LEN, p);
+    }
+    spill__sys.list_close(d);
+    return rc;
+}
+
+/* An address written twice (removed and put again) counts where it was last written. */
+static int note_entry(void *ctx, uint64_t i, const spill__journal_entry *e)
+{
+    present *p = apr_hash_get(((survey *)ctx)->files, e->addr, SPILL_ADDR_LEN);
+    if (p) {
+        p->pos = i + 1;
+        p->len = e->len;
+    }
+    return SPILL_OK;
+}
+
+static int by_pos(const void *a, const void *b)
+{
+    const present *x = *(present *const *)a, *y = *(present *const *)b;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Keeps each journaled file that is there whole, in the order written. */
+static int choose(spill__fd dir_fd, survey *sv, const spill_opts *o)
+{
+    apr_array_header_t *all = apr_array_make(sv->pool, 64, sizeof(present *));
+    apr_hash_index_t *hi;
+    int i, rc;
+    for (hi = apr_hash_first(sv->pool, sv->files); hi; hi = apr_hash_next(hi)) {
+        present *p = apr_hash_this_val(hi);
+        if (p->pos)
+            APR_ARRAY_PUSH(all, present *) = p;
+    }
+    qsort(all->elts, (size_t)all->nelts, sizeof(present *), by_pos);
+    for (i = 0; i < all->nelts; i++) {
+        present *p = APR_ARRAY_IDX(all, i, present *);
         char hex[SPILL__HEX_LEN + 1];
         spill__stat st;
-        if (apr_hash_get(last, e->addr, SPILL_ADDR_LEN) != e)
+        spill__hex(p->addr, hex);
+        if ((rc = spill__sys.stat(dir_fd, hex, &st)) == SPILL_ENOTFOUND)
             continue;
-        spill__hex(e->addr, hex);
+        if (rc != SPILL_OK)
+            return rc;
         /* the file the dead owner wrote, complete: not a link, not another file's name */
-        if (spill__sys.stat(s->dir_fd, hex, &st) != SPILL_OK || st.type != SPILL__F_REG ||
-            st.nlink != 1 || st.size != e->len)
+        if (st.type != SPILL__F_REG || st.nlink != 1 || st.size != p->len)
             continue;
-        if (spill__chunks_index(s, e->addr, e->len) != SPILL_OK)
-            continue; /* out of memory: removed with the rest, not adopted */
-        apr_hash_set(keep, apr_pstrdup(s->pool, hex), APR_HASH_KEY_STRING, "");
+        if ((uint64_t)(size_t)p->len != p->len) { /* 32-bit: spill_get could not return it */
+            spill__log(o, 0, "spill_adopt: chunk %s of %" APR_UINT64_T_FMT " bytes is too big "
+                       "for this build: not adopted", hex, (apr_uint64_t)p->len);
+            continue;
+        }
+        p->kept = 1;
+        APR_ARRAY_PUSH(sv->kept, present *) = p;
     }
+    return SPILL_OK;
+}
+
+/* Lists the orphan's chunk files, reads its journal and indexes into s the chunks it proves,
+ * changing nothing on disk: an error (the journal unreadable, memory) leaves the orphan as it
+ * was, and nothing is removed. */
+static int survey_orphan(spill_t *s, spill__fd dir_fd, survey *sv, const spill_opts *o)
+{
+    int i, rc;
+    if ((rc = spill__pool_new(&sv->pool)) != SPILL_OK)
+        return rc;
+    sv->files = apr_hash_make(sv->pool);
+    sv->kept = apr_array_make(sv->pool, 64, sizeof(present *));
+    if ((rc = list_files(dir_fd, sv)) != SPILL_OK ||
+        (rc = spill__journal_read(dir_fd, &sv->info, note_entry, sv)) != SPILL_OK ||
+        (rc = choose(dir_fd, sv, o)) != SPILL_OK)
+        return rc;
+    for (i = 0; i < sv->kept->nelts && rc == SPILL_OK; i++) {
+        const present *p = APR_ARRAY_IDX(sv->kept, i, present *);
+        rc = spill__chunks_index(s, p->addr, p->len);
+    }
+    return rc;
+}
+
+static void survey_end(survey *sv)
+{
+    if (sv->pool)
+        apr_pool_destroy(sv->pool);
+    sv->pool = NULL;
+}
+
+/* What the journal does not prove goes: partial chunks, stray files, links, a compaction a
+ * death cut short. Dot files it does not know are not its to judge, and stay. */
+static int unproven(const survey *sv, const char *name)
+{
+    uint8_t addr[SPILL_ADDR_LEN];
+    const present *p;
+    if (name[0] == '.')
+        return strcmp(name, SPILL__JOURNAL_TMP) == 0;
+    if (!chunk_name(name, addr))
+        return 1;
+    p = apr_hash_get(sv->files, addr, SPILL_ADDR_LEN);
+    return !p || !p->kept;
 }
 
 /* Removes one entry of the spill directory: a link as a link, a directory with what is in it
@@ -154,19 +270,17 @@ static void remove_entry(spill_t *s, const char *name, const spill__stat *dir_st
     spill__sys.unlink(s->dir_fd, name, 1, NULL);
 }
 
-/* Everything the journal does not prove (partial chunks, stray files, links) goes. */
-static void remove_unproven(spill_t *s, apr_hash_t *keep, const spill__stat *dir_st)
+static void remove_unproven(spill_t *s, const survey *sv, const spill__stat *dir_st)
 {
-    apr_array_header_t *names = apr_array_make(s->pool, 16, sizeof(char *));
+    apr_array_header_t *names = apr_array_make(sv->pool, 16, sizeof(char *));
     spill__dir *d;
     const char *name;
     int i;
     if (spill__sys.list_open(s->dir_fd, &d) != SPILL_OK)
         return;
     while (spill__sys.list_next(d, &name) == SPILL_OK && name)
-        if (strcmp(name, SPILL__LOCK_NAME) != 0 && strcmp(name, SPILL__JOURNAL_NAME) != 0 &&
-            !apr_hash_get(keep, name, APR_HASH_KEY_STRING))
-            APR_ARRAY_PUSH(names, char *) = apr_pstrdup(s->pool, name);
+        if (unproven(sv, name))
+            APR_ARRAY_PUSH(names, char *) = apr_pstrdup(sv->pool, name);
     spill__sys.list_close(d);
     for (i = 0; i < names->nelts; i++)
         remove_entry(s, APR_ARRAY_IDX(names, i, char *), dir_st);
@@ -203,29 +317,75 @@ static int hold_dir(search *q, const char *name, spill__verdict *v, int *forked)
     return rc;
 }
 
+/* Lets the orphan go again, keeping this thread's last error. */
+static void release(spill__verdict *v)
+{
+    spill__error_stash();
+    spill__verdict_release(v);
+    spill__error_unstash();
+}
+
+/* Fails the adoption of the orphan at `where` that could not be judged: never with SPILL_EBUSY
+ * or SPILL_ENOTFOUND, which would tell the caller it is a duplicate job or has nothing to
+ * resume (and send the search on to the next candidate). */
+static int judging_failed(int rc, const char *where)
+{
+    spill__error_copy c;
+    spill__error_in(rc, where);
+    if (rc != SPILL_EBUSY && rc != SPILL_ENOTFOUND)
+        return rc;
+    spill__error_copy_out(&c);
+    c.code = SPILL_EIO;
+    spill__error_copy_in(&c);
+    return SPILL_EIO;
+}
+
+/* 0.2's proof of completeness, or a resumable record (0.2 too, no chunk yet); a 0.1 orphan
+ * has neither: SPILL_OK (*journal set if there is one), SPILL_ENOTFOUND (not adoptable), or the
+ * error that kept it from being known. */
+static int adoptable(const spill__verdict *v, const char *where, int *journal)
+{
+    spill__stat st;
+    int rc = spill__sys.stat(v->dir_fd, SPILL__JOURNAL_NAME, &st);
+    *journal = rc == SPILL_OK;
+    if (rc != SPILL_OK && rc != SPILL_ENOTFOUND)
+        return judging_failed(rc, where);
+    return v->rec.keep || *journal ? SPILL_OK : SPILL_ENOTFOUND;
+}
+
+/* After the takeover: the journal rewritten compactly (a torn last entry gone before anything
+ * is appended), then what it does not prove removed. */
+static void settle(search *q, spill_t *s, const survey *sv, const spill__stat *dir_st)
+{
+    const char *how = spill__journal_adopted(s, &sv->info);
+    remove_unproven(s, sv, dir_st);
+    spill__log(q->o, 2, "spill_adopt: %s: a journal of %" APR_UINT64_T_FMT " valid entries in %"
+               APR_UINT64_T_FMT " bytes for %d chunks kept: %s", s->name,
+               (apr_uint64_t)sv->info.entries, (apr_uint64_t)sv->info.size, sv->kept->nelts, how);
+}
+
 /* Takes over the orphan under its lock: SPILL_OK (s filled), SPILL_EBUSY (a race lost, with
  * *forked set if the race was a fork in another thread: rule 14's window, see
- * spill__registry_hold), or SPILL_ENOTFOUND (not adoptable after all). */
+ * spill__registry_hold), SPILL_ENOTFOUND (not adoptable after all), or the error that kept it
+ * from being judged (its journal unreadable, say), the orphan left as it was. */
 static int take_once(search *q, const char *name, spill_t *s, int *forked)
 {
+    const char *where = apr_pstrcat(q->pool, q->c.root, SPILL__PATH_SEP, name, NULL);
     spill__verdict v;
-    spill__stat jst;
-    apr_hash_t *keep;
+    survey sv;
     uint64_t mark = spill__registry_mark(); /* before the judge opens and locks .lock */
-    int rc, journal;
+    int rc, journal, held = 0;
     *forked = 0;
+    memset(&sv, 0, sizeof sv);
     spill__judge(&q->c, name, &v);
     if (!is_orphan(&v) || !wanted_record(q, &v)) {
         rc = v.state == SPILL_LIVE ? SPILL_EBUSY : SPILL_ENOTFOUND;
         spill__verdict_release(&v);
         return rc;
     }
-    /* 0.2's proof of completeness, or a resumable record (0.2 too, no chunk yet); a 0.1
-     * orphan has neither */
-    journal = spill__sys.stat(v.dir_fd, SPILL__JOURNAL_NAME, &jst) == SPILL_OK;
-    if (!v.rec.keep && !journal) {
-        spill__verdict_release(&v);
-        return SPILL_ENOTFOUND;
+    if ((rc = adoptable(&v, where, &journal)) != SPILL_OK) {
+        release(&v);
+        return rc;
     }
     s->journaling |= journal; /* its chunks go on being proven, to a later adopter too */
     if ((rc = spill__registry_add(v.dir_st.dev, v.dir_st.ino)) != SPILL_OK) {
@@ -234,12 +394,21 @@ static int take_once(search *q, const char *name, spill_t *s, int *forked)
     }
     rc = spill__registry_hold(v.dir_st.dev, v.dir_st.ino, SPILL__REG_LOCK, v.lock_fd, mark);
     *forked = rc != SPILL_OK;
-    if (rc == SPILL_OK && (rc = hold_dir(q, name, &v, forked)) == SPILL_OK)
-        rc = rewrite_record(s, v.lock_fd, spill__now());
+    if (rc == SPILL_OK && (rc = hold_dir(q, name, &v, forked)) == SPILL_OK) {
+        /* judged before anything changes: the record is rewritten only once it is */
+        held = 1;
+        if ((rc = survey_orphan(s, v.dir_fd, &sv, q->o)) == SPILL_OK)
+            rc = rewrite_record(s, v.lock_fd, spill__now());
+    }
     if (rc != SPILL_OK) {
+        if (held)
+            rc = judging_failed(rc, where);
+        else if (rc != SPILL_EBUSY)
+            rc = spill__error_in(rc, q->c.root);
+        survey_end(&sv);
         spill__registry_remove(v.dir_st.dev, v.dir_st.ino);
-        spill__verdict_release(&v);
-        return rc == SPILL_EBUSY ? rc : spill__error_in(rc, q->c.root);
+        release(&v);
+        return rc;
     }
     s->dir_fd = v.dir_fd;
     s->lock_fd = v.lock_fd;
@@ -247,9 +416,8 @@ static int take_once(search *q, const char *name, spill_t *s, int *forked)
     s->ino = v.dir_st.ino;
     s->name = apr_pstrdup(s->pool, name);
     v.dir_fd = v.lock_fd = SPILL__NOFD;
-    keep = apr_hash_make(s->pool);
-    index_chunks(s, keep);
-    remove_unproven(s, keep, &v.dir_st);
+    settle(q, s, &sv, &v.dir_st);
+    survey_end(&sv);
     return SPILL_OK;
 }
 

@@ -92,6 +92,8 @@ int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, 
         return rc;
     }
     spill__journal_append(s, addr, len); /* after the complete write: spill_adopt's proof */
+    if (spill__journal_due(s)) /* its size follows the live chunks, not put/remove churn */
+        spill__journal_compact(s);
     return SPILL_OK;
 }
 

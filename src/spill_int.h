@@ -19,6 +19,7 @@
 #define SPILL__TRASH_PREFIX ".spill-del_" /* rule 6: a directory being removed */
 #define SPILL__LOCK_NAME ".lock"
 #define SPILL__JOURNAL_NAME ".journal" /* starts with '.': no chunk's name (journal.c) */
+#define SPILL__JOURNAL_TMP ".journal-new" /* a compacted journal, then renamed over it */
 #define SPILL__RECORD_MAX 4096
 #define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)
 #define SPILL__TAG_MAX 255 /* bytes of opts.tag */
@@ -48,16 +49,36 @@ size_t spill__record_format(char *buf, size_t size, uint64_t nonce, int64_t pid,
 int spill__record_parse(const char *buf, size_t len, spill__record *r);
 
 /* journal.c: the chunk journal of a resumable spill, appended after each complete chunk write
- * (never fails the put: an unjournaled chunk is only not adoptable), read back by spill_adopt. */
+ * (never fails the put: an unjournaled chunk is only not adoptable until the next compaction),
+ * read back by spill_adopt as a stream, and compacted to the live chunks' entries. */
 typedef struct spill__journal_entry {
     uint8_t addr[SPILL_ADDR_LEN];
     uint64_t len;
 } spill__journal_entry;
 void spill__journal_append(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
 void spill__journal_close(spill_t *s);
-/* The journal's valid entries in the order written (up to the first torn one);
- * SPILL_ENOTFOUND if the directory has none. */
-int spill__journal_load(spill__fd dir_fd, apr_pool_t *pool, apr_array_header_t **out);
+/* 1 when the owner's journal is due a compaction: it holds more than twice the entries of its
+ * live chunks (put/remove churn), or an append failed; spill__journal_compact then rewrites it
+ * (a failure leaves it as it was, and the next try waits). */
+int spill__journal_due(const spill_t *s);
+void spill__journal_compact(spill_t *s);
+/* What spill__journal_read found. */
+typedef struct spill__journal_info {
+    int present;      /* 0: the directory has no journal */
+    uint64_t size;    /* the file's length */
+    uint64_t entries; /* valid entries, up to the first torn or garbled one */
+} spill__journal_info;
+/* Calls fn for each valid entry of the journal in dir_fd, in the order written (i from 0),
+ * through a fixed buffer whatever the journal's size. SPILL_OK (also without a journal), or the
+ * error that kept it from being read whole (or fn's): nothing may be judged from it then. */
+int spill__journal_read(spill__fd dir_fd, spill__journal_info *info,
+                        int (*fn)(void *ctx, uint64_t i, const spill__journal_entry *e),
+                        void *ctx);
+/* An adopter's, once s holds the chunks it kept: the journal rewritten to their entries, or
+ * failing that cut back to its valid entries (a torn last one goes before anything is
+ * appended); failing both, left as it was and not appended to. Returns what it did, for the
+ * log. */
+const char *spill__journal_adopted(spill_t *s, const spill__journal_info *info);
 
 /* ==== Process-wide ==================================================================== */
 
@@ -128,7 +149,11 @@ struct spill {
     struct spill__bg *bg;   /* the root's background reaper it shares, or NULL */
     spill__fd journal_fd;   /* the chunk journal, opened at the first put */
     int journaling;         /* resumable (keep_seconds), or adopted with a journal */
-    int journal_broken;     /* an append failed: later chunks are not journaled */
+    int journal_broken;     /* it ends in a torn entry: nothing is appended until a compaction */
+    uint64_t journal_entries; /* its valid entries: the length a failed append is cut back to */
+    uint64_t journal_missed;  /* live chunks whose entry could not be appended */
+    uint64_t journal_puts;    /* puts journaled (or tried) */
+    uint64_t journal_retry;   /* after a failed compaction, no other before this many puts */
 };
 
 /* spill.c: handles, shared with adopt.c. */

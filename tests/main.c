@@ -12,7 +12,7 @@
 /* One suite per line, so that adding one touches one line here. */
 extern test_suite suite_basic, suite_lock, suite_walk, suite_reap, suite_kill, suite_create,
     suite_cli, suite_found, suite_threads, suite_api, suite_order, suite_budget, suite_adopt,
-    suite_trash;
+    suite_journal, suite_trash;
 extern test_suite suite_background, suite_progress;
 #ifdef _WIN32
 extern test_suite suite_win32, suite_win32owner;
@@ -44,6 +44,7 @@ static test_suite *suites[] = {
     &suite_background,
     &suite_progress,
     &suite_adopt,
+    &suite_journal,
 #ifdef _WIN32
     &suite_win32,
     &suite_win32owner,

@@ -1,6 +1,6 @@
 /* sys.c (POSIX): the operations table spill__sys and the file operations (open, create, read,
- * write, mkdir, a rename that never replaces, directory listing): relative to directory
- * descriptors, never following a link, close-on-exec, EINTR retried. */
+ * write, truncate, mkdir, a rename that never replaces and one that does, directory listing):
+ * relative to directory descriptors, never following a link, close-on-exec, EINTR retried. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -199,6 +199,37 @@ static int p_rename(spill__fd from_at, const char *from, spill__fd to_at, const 
     return SPILL_OK;
 }
 
+/* Within one directory, replacing `to` atomically (the journal's compaction, renamed over it). */
+static int p_rename_over(spill__fd at, const char *from, const char *to)
+{
+    if (renameat((int)SPILL__AT(at), from, (int)SPILL__AT(at), to) < 0)
+        return spill__error_os("renameat", to, errno);
+    return SPILL_OK;
+}
+
+/* Cuts a regular file to len, never through a link (and never waiting on a FIFO). */
+static int p_truncate(spill__fd at, const char *name, uint64_t len)
+{
+    struct stat sb;
+    int fd, rc = SPILL_OK;
+    if ((uint64_t)(off_t)len != len)
+        return spill__error_os("ftruncate", name, EFBIG);
+    do
+        fd = openat(SPILL__AT(at), name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return spill__error_os("openat", name, errno);
+    if (fstat(fd, &sb) < 0)
+        rc = spill__error_os("fstat", name, errno);
+    else if (!S_ISREG(sb.st_mode))
+        rc = spill__error_os_as(SPILL_EUNSAFE, "ftruncate", name, EINVAL);
+    while (rc == SPILL_OK && ftruncate(fd, (off_t)len) < 0)
+        if (errno != EINTR)
+            rc = spill__error_os("ftruncate", name, errno);
+    spill__posix_close(fd);
+    return rc;
+}
+
 struct spill__dir {
     DIR *d;
 };
@@ -288,9 +319,10 @@ static int p_write(spill__fd fd, const void *buf, size_t len, int replace)
 #define POSIX_OPS                                                                          \
     {                                                                                      \
         p_open_dir, p_mkdir, p_open_file, p_write, p_read, p_close, spill__posix_stat,     \
-            spill__posix_unlink, p_rename, spill__posix_lock_create,                       \
-            spill__posix_lock_probe, spill__posix_unlock, spill__posix_dir_lock,           \
-            spill__posix_dir_close, p_dir_open, p_dir_next, p_dir_seek, p_dir_close,     \
+            spill__posix_unlink, p_rename, p_rename_over, p_truncate,                      \
+            spill__posix_lock_create, spill__posix_lock_probe, spill__posix_unlock,        \
+            spill__posix_dir_lock,                                                         \
+            spill__posix_dir_close, p_dir_open, p_dir_next, p_dir_seek, p_dir_close,       \
             spill__posix_space, spill__posix_fs_kind                                       \
     }
 

@@ -1,5 +1,6 @@
 /* sys.c (Windows): the operations table spill__sys and its file operations: open, create, read,
- * write, mkdir, rename, directory listings (its removals are walk.c's, its locks lock.c's). */
+ * write, truncate, mkdir, rename, directory listings (its removals are walk.c's, its locks
+ * lock.c's). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,7 +211,9 @@ static int w_stat(spill__fd at, const char *name, spill__stat *st)
     return rc;
 }
 
-static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to)
+/* replace: over a file named `to` (rename_over), else never (SPILL_EBUSY if it exists) */
+static int rename_to(spill__fd from_at, const char *from, spill__fd to_at, const char *to,
+                     BOOL replace)
 {
     HANDLE h;
     FILE_RENAME_INFO *ri;
@@ -227,7 +230,7 @@ static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const 
     n = wcslen(w);
     size = sizeof *ri + n * sizeof *w;
     if ((ri = calloc(1, size)) != NULL) {
-        ri->ReplaceIfExists = FALSE; /* never replace: SPILL_EBUSY if `to` exists */
+        ri->ReplaceIfExists = replace;
         ri->RootDirectory = to_at == SPILL__NOFD ? NULL : SPILL__H(to_at);
         ri->FileNameLength = (DWORD)(n * sizeof *w);
         memcpy(ri->FileName, w, n * sizeof *w);
@@ -239,6 +242,54 @@ static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const 
     free(ri);
     free(w);
     CloseHandle(h);
+    return rc;
+}
+
+static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to)
+{
+    return rename_to(from_at, from, to_at, to, FALSE);
+}
+
+/* `to` by its full path, from the directory's handle: Wine reads a FileRenameInfo name as a DOS
+ * path, whatever its RootDirectory. `at` is a spill directory, which its holder keeps from
+ * being renamed meanwhile. */
+static int w_rename_over(spill__fd at, const char *from, const char *to)
+{
+    DWORD n = GetFinalPathNameByHandleW(SPILL__H(at), NULL, 0, FILE_NAME_NORMALIZED);
+    size_t size = (size_t)n * 3 + strlen(to) + 2;
+    wchar_t *dir;
+    char *path;
+    int rc;
+    if (!n)
+        return spill__error_os("GetFinalPathNameByHandleW", to, (int)GetLastError());
+    dir = malloc(n * sizeof *dir);
+    if (!dir || !(path = malloc(size))) {
+        free(dir);
+        return spill__error_os("malloc", to, ERROR_NOT_ENOUGH_MEMORY);
+    }
+    if (GetFinalPathNameByHandleW(SPILL__H(at), dir, n, FILE_NAME_NORMALIZED) >= n ||
+        !spill__win_utf8(dir, -1, path, size))
+        rc = spill__error_os("GetFinalPathNameByHandleW", to, (int)GetLastError());
+    else
+        rc = rename_to(at, from, SPILL__NOFD, strcat(strcat(path, "\\"), to), TRUE);
+    free(path);
+    free(dir);
+    return rc;
+}
+
+/* Cuts a file to len through a handle of its own: an APPEND one has no FILE_WRITE_DATA. */
+static int w_truncate(spill__fd at, const char *name, uint64_t len)
+{
+    FILE_END_OF_FILE_INFO eof;
+    spill__fd fd;
+    int rc = open_not_link(at, name, FILE_WRITE_DATA, SPILL__SHARE_ALL, FILE_OPEN,
+                           FILE_NON_DIRECTORY_FILE, &fd);
+    if (rc != SPILL_OK)
+        return rc;
+    eof.EndOfFile.QuadPart = (LONGLONG)len;
+    if (!SetFileInformationByHandle(SPILL__H(fd), FileEndOfFileInfo, &eof, sizeof eof))
+        rc = spill__error_os("SetFileInformationByHandle", name, (int)GetLastError());
+    CloseHandle(SPILL__H(fd));
     return rc;
 }
 
@@ -380,9 +431,10 @@ static void w_dir_close(spill__dir *d)
 #define WIN32_OPS                                                                          \
     {                                                                                      \
         w_open_dir, w_mkdir, w_open_file, w_write, w_read, w_close, w_stat,                \
-            spill__win_unlink, w_rename, spill__win_lock_create, spill__win_lock_probe,    \
-            spill__win_unlock, spill__win_dir_lock, spill__win_dir_close, w_dir_open,      \
-            w_dir_next, w_dir_seek, w_dir_close, spill__win_space, spill__win_fs_kind    \
+            spill__win_unlink, w_rename, w_rename_over, w_truncate,                        \
+            spill__win_lock_create, spill__win_lock_probe, spill__win_unlock,              \
+            spill__win_dir_lock, spill__win_dir_close, w_dir_open, w_dir_next,             \
+            w_dir_seek, w_dir_close, spill__win_space, spill__win_fs_kind                  \
     }
 
 const spill__sys_ops spill__sys_default = WIN32_OPS;
