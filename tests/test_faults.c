@@ -432,8 +432,15 @@ static void lock_fault(int err, int want)
     rc = spill_reap(root, &o, &st);
     fault_disarm();
     CU_ASSERT(rc == SPILL_OK);
+#ifdef __linux__
+    /* B, another process's live spill, is live by its directory lock (rule 13's live fast
+     * path): its .lock is never opened, so the failing lock call never meets it */
+    CU_ASSERT(st.scanned == 6 && st.errors == 4 && st.reaped == 0 && st.live == 2);
+    CU_ASSERT(lock_errors_logged == 4);
+#else
     CU_ASSERT(st.scanned == 6 && st.errors == 5 && st.reaped == 0 && st.live == 1);
     CU_ASSERT(lock_errors_logged == 5);
+#endif
     CU_ASSERT_STRING_EQUAL(tu_snapshot(root), before);
     CU_ASSERT(lives_intact(&l));
 
