@@ -347,16 +347,33 @@ static void churn(spill_t *s, unsigned cycles)
     CU_ASSERT(i == cycles);
 }
 
+/* A resumable spill under root holding MINE..MINE+9; *path its directory. */
+static spill_t *open_with_ten(const char *root, spill_opts *o, const char **path)
+{
+    spill_t *s;
+    CU_ASSERT_FATAL(spill_open(root, o, &s) == SPILL_OK);
+    *path = apr_pstrdup(tu_pool, spill_path(s));
+    CU_ASSERT(put_mine(s, MINE, MINE + 10) == 0);
+    return s;
+}
+
+/* s dies; an adopter gets its ten chunks back, and the journal holds exactly their entries. */
+static void die_and_adopt_ten(spill_t *s, const char *root, spill_opts *o, const char *path)
+{
+    die(s);
+    CU_ASSERT_FATAL(spill_adopt(root, TAG, o, &s) == SPILL_OK);
+    CU_ASSERT(check_chunks(s, 0) == 10);
+    CU_ASSERT(journal_size(path) == 10 * ENTRY);
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+}
+
 static void test_churn_compacted(void)
 {
     const char *root = tu_fresh_dir("journal-churn");
     unsigned cycles = tu_is_wine() ? 1000 : 5000;
     spill_opts o = resumable();
     const char *path;
-    spill_t *s;
-    CU_ASSERT_FATAL(spill_open(root, &o, &s) == SPILL_OK);
-    path = apr_pstrdup(tu_pool, spill_path(s));
-    CU_ASSERT(put_mine(s, MINE, MINE + 10) == 0);
+    spill_t *s = open_with_ten(root, &o, &path);
     spill__sys.open_file = count_compactions;
     churn(s, cycles);
     spill__sys.open_file = spill__sys_default.open_file;
@@ -364,11 +381,7 @@ static void test_churn_compacted(void)
     /* amortised: one compaction per some 245 puts at 10 live chunks */
     CU_ASSERT(creates_of_tmp > 0 && (unsigned)creates_of_tmp <= cycles / 200);
     CU_ASSERT(!tu_exists(tu_join(path, SPILL__JOURNAL_TMP)));
-    die(s);
-    CU_ASSERT_FATAL(spill_adopt(root, TAG, &o, &s) == SPILL_OK);
-    CU_ASSERT(check_chunks(s, 0) == 10);
-    CU_ASSERT(journal_size(path) == 10 * ENTRY);
-    CU_ASSERT(spill_close(s) == SPILL_OK);
+    die_and_adopt_ten(s, root, &o, path);
 }
 
 /* The owner's compaction cannot create its file (ENOSPC): the journal is left as it was and
@@ -378,20 +391,13 @@ static void test_owner_compaction_no_space(void)
     const char *root = tu_fresh_dir("journal-churn-full");
     spill_opts o = resumable();
     const char *path;
-    spill_t *s;
-    CU_ASSERT_FATAL(spill_open(root, &o, &s) == SPILL_OK);
-    path = apr_pstrdup(tu_pool, spill_path(s));
-    CU_ASSERT(put_mine(s, MINE, MINE + 10) == 0);
+    spill_t *s = open_with_ten(root, &o, &path);
     spill__sys.open_file = compaction_no_space;
     churn(s, 1000);
     spill__sys.open_file = spill__sys_default.open_file;
     CU_ASSERT(journal_size(path) == (10 + 1000) * ENTRY);
     CU_ASSERT(!tu_exists(tu_join(path, SPILL__JOURNAL_TMP)));
-    die(s);
-    CU_ASSERT_FATAL(spill_adopt(root, TAG, &o, &s) == SPILL_OK);
-    CU_ASSERT(check_chunks(s, 0) == 10);
-    CU_ASSERT(journal_size(path) == 10 * ENTRY);
-    CU_ASSERT(spill_close(s) == SPILL_OK);
+    die_and_adopt_ten(s, root, &o, path);
 }
 
 #ifndef _WIN32
