@@ -205,6 +205,7 @@ int tu_helper_reapgo(int argc, const char *const *argv);
 int tu_helper_reaplimit(int argc, const char *const *argv);
 int tu_helper_reaploop(int argc, const char *const *argv);
 int tu_helper_adoptlimit(int argc, const char *const *argv);
+int tu_helper_reapstall(int argc, const char *const *argv);
 int tu_helper_bgclose(int argc, const char *const *argv);
 int tu_helper_forkoutlive(int argc, const char *const *argv);
 int tu_helper_forkmidopen(int argc, const char *const *argv);
@@ -253,6 +254,7 @@ const test_helper test_helpers[] = {
     {"reaplimit", tu_helper_reaplimit},
     {"reaploop", tu_helper_reaploop},
     {"adoptlimit", tu_helper_adoptlimit},
+    {"reapstall", tu_helper_reapstall},
     {"bgclose", tu_helper_bgclose},
     {"bighold", tu_helper_bighold},
 #endif

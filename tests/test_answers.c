@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 
 #include "testutil.h"
@@ -243,12 +244,115 @@ static void test_descriptor_limit(void)
     CU_ASSERT(errors > 0 && adopted);
 }
 
+/* reapstall ROOT MODE: a reap (grace 0, reap_resumable) whose walks inside spill directories
+ * stall until stdin closes, each saying "stuck" first: MODE dry, a dry run on one thread (its
+ * measuring stalls); pool, two workers (their removals stall). Then says "reaped N". */
+static int (*real_list_open)(spill__fd, spill__dir **);
+static int stalling_list_open(spill__fd fd, spill__dir **out)
+{
+    static apr_uint32_t released;
+    spill__stat st;
+    char line[64];
+    if (!apr_atomic_read32(&released) && spill__sys.stat(fd, SPILL__LOCK_NAME, &st) == SPILL_OK) {
+        say("stuck");
+        while (fgets(line, sizeof line, stdin))
+            ;
+        apr_atomic_set32(&released, 1);
+    }
+    return real_list_open(fd, out);
+}
+
+int tu_helper_reapstall(int argc, const char *const *argv)
+{
+    spill_opts o;
+    spill_reap_stats st;
+    char line[64];
+    if (argc < 2)
+        return 2;
+    spill_opts_init(&o);
+    o.grace_seconds = 0;
+    o.reap_resumable = 1;
+    o.dry_run = strcmp(argv[1], "dry") == 0;
+    o.threads = o.dry_run ? 1 : 2;
+    real_list_open = spill__sys.list_open;
+    spill__sys.list_open = stalling_list_open;
+    memset(&st, 0, sizeof st);
+    st.version = SPILL_REAP_STATS_VERSION;
+    spill_reap(argv[0], &o, &st);
+    snprintf(line, sizeof line, "reaped %u", st.reaped);
+    say(line);
+    return 0;
+}
+
+/* A dry run measures an orphan after letting its lock go: an adopter meanwhile takes it. */
+static void test_dry_run_holds_nothing(void)
+{
+    const char *root = tu_fresh_dir("answers-dry");
+    const char *dir = plant_orphan(root, 0), *args[] = {root, "dry", NULL};
+    tu_proc p;
+    spill_t *s;
+    const char *line;
+    CU_ASSERT_FATAL(tu_write_file(tu_join(dir, "chunk"), "bytes") == 0);
+    CU_ASSERT_FATAL(tu_spawn(&p, "reapstall", args) == 0);
+    line = tu_read_line(&p);
+    CU_ASSERT_FATAL(line && strcmp(line, "stuck") == 0);
+    if (spill_adopt(root, TAG, NULL, &s) != SPILL_OK) {
+        printf(" [%s]", spill_error_last()->message);
+        CU_FAIL("the orphan a dry run measures is not adopted");
+        s = NULL;
+    }
+    CU_ASSERT(tu_wait(&p) == 0);
+    CU_ASSERT(tu_exists(dir));
+    CU_ASSERT(s && strcmp(spill_path(s), dir) == 0 && spill_close(s) == SPILL_OK);
+}
+
+/* The names under root that start with prefix. */
+static int count_named(const char *root, const char *prefix)
+{
+    apr_dir_t *d;
+    apr_finfo_t f;
+    int n = 0;
+    if (apr_dir_open(&d, root, tu_pool) != APR_SUCCESS)
+        return -1;
+    while (apr_dir_read(&f, APR_FINFO_NAME, d) == APR_SUCCESS)
+        n += strncmp(f.name, prefix, strlen(prefix)) == 0;
+    apr_dir_close(d);
+    return n;
+}
+
+/* A reaper renames each orphan to its trash name before it queues it for a worker: with both
+ * workers stalled inside their orphans, no tagged name is left waiting in the queue. */
+static void test_queued_orphans_renamed(void)
+{
+    const char *root = tu_fresh_dir("answers-queue");
+    const char *args[] = {root, "pool", NULL};
+    apr_time_t deadline;
+    tu_proc p;
+    unsigned i;
+    int left;
+    for (i = 0; i < 3; i++)
+        CU_ASSERT_FATAL(tu_write_file(tu_join(plant_orphan(root, i), "chunk"), "bytes") == 0);
+    CU_ASSERT_FATAL(tu_spawn(&p, "reapstall", args) == 0);
+    for (i = 0; i < 2; i++)
+        CU_ASSERT_FATAL(tu_read_line(&p) != NULL); /* both workers stalled */
+    /* the third is queued by the reaping thread, which nothing stalls: a bounded wait */
+    deadline = apr_time_now() + apr_time_from_sec(5);
+    while ((left = count_named(root, "spill_")) > 0 && apr_time_now() < deadline)
+        apr_sleep(apr_time_from_msec(2));
+    CU_ASSERT(left == 0);
+    CU_ASSERT(count_named(root, ".spill-del_") == 3);
+    CU_ASSERT(tu_wait(&p) == 0);
+    CU_ASSERT(tu_count_entries(root) == 0);
+}
+
 static CU_TestInfo tests[] = {
     {"adopter against plain reapers: never EBUSY", test_against_plain_reapers},
     {"adopter against other processes' opens: never EBUSY", test_against_opens},
     {"adopter against reapers that take it: adopted or reaped", test_against_taking_reapers},
     {"a live owner with the tag: EBUSY", test_live_owner},
     {"descriptors exhausted: an error, nothing removed", test_descriptor_limit},
+    {"a dry run measures an orphan without holding it", test_dry_run_holds_nothing},
+    {"a reaper renames an orphan before queueing it", test_queued_orphans_renamed},
     CU_TEST_INFO_NULL,
 };
 
