@@ -32,6 +32,7 @@ typedef struct search {
     apr_array_header_t *found; /* candidate: orphans with the tag, and held spills with it */
     int owner;                 /* a live owner holds a spill with the tag (a duplicate job) */
     int error;                 /* an entry that could not be judged: its error (0: none) */
+    int locks;                 /* the directory lock excludes: 1, 0, or -1 not asked yet */
     spill__error_copy err;     /* and the message, given back if nothing else is the answer */
 } search;
 
@@ -233,23 +234,40 @@ static int hold_dir(search *q, const char *name, spill__verdict *v, int *forked)
     return rc;
 }
 
+/* 1 if rule 13's directory lock exists here (Linux; elsewhere the platform's is a no-op), asked
+ * once per adoption of the root through two descriptors of our own: the second is refused. */
+static int locks_exclude(search *q)
+{
+    spill__fd a, b;
+    int excl = 0;
+    if (q->locks >= 0)
+        return q->locks;
+    if (spill__sys.open_dir(SPILL__NOFD, q->c.root, 0, &a) != SPILL_OK)
+        return 0; /* not known: as elsewhere, and asked again at the next try */
+    if (spill__sys.open_dir(SPILL__NOFD, q->c.root, 0, &b) == SPILL_OK) {
+        excl = spill__sys.dir_lock(a, SPILL__DLOCK_EX) == SPILL_EBUSY ||
+               spill__sys.dir_lock(b, SPILL__DLOCK_SH) == SPILL_EBUSY;
+        q->locks = excl;
+        spill__sys.dir_close(&b);
+    }
+    spill__sys.dir_close(&a);
+    return excl;
+}
+
 /* Who holds a busy .lock. On Linux a live 0.2+ owner share-locks its directory for its whole
  * life (rule 13) and a reaper never does: granted a shared lock ourselves (so nobody holds an
  * exclusive one), we ask for it exclusive; refused, another process shares the directory: an
  * owner (or an adopter becoming one). Elsewhere the directory lock does not exist. */
-static int owner_of(spill__fd dir_fd)
+static int owner_of(search *q, spill__fd dir_fd)
 {
-#ifdef __linux__
     int shared;
+    if (!locks_exclude(q))
+        return OWNER_UNKNOWN;
     if (spill__sys.dir_lock(dir_fd, SPILL__DLOCK_SH) != SPILL_OK)
         return OWNER_NO; /* an exclusive holder: a reaper removing it, or a cleaner */
     shared = spill__sys.dir_lock(dir_fd, SPILL__DLOCK_EX) == SPILL_EBUSY;
     spill__sys.dir_lock(dir_fd, SPILL__DLOCK_UN); /* for every copy: a forked child's too */
     return shared ? OWNER_YES : OWNER_NO;
-#else
-    (void)dir_fd;
-    return OWNER_UNKNOWN;
-#endif
 }
 
 /* Why a candidate judged in v is not an orphan to take: SPILL_EBUSY, held (k->owner says by
@@ -261,7 +279,7 @@ static int not_taken(search *q, candidate *k, spill__verdict *v)
         if (spill__registry_has(v->dir_st.dev, v->dir_st.ino))
             k->owner = OWNER_YES; /* this process owns it: an owner for certain */
         else if (v->lock_fd == SPILL__NOFD)
-            k->owner = owner_of(v->dir_fd); /* its .lock is busy */
+            k->owner = owner_of(q, v->dir_fd); /* its .lock is busy */
         return SPILL_EBUSY; /* else its .lock is free but the directory held: tried again */
     }
     if (v->state == SPILL__ERROR && v->error != SPILL_EBUSY)
@@ -442,6 +460,7 @@ int spill_adopt(const char *root, const char *tag, const spill_opts *opts, spill
     if ((rc = spill__handle_new(&o, &s)) != SPILL_OK)
         return rc;
     memset(&q, 0, sizeof q);
+    q.locks = -1;
     q.o = &o;
     q.tag = s->opts.tag;
     q.pool = s->pool;

@@ -171,6 +171,41 @@ static void test_live_owner(void)
     CU_ASSERT(spill_adopt(root, TAG, NULL, &s) == SPILL_ENOTFOUND); /* closed: gone */
 }
 
+static int no_dir_lock(spill__fd fd, int how)
+{
+    (void)fd;
+    (void)how;
+    return SPILL_OK;
+}
+
+/* Where the directory lock does not exist (off Linux: a no-op here), a held lock cannot be told
+ * apart: a live owner's is tried again for the bounded time, then EBUSY; a reaper's comes free
+ * within it and the orphan is adopted. */
+static void test_without_directory_locks(void)
+{
+    const char *root = tu_fresh_dir("answers-nolocks");
+    const char *live[] = {root, TAG, "1", "hold", NULL};
+    int (*real)(spill__fd, int) = spill__sys.dir_lock;
+    tu_proc owner;
+    spill_t *s;
+    int64_t took;
+    tally t;
+    CU_ASSERT_FATAL(tu_spawn(&owner, "adoptjob", live) == 0);
+    CU_ASSERT_FATAL(tu_read_line(&owner) != NULL); /* path */
+    CU_ASSERT_FATAL(tu_read_line(&owner) != NULL); /* done */
+    spill__sys.dir_lock = no_dir_lock;
+    took = spill__monotonic_us();
+    CU_ASSERT(spill_adopt(root, TAG, NULL, &s) == SPILL_EBUSY);
+    took = spill__monotonic_us() - took;
+    printf(" (EBUSY after %lld ms)", (long long)(took / 1000));
+    CU_ASSERT(took >= 150000 && took < 2000000);
+    CU_ASSERT(tu_wait(&owner) == 0);
+    memset(&t, 0, sizeof t);
+    t = race("answers-nolocks-race", "reap");
+    spill__sys.dir_lock = real;
+    CU_ASSERT(t.adopted == ROUNDS);
+}
+
 /* adoptlimit ROOT TAG EXTRA: spill_adopt with RLIMIT_NOFILE lowered to the descriptors open
  * now plus EXTRA; prints "rc=RC count=N" and the error's message. */
 static int open_fds(void)
@@ -350,6 +385,7 @@ static CU_TestInfo tests[] = {
     {"adopter against other processes' opens: never EBUSY", test_against_opens},
     {"adopter against reapers that take it: adopted or reaped", test_against_taking_reapers},
     {"a live owner with the tag: EBUSY", test_live_owner},
+    {"without directory locks: EBUSY after the bounded retry", test_without_directory_locks},
     {"descriptors exhausted: an error, nothing removed", test_descriptor_limit},
     {"a dry run measures an orphan without holding it", test_dry_run_holds_nothing},
     {"a reaper renames an orphan before queueing it", test_queued_orphans_renamed},
