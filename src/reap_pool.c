@@ -237,25 +237,28 @@ int spill__pool_start(spill__reap_pool **out, const spill__judge_ctx *c, unsigne
     return SPILL_OK;
 }
 
-/* On the reaping thread, before the orphan is queued: its spill_ name (and tag) goes at once,
- * not when a worker comes to it, so that an adopter never waits on a reaper's queue. Not once
- * the budget is spent: a worker will find it untouched (rule 10). */
-static void to_trash_now(const spill__judge_ctx *c, slot *s)
+/* On the reaping thread, before the orphan is queued (or waits for room in the queue): its
+ * spill_ name (and tag) goes at once, not when a worker comes to it, so that an adopter never
+ * waits on a reaper's queue. Not once the budget is spent: a worker will find it untouched
+ * (rule 10). `at` becomes its name now; returns 1 if renamed. */
+static int to_trash_now(const spill__judge_ctx *c, const char *name, spill__verdict *v,
+                        int progress, char at[256])
 {
     spill__doomed d;
-    strcpy(s->at, s->name);
-    s->renamed = 0;
-    if (c->deadline_us && !s->progress && spill__monotonic_us() >= c->deadline_us)
-        return;
-    doomed_of(c, s->name, &s->v, s->progress, &d);
+    snprintf(at, 256, "%s", name);
+    if (c->deadline_us && !progress && spill__monotonic_us() >= c->deadline_us)
+        return 0;
+    doomed_of(c, name, v, progress, &d);
     spill__to_trash(&d);
-    s->renamed = strcmp(d.name, s->name) != 0;
-    strcpy(s->at, d.name);
+    strcpy(at, d.name);
+    return strcmp(d.name, name) != 0;
 }
 
 void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v, int progress)
 {
     slot *s;
+    char at[256];
+    int renamed = to_trash_now(p->c, name, v, progress, at);
     apr_thread_mutex_lock(p->mu);
     for (;;) {
         report_done(p);
@@ -269,7 +272,8 @@ void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v
     s->v = *v;
     s->progress = progress;
     v->dir_fd = v->lock_fd = SPILL__NOFD;
-    to_trash_now(p->c, s);
+    strcpy(s->at, at);
+    s->renamed = renamed;
     apr_thread_mutex_lock(p->mu);
     s->state = QUEUED;
     s->seq = p->next_seq++;
