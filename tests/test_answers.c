@@ -1,6 +1,7 @@
 /* test_answers.c: what spill_adopt's answers mean, as clients act on them (SPILL_EBUSY: exit as
  * a duplicate job; SPILL_ENOTFOUND: start afresh). A reaper at work is never a live owner, a
  * candidate that could not be judged is an error with nothing removed, never "none". */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -285,6 +286,35 @@ static void test_descriptor_limit(void)
     CU_ASSERT(errors > 0 && adopted);
 }
 
+static int failing_read(spill__fd fd, void *buf, size_t len, size_t *got)
+{
+    (void)fd;
+    (void)buf;
+    (void)len;
+    *got = 0;
+    return spill__error_os("read", "", EIO);
+}
+
+/* A record that cannot be read (an I/O error) is not a foreign .lock: the answer is that error,
+ * with the orphan left byte for byte; readable again, it is adopted. */
+static void test_unreadable_record(void)
+{
+    const char *root = tu_fresh_dir("answers-eio");
+    const char *dir = plant_orphan(root, 0), *before = tu_snapshot(dir);
+    int (*real)(spill__fd, void *, size_t, size_t *) = spill__sys.read;
+    spill_t *s;
+    int rc;
+    spill__sys.read = failing_read;
+    rc = spill_adopt(root, TAG, NULL, &s);
+    spill__sys.read = real;
+    CU_ASSERT(rc == SPILL_EIO);
+    CU_ASSERT(spill_error_last()->os_error == EIO);
+    CU_ASSERT(strstr(spill_error_last()->message, dir) != NULL);
+    CU_ASSERT(strcmp(tu_snapshot(dir), before) == 0);
+    CU_ASSERT_FATAL(spill_adopt(root, TAG, NULL, &s) == SPILL_OK);
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+}
+
 /* reapstall ROOT MODE: a reap (grace 0, reap_resumable) whose walks inside spill directories
  * stall until stdin closes, each saying "stuck" first: MODE dry, a dry run on one thread (its
  * measuring stalls); pool, two workers (their removals stall). Then says "reaped N". */
@@ -393,6 +423,7 @@ static CU_TestInfo tests[] = {
     {"a live owner with the tag: EBUSY", test_live_owner},
     {"without directory locks: EBUSY after the bounded retry", test_without_directory_locks},
     {"descriptors exhausted: an error, nothing removed", test_descriptor_limit},
+    {"an unreadable record: its error, nothing removed", test_unreadable_record},
     {"a dry run measures an orphan without holding it", test_dry_run_holds_nothing},
     {"a reaper renames an orphan before queueing it", test_queued_orphans_renamed},
     CU_TEST_INFO_NULL,
