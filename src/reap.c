@@ -315,10 +315,11 @@ static int walk_root(reap_run *r)
         return spill__error_in(rc, r->c.root);
     /* The trap of a listing read while workers remove: an orphan is renamed to a trash name
      * in the root (remove.c, step 1; with a pool, before it is queued), and readdir may or
-     * may not return a name made after the listing was opened. Returned, it is judged again: live while the worker holds its
-     * lock, or a second removal. How much of a listing one readdir call fetches is libc's:
-     * glibc's 32 KiB hid it below some 600 entries, musl's 2 KiB showed it at 200. With a
-     * pool the names are read whole first; one thread removes each orphan before it reads on.
+     * may not return a name made after the listing was opened. Returned, it is judged again:
+     * live while the worker holds its lock, or a second removal. How much of a listing one
+     * readdir call fetches is libc's: glibc's 32 KiB hid it below some 600 entries, musl's
+     * 2 KiB showed it at 200. With a pool the names are read whole first; one thread removes
+     * each orphan before it reads on.
      * A budgeted reap reads a stream all the same (rule 10: its memory must not grow with the
      * root): a worker's trash name may come up, judged live while the worker holds its lock. */
     if (r->c.deadline_us)
