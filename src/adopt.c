@@ -1,6 +1,7 @@
 /* adopt.c: spill_adopt: a new owner takes over a dead owner's orphan by its tag, with the chunks
  * the journal proves complete, and everything else in it removed. The lock decides every race:
- * whoever takes the orphan's .lock owns it (docs/on-disk.md, section 10). */
+ * whoever takes the orphan's .lock owns it (docs/on-disk.md, section 10). What its answers
+ * mean (a held lock is not yet a live owner): docs/design.md, "Why removal goes in that order". */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,8 @@ typedef struct search {
     apr_array_header_t *found; /* candidate: orphans with the tag, and held spills with it */
     int owner;                 /* a live owner holds a spill with the tag (a duplicate job) */
     int error;                 /* an entry that could not be judged: its error (0: none) */
-    int locks;                 /* the directory lock excludes: 1, 0, or -1 not asked yet */
     spill__error_copy err;     /* and the message, given back if nothing else is the answer */
+    int locks;                 /* the directory lock excludes: 1, 0, or -1 not asked yet */
 } search;
 
 static int wanted_record(const search *q, const spill__verdict *v)
