@@ -1,18 +1,28 @@
 /* adopt.c: spill_adopt: a new owner takes over a dead owner's orphan by its tag, with the chunks
  * the journal proves complete, and everything else in it removed. The lock decides every race:
- * whoever takes the orphan's .lock owns it (docs/on-disk.md, section 10). */
+ * whoever takes the orphan's .lock owns it (docs/on-disk.md, section 10). What its answers
+ * mean (a held lock is not yet a live owner): docs/design.md, "Why removal goes in that order". */
 #include <stdlib.h>
 #include <string.h>
 
 #include <apr_strings.h>
+#include <apr_time.h>
 
 #include "judge.h"
 
 #define TAKE_ATTEMPTS 8 /* of one candidate, each cut short by a fork in another thread */
+#define RETRY_MS 200    /* how long a held candidate is tried again before the answer */
+#define OWNER_SEEN 3    /* sightings in a row of an owner's directory lock that settle it */
+
+/* Who holds a candidate's lock, by rule 13's directory lock (owner_of). */
+enum { OWNER_NO, OWNER_YES, OWNER_UNKNOWN };
 
 typedef struct candidate {
     char name[64];
     int64_t started;
+    int done;       /* taken, gone, not adoptable, or settled as a live owner's */
+    int owner;      /* at the last try, its lock was held by: OWNER_* */
+    unsigned seen;  /* tries in a row that saw an owner */
 } candidate;
 
 typedef struct search {
@@ -20,8 +30,11 @@ typedef struct search {
     const spill_opts *o;
     const char *tag;
     apr_pool_t *pool;
-    apr_array_header_t *found; /* candidate, orphans with the tag */
-    int busy;                  /* a live spill carries the tag, or a race was lost */
+    apr_array_header_t *found; /* candidate: orphans with the tag, and held spills with it */
+    int owner;                 /* a live owner holds a spill with the tag (a duplicate job) */
+    int error;                 /* an entry that could not be judged: its error (0: none) */
+    spill__error_copy err;     /* and the message, given back if nothing else is the answer */
+    int locks;                 /* the directory lock excludes: 1, 0, or -1 not asked yet */
 } search;
 
 static int wanted_record(const search *q, const spill__verdict *v)
@@ -43,23 +56,40 @@ static int adoptable_name(const char *name)
            spill__parse_name(name, &staging, &secs, &rnd) && !staging && strlen(name) < 64;
 }
 
-/* First pass: judges every child as the reaper does, notes the orphans carrying the tag and
- * whether a live spill carries it; every lock taken is released again. */
+/* An entry that could not be judged (descriptors or memory exhausted, an I/O error): logged,
+ * and the first such error kept, the answer when nothing is adopted and no owner is found. */
+static int judged_error(search *q, const char *name, const spill__verdict *v)
+{
+    const char *path = apr_pstrcat(q->pool, q->c.root, SPILL__PATH_SEP, name, NULL);
+    spill__log(q->o, 0, "spill_adopt: cannot judge %s: %s", path, v->reason);
+    spill__error_set_os(v->error, v->os_error, "spill_adopt", path, v->reason);
+    if (!q->error) {
+        q->error = v->error;
+        spill__error_copy_out(&q->err);
+    }
+    return v->error;
+}
+
+/* First pass: judges every child as the reaper does, and notes the orphans carrying the tag
+ * and the spills with the tag whose lock someone holds (their owner, or a reaper at work:
+ * told apart by adopt_in); every lock taken is released again. */
 static void look(search *q, const char *name)
 {
     spill__verdict v;
     spill__judge(&q->c, name, &v);
-    if (v.state == SPILL_LIVE) {
-        /* this process's own live spills are not read (rule 5): the registry knows their tag */
-        if (spill__registry_has_tag(v.dir_st.dev, v.dir_st.ino, q->tag))
-            q->busy = 1;
-        spill__judge_read_record(&q->c, &v);
-        if (wanted_record(q, &v))
-            q->busy = 1;
-    } else if (is_orphan(&v) && wanted_record(q, &v)) {
-        candidate *k = &APR_ARRAY_PUSH(q->found, candidate);
-        strcpy(k->name, name);
-        k->started = v.rec.started;
+    if (v.state == SPILL_LIVE && spill__registry_has_tag(v.dir_st.dev, v.dir_st.ino, q->tag)) {
+        q->owner = 1; /* this process's own: never read (rule 5), the registry knows its tag */
+    } else if (v.state == SPILL_LIVE || is_orphan(&v)) {
+        if (v.state == SPILL_LIVE)
+            spill__judge_read_record(&q->c, &v);
+        if (wanted_record(q, &v)) {
+            candidate *k = &APR_ARRAY_PUSH(q->found, candidate);
+            memset(k, 0, sizeof *k);
+            strcpy(k->name, name);
+            k->started = v.rec.started;
+        }
+    } else if (v.state == SPILL__ERROR && v.error != SPILL_EBUSY) {
+        judged_error(q, name, &v); /* EBUSY: replaced while judged, not this orphan */
     }
     spill__verdict_release(&v);
 }
@@ -288,24 +318,26 @@ static void remove_unproven(spill_t *s, const survey *sv, const spill__stat *dir
 
 /* Holds the directory as spill_open holds its own (on Windows without FILE_SHARE_DELETE; rule
  * 13's shared flock on POSIX, which keeps host cleaners out) and checks that the name is still
- * the directory whose lock we took. */
+ * the directory whose lock we took: SPILL_ENOTFOUND if not, SPILL_EBUSY if its directory lock
+ * is held (tried again), or the error that stopped it. */
 static int hold_dir(search *q, const char *name, spill__verdict *v, int *forked)
 {
     spill__stat named, held;
     spill__fd fd;
     uint64_t mark = spill__registry_mark();
     int rc = spill__sys.stat(q->c.root_fd, name, &named);
-    if (rc != SPILL_OK || named.dev != v->dir_st.dev || named.ino != v->dir_st.ino)
-        return SPILL_EBUSY; /* taken away or replaced meanwhile: a lost race */
-    if ((rc = spill__sys.open_dir(q->c.root_fd, name, 1, &fd)) != SPILL_OK)
-        return SPILL_EBUSY;
-    if (spill__sys.stat(fd, NULL, &held) != SPILL_OK || held.dev != v->dir_st.dev ||
+    if (rc == SPILL_ENOTFOUND ||
+        (rc == SPILL_OK && (named.dev != v->dir_st.dev || named.ino != v->dir_st.ino)))
+        return SPILL_ENOTFOUND; /* taken away or replaced meanwhile: not this orphan */
+    if (rc != SPILL_OK || (rc = spill__sys.open_dir(q->c.root_fd, name, 1, &fd)) != SPILL_OK)
+        return rc; /* descriptors exhausted, say: an error, never a lost race */
+    if ((rc = spill__sys.stat(fd, NULL, &held)) != SPILL_OK || held.dev != v->dir_st.dev ||
         held.ino != v->dir_st.ino) {
         spill__sys.close(fd);
-        return SPILL_EBUSY;
+        return rc == SPILL_OK ? SPILL_ENOTFOUND : rc;
     }
     /* the judge's exclusive directory lock goes with its descriptor (dir_close); a
-     * refused shared one means a cleaner walks the directory right now: given up */
+     * refused shared one means a cleaner walks the directory right now: tried again */
     spill__sys.dir_close(&v->dir_fd);
     v->dir_locked = 0;
     v->dir_fd = fd;
@@ -364,22 +396,77 @@ static void settle(search *q, spill_t *s, const survey *sv, const spill__stat *d
                (apr_uint64_t)sv->info.entries, (apr_uint64_t)sv->info.size, sv->kept->nelts, how);
 }
 
-/* Takes over the orphan under its lock: SPILL_OK (s filled), SPILL_EBUSY (a race lost, with
- * *forked set if the race was a fork in another thread: rule 14's window, see
- * spill__registry_hold), SPILL_ENOTFOUND (not adoptable after all), or the error that kept it
- * from being judged (its journal unreadable, say), the orphan left as it was. */
-static int take_once(search *q, const char *name, spill_t *s, int *forked)
+/* 1 if rule 13's directory lock exists here (Linux; elsewhere the platform's is a no-op), asked
+ * once per adoption of the root through two descriptors of our own: the second is refused. */
+static int locks_exclude(search *q)
 {
+    spill__fd a, b;
+    int excl = 0;
+    if (q->locks >= 0)
+        return q->locks;
+    if (spill__sys.open_dir(SPILL__NOFD, q->c.root, 0, &a) != SPILL_OK)
+        return 0; /* not known: as elsewhere, and asked again at the next try */
+    if (spill__sys.open_dir(SPILL__NOFD, q->c.root, 0, &b) == SPILL_OK) {
+        excl = spill__sys.dir_lock(a, SPILL__DLOCK_EX) == SPILL_EBUSY ||
+               spill__sys.dir_lock(b, SPILL__DLOCK_SH) == SPILL_EBUSY;
+        q->locks = excl;
+        spill__sys.dir_close(&b);
+    }
+    spill__sys.dir_close(&a);
+    return excl;
+}
+
+/* Who holds a busy .lock. On Linux a live 0.2+ owner share-locks its directory for its whole
+ * life (rule 13) and a reaper never does: granted a shared lock ourselves (so nobody holds an
+ * exclusive one), we ask for it exclusive; refused, another process shares the directory: an
+ * owner (or an adopter becoming one). Elsewhere the directory lock does not exist. */
+static int owner_of(search *q, spill__fd dir_fd)
+{
+    int shared;
+    if (!locks_exclude(q))
+        return OWNER_UNKNOWN;
+    if (spill__sys.dir_lock(dir_fd, SPILL__DLOCK_SH) != SPILL_OK)
+        return OWNER_NO; /* an exclusive holder: a reaper removing it, or a cleaner */
+    shared = spill__sys.dir_lock(dir_fd, SPILL__DLOCK_EX) == SPILL_EBUSY;
+    spill__sys.dir_lock(dir_fd, SPILL__DLOCK_UN); /* for every copy: a forked child's too */
+    return shared ? OWNER_YES : OWNER_NO;
+}
+
+/* Why a candidate judged in v is not an orphan to take: SPILL_EBUSY, held (k->owner says by
+ * whom); SPILL_ENOTFOUND, gone (reaped) or not adoptable; else the error that kept it from
+ * being judged. */
+static int not_taken(search *q, candidate *k, spill__verdict *v)
+{
+    if (v->state == SPILL_LIVE) {
+        if (spill__registry_has(v->dir_st.dev, v->dir_st.ino))
+            k->owner = OWNER_YES; /* this process owns it: an owner for certain */
+        else if (v->lock_fd == SPILL__NOFD)
+            k->owner = owner_of(q, v->dir_fd); /* its .lock is busy */
+        return SPILL_EBUSY; /* else its .lock is free but the directory held: tried again */
+    }
+    if (v->state == SPILL__ERROR && v->error != SPILL_EBUSY)
+        return judged_error(q, k->name, v);
+    return SPILL_ENOTFOUND;
+}
+
+/* Takes over the orphan under its lock: SPILL_OK (s filled), SPILL_EBUSY (held, k->owner says
+ * by whom; or a race lost, with *forked set if the race was a fork in another thread: rule
+ * 14's window, see spill__registry_hold), SPILL_ENOTFOUND (gone, or not adoptable after all),
+ * or the error that stopped it (nothing removed). */
+static int take_once(search *q, candidate *k, spill_t *s, int *forked)
+{
+    const char *name = k->name;
     const char *where = apr_pstrcat(q->pool, q->c.root, SPILL__PATH_SEP, name, NULL);
     spill__verdict v;
     survey sv;
     uint64_t mark = spill__registry_mark(); /* before the judge opens and locks .lock */
     int rc, journal, held = 0;
     *forked = 0;
+    k->owner = OWNER_NO;
     memset(&sv, 0, sizeof sv);
     spill__judge(&q->c, name, &v);
     if (!is_orphan(&v) || !wanted_record(q, &v)) {
-        rc = v.state == SPILL_LIVE ? SPILL_EBUSY : SPILL_ENOTFOUND;
+        rc = is_orphan(&v) ? SPILL_ENOTFOUND : not_taken(q, k, &v);
         spill__verdict_release(&v);
         return rc;
     }
@@ -423,11 +510,11 @@ static int take_once(search *q, const char *name, spill_t *s, int *forked)
 
 /* A fork that came while the lock was taken costs the attempt, never the candidate: its lock is
  * let go (unlock, which reaches the child's copy) and taken again. */
-static int take(search *q, const char *name, spill_t *s)
+static int take(search *q, candidate *k, spill_t *s)
 {
     int i, rc = SPILL_EBUSY, forked = 1;
     for (i = 0; i < TAKE_ATTEMPTS && forked; i++)
-        rc = take_once(q, name, s, &forked);
+        rc = take_once(q, k, s, &forked);
     return rc;
 }
 
@@ -446,32 +533,80 @@ static int check_args(const char *root, const char *tag, spill_t **out)
     return SPILL_OK;
 }
 
-/* Tries the candidates newest first; a lost race moves on to the next. */
-static int adopt_in(search *q, spill_t *s)
+/* The handle, once the candidate `name` is taken. */
+static int taken(search *q, spill_t *s, const char *name)
+{
+    s->path = apr_pstrcat(s->pool, q->c.root, SPILL__PATH_SEP, name, NULL);
+    s->root_fd = q->c.root_fd; /* the handle's own from now on */
+    q->c.root_fd = SPILL__NOFD;
+    /* a fork in another thread leaves the child nothing of this spill (rule 14) */
+    spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd, q->tag);
+    return SPILL_OK;
+}
+
+/* Tries each candidate not done yet, newest first: SPILL_OK once one is taken, an error that
+ * stopped a taking, else SPILL_EBUSY with *held counting those still held (by a reaper at
+ * work, say). A candidate seen held by its owner OWNER_SEEN times in a row is settled. */
+static int try_all(search *q, spill_t *s, int *held)
 {
     int i, rc;
-    qsort(q->found->elts, (size_t)q->found->nelts, sizeof(candidate), newest_first);
+    *held = 0;
     for (i = 0; i < q->found->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(q->found, i, candidate).name;
-        rc = take(q, name, s);
-        if (rc == SPILL_OK) {
-            s->path = apr_pstrcat(s->pool, q->c.root, SPILL__PATH_SEP, name, NULL);
-            s->root_fd = q->c.root_fd; /* the handle's own from now on */
-            q->c.root_fd = SPILL__NOFD;
-            /* a fork in another thread leaves the child nothing of this spill (rule 14) */
-            spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd, q->tag);
-            return SPILL_OK;
-        }
-        if (rc == SPILL_EBUSY)
-            q->busy = 1;
-        else if (rc != SPILL_ENOTFOUND)
-            return rc;
+        candidate *k = &APR_ARRAY_IDX(q->found, i, candidate);
+        if (k->done)
+            continue;
+        if ((rc = take(q, k, s)) == SPILL_OK)
+            return taken(q, s, k->name);
+        if (rc != SPILL_EBUSY && rc != SPILL_ENOTFOUND)
+            return rc; /* not judged, or not taken over: nothing of it removed */
+        k->done = rc == SPILL_ENOTFOUND; /* gone (reaped), or not adoptable */
+        k->seen = rc == SPILL_EBUSY && k->owner == OWNER_YES ? k->seen + 1 : 0;
+        if (k->seen >= OWNER_SEEN)
+            k->done = q->owner = 1;
+        *held += !k->done;
     }
-    if (q->busy)
+    return SPILL_EBUSY;
+}
+
+/* What the search found, when nothing was taken: a live owner (a duplicate job), else the
+ * error that kept an entry from being judged, else nothing adoptable carries the tag. */
+static int answer(search *q)
+{
+    if (q->owner)
         return spill__error(SPILL_EBUSY, "spill_adopt", q->c.root,
                             "only live spills carry the tag %s", q->tag);
+    if (q->error) {
+        spill__error_copy_in(&q->err);
+        return q->error;
+    }
     return spill__error(SPILL_ENOTFOUND, "spill_adopt", q->c.root,
                         "no orphan to adopt carries the tag %s", q->tag);
+}
+
+/* Tries the candidates newest first; one held by someone is tried again for RETRY_MS: a
+ * reaper's hold ends (the orphan kept, or gone), an owner's does not. Past that, a candidate
+ * still held counts as a live owner's where its directory lock said so (Linux) or cannot say
+ * (elsewhere); one held with no owner sharing its directory is a reaper's: gone. */
+static int adopt_in(search *q, spill_t *s)
+{
+    int64_t deadline = spill__monotonic_us() + (int64_t)RETRY_MS * 1000;
+    apr_interval_time_t pause = 500;
+    int i, rc, held;
+    qsort(q->found->elts, (size_t)q->found->nelts, sizeof(candidate), newest_first);
+    while ((rc = try_all(q, s, &held)) == SPILL_EBUSY && held &&
+           spill__monotonic_us() < deadline) {
+        apr_sleep(pause); /* the holder is another process: it needs the processor */
+        if (pause < 8000)
+            pause *= 2;
+    }
+    if (rc != SPILL_EBUSY)
+        return rc;
+    for (i = 0; i < q->found->nelts; i++) {
+        candidate *k = &APR_ARRAY_IDX(q->found, i, candidate);
+        if (!k->done && k->owner != OWNER_NO)
+            q->owner = 1;
+    }
+    return answer(q);
 }
 
 int spill_adopt(const char *root, const char *tag, const spill_opts *opts, spill_t **out)
@@ -492,6 +627,7 @@ int spill_adopt(const char *root, const char *tag, const spill_opts *opts, spill
     if ((rc = spill__handle_new(&o, &s)) != SPILL_OK)
         return rc;
     memset(&q, 0, sizeof q);
+    q.locks = -1;
     q.o = &o;
     q.tag = s->opts.tag;
     q.pool = s->pool;

@@ -116,18 +116,21 @@ static int open_checked(const spill__judge_ctx *c, const char *name, spill__verd
 }
 
 /* Reads the start of .lock through fd and parses the owner record. fd is a descriptor the
- * platform opened only after examining .lock as a regular file with one link (rule 7). */
-static void read_record(spill__fd fd, spill__verdict *v)
+ * platform opened only after examining .lock as a regular file with one link (rule 7). A read
+ * that fails is returned: a record that could not be read is not a foreign .lock. */
+static int read_record(spill__fd fd, spill__verdict *v)
 {
     char buf[SPILL__RECORD_MAX];
-    size_t got = 0, n;
+    size_t got = 0, n = 1;
     spill__stat st;
-    while (got < sizeof buf && spill__sys.read(fd, buf + got, sizeof buf - got, &n) == SPILL_OK &&
-           n > 0)
+    int rc = SPILL_OK;
+    while (got < sizeof buf && n > 0 &&
+           (rc = spill__sys.read(fd, buf + got, sizeof buf - got, &n)) == SPILL_OK)
         got += n;
-    v->has_record = spill__record_parse(buf, got, &v->rec);
+    v->has_record = rc == SPILL_OK && spill__record_parse(buf, got, &v->rec);
     if (spill__sys.stat(fd, NULL, &st) == SPILL_OK)
         v->lock_size = st.size;
+    return rc;
 }
 
 /* Rule 13: an orphan's directory is taken from the host's cleaners by convention too, with a
@@ -235,8 +238,9 @@ static void judge_lock(const spill__judge_ctx *c, const char *name, spill__verdi
         set(v, SPILL_UNSAFE, ".lock %s", spill_error_last()->message);
     } else if (rc != SPILL_OK) {
         error(v, rc);
+    } else if ((rc = read_record(v->lock_fd, v)) != SPILL_OK) {
+        error(v, rc); /* left, whatever it is: any doubt means "leave it" (rule 7) */
     } else {
-        read_record(v->lock_fd, v);
         if (!v->has_record)
             judge_age(c, name, v, "foreign .lock");
         else if (c->network && strcmp(v->rec.host, c->host) != 0)

@@ -108,11 +108,17 @@ static void removed(void *ctx, const char *name, const spill__removal *rm)
 }
 
 /* A dry run counts what the removal would take (.lock included, as a removal counts it) and
- * removes nothing; the verdict's lock is released with the verdict, as after a removal. */
+ * removes nothing. It measures after letting its locks go: an orphan it only looks at is
+ * never held, by the whole walk of a big one, from an adopter (which would take a held lock
+ * for its owner's, or wait). */
 static void count_orphan(reap_run *r, const char *name, spill__verdict *v)
 {
     spill__tree_stats ts;
     memset(&ts, 0, sizeof ts);
+    spill__verdict_dir_unlock(v);
+    if (v->lock_fd != SPILL__NOFD)
+        spill__sys.unlock(v->lock_fd);
+    v->lock_fd = SPILL__NOFD;
     spill__tree_measure(v->dir_fd, &ts);
     r->st.reaped++;
     r->st.files_removed += ts.files;
@@ -307,12 +313,13 @@ static int walk_root(reap_run *r)
     int rc = spill__sys.list_open(r->c.root_fd, &d);
     if (rc != SPILL_OK)
         return spill__error_in(rc, r->c.root);
-    /* The trap of a listing read while workers remove: a worker renames its orphan to a trash
-     * name in the root (remove.c, step 1), and readdir may or may not return a name made after
-     * the listing was opened. Returned, it is judged again: live while the worker holds its
-     * lock, or a second removal. How much of a listing one readdir call fetches is libc's:
-     * glibc's 32 KiB hid it below some 600 entries, musl's 2 KiB showed it at 200. With a
-     * pool the names are read whole first; one thread removes each orphan before it reads on.
+    /* The trap of a listing read while workers remove: an orphan is renamed to a trash name
+     * in the root (remove.c, step 1; with a pool, before it is queued), and readdir may or
+     * may not return a name made after the listing was opened. Returned, it is judged again:
+     * live while the worker holds its lock, or a second removal. How much of a listing one
+     * readdir call fetches is libc's: glibc's 32 KiB hid it below some 600 entries, musl's
+     * 2 KiB showed it at 200. With a pool the names are read whole first; one thread removes
+     * each orphan before it reads on.
      * A budgeted reap reads a stream all the same (rule 10: its memory must not grow with the
      * root): a worker's trash name may come up, judged live while the worker holds its lock. */
     if (r->c.deadline_us)

@@ -11,6 +11,25 @@
 
 #include "reap.h"
 
+/* The orphan root/name judged in v, as remove.c takes it. */
+static void doomed_of(const spill__judge_ctx *c, const char *name, spill__verdict *v,
+                      int progress, spill__doomed *d)
+{
+    memset(d, 0, sizeof *d);
+    d->root = c->root;
+    d->root_fd = c->root_fd;
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->dir_fd = &v->dir_fd;
+    d->lock_fd = &v->lock_fd;
+    d->dev = v->dir_st.dev;
+    d->ino = v->dir_st.ino;
+    d->lock_ours = v->lock_fd != SPILL__NOFD; /* the probe checked it is this .lock */
+    d->deadline_us = c->deadline_us;
+    d->progress = progress;
+    d->stop = c->stop;
+    d->stop_ctx = c->stop_ctx;
+}
+
 /* One orphan, removed while holding its lock (if it had one) through the one function that
  * decides rule 6's order (remove.c), counting what went. */
 void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__verdict *v,
@@ -18,19 +37,7 @@ void spill__remove_orphan(const spill__judge_ctx *c, const char *name, spill__ve
 {
     spill__doomed d;
     int rc;
-    memset(&d, 0, sizeof d);
-    d.root = c->root;
-    d.root_fd = c->root_fd;
-    snprintf(d.name, sizeof d.name, "%s", name);
-    d.dir_fd = &v->dir_fd;
-    d.lock_fd = &v->lock_fd;
-    d.dev = v->dir_st.dev;
-    d.ino = v->dir_st.ino;
-    d.lock_ours = v->lock_fd != SPILL__NOFD; /* the probe checked it is this .lock */
-    d.deadline_us = c->deadline_us;
-    d.progress = progress;
-    d.stop = c->stop;
-    d.stop_ctx = c->stop_ctx;
+    doomed_of(c, name, v, progress, &d);
     /* only the remover whose rmdir took the directory counts it as reaped, so racing reapers
      * count it once */
     rc = spill__remove_dir(&d);
@@ -51,7 +58,9 @@ typedef struct slot {
     int state;
     uint64_t seq;               /* submission order: workers take the oldest queued */
     int progress;               /* the reap's first orphan: started whatever the budget */
-    char name[256];
+    char name[256];             /* as judged, for the log */
+    char at[256];               /* its name now: its trash name once renamed */
+    int renamed;                /* renamed before it was queued: started, whatever the budget */
     spill__verdict v;           /* owns the orphan's descriptors and lock until removed */
     spill__removal rm;
     spill__error_copy err;      /* the worker's last error when rm.rc is an error */
@@ -136,9 +145,11 @@ static int wait_for_sibling(spill__reap_pool *p)
 static void remove_slot(spill__reap_pool *p, slot *s)
 {
     memset(&s->rm, 0, sizeof s->rm);
-    spill__remove_orphan(p->c, s->name, &s->v, s->progress, &s->rm);
+    spill__remove_orphan(p->c, s->at, &s->v, s->progress, &s->rm);
     while (spill__out_of_descriptors(s->rm.os_error) && wait_for_sibling(p))
         spill__remove_orphan(p->c, s->rm.at, &s->v, s->progress, &s->rm);
+    if (s->renamed && s->rm.cut == SPILL__DOOMED_UNTOUCHED)
+        s->rm.cut = SPILL__DOOMED_CUT; /* rule 10: a trash name is a start */
     if (s->rm.rc != SPILL_OK && s->rm.rc != SPILL_ENOTFOUND)
         spill__error_copy_out(&s->err);
     spill__verdict_release(&s->v);
@@ -226,9 +237,28 @@ int spill__pool_start(spill__reap_pool **out, const spill__judge_ctx *c, unsigne
     return SPILL_OK;
 }
 
+/* On the reaping thread, before the orphan is queued (or waits for room in the queue): its
+ * spill_ name (and tag) goes at once, not when a worker comes to it, so that an adopter never
+ * waits on a reaper's queue. Not once the budget is spent: a worker will find it untouched
+ * (rule 10). `at` becomes its name now; returns 1 if renamed. */
+static int to_trash_now(const spill__judge_ctx *c, const char *name, spill__verdict *v,
+                        int progress, char at[256])
+{
+    spill__doomed d;
+    snprintf(at, 256, "%s", name);
+    if (c->deadline_us && !progress && spill__monotonic_us() >= c->deadline_us)
+        return 0;
+    doomed_of(c, name, v, progress, &d);
+    spill__to_trash(&d);
+    strcpy(at, d.name);
+    return strcmp(d.name, name) != 0;
+}
+
 void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v, int progress)
 {
     slot *s;
+    char at[256];
+    int renamed = to_trash_now(p->c, name, v, progress, at);
     apr_thread_mutex_lock(p->mu);
     for (;;) {
         report_done(p);
@@ -242,6 +272,8 @@ void spill__pool_submit(spill__reap_pool *p, const char *name, spill__verdict *v
     s->v = *v;
     s->progress = progress;
     v->dir_fd = v->lock_fd = SPILL__NOFD;
+    strcpy(s->at, at);
+    s->renamed = renamed;
     apr_thread_mutex_lock(p->mu);
     s->state = QUEUED;
     s->seq = p->next_seq++;

@@ -59,9 +59,11 @@ static int is_it(const spill__doomed *d, const char *name)
            st.ino == d->ino;
 }
 
-/* Step 1. A name that fails to become a trash name (a filesystem that refuses the rename) is
- * removed under its own name: nothing is lost but rule 1's promptness. */
-static void to_trash(spill__doomed *d)
+/* Step 1, here or by a reaper before it queues the orphan for a worker (reap_pool.c), so that
+ * its spill_ name (and tag) is gone at once. A name that fails to become a trash name (a
+ * filesystem that refuses the rename) is removed under its own name: nothing is lost but rule
+ * 1's promptness. */
+void spill__to_trash(spill__doomed *d)
 {
     char trash[sizeof d->name];
     int i, kind = SPILL__N_SPILL, rc = SPILL_EBUSY;
@@ -150,7 +152,7 @@ int spill__remove_dir(spill__doomed *d)
         return SPILL_OK;
     }
     strcpy(was, d->name);
-    to_trash(d);
+    spill__to_trash(d);
     renamed = strcmp(was, d->name) != 0;
     lim.keep = *d->lock_fd != SPILL__NOFD ? SPILL__LOCK_NAME : NULL;
     lim.deadline_us = d->deadline_us;

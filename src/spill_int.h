@@ -209,6 +209,8 @@ typedef struct spill__doomed {
 #define SPILL__DOOMED_CUT 1
 #define SPILL__DOOMED_UNTOUCHED 2
 int spill__remove_dir(spill__doomed *d);
+/* Its step 1 alone (POSIX, with d->lock_ours): d->name becomes a fresh trash name. */
+void spill__to_trash(spill__doomed *d);
 
 /* ==== The registry: what this process owns (rule 14) ================================== */
 

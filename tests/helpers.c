@@ -203,6 +203,9 @@ int tu_helper_adoptgo(int argc, const char *const *argv);
 int tu_helper_reapgo(int argc, const char *const *argv);
 #ifndef _WIN32
 int tu_helper_reaplimit(int argc, const char *const *argv);
+int tu_helper_reaploop(int argc, const char *const *argv);
+int tu_helper_adoptlimit(int argc, const char *const *argv);
+int tu_helper_reapstall(int argc, const char *const *argv);
 int tu_helper_bgclose(int argc, const char *const *argv);
 int tu_helper_forkoutlive(int argc, const char *const *argv);
 int tu_helper_forkmidopen(int argc, const char *const *argv);
@@ -249,6 +252,9 @@ const test_helper test_helpers[] = {
     {"putloop", tu_helper_putloop},
 #ifndef _WIN32
     {"reaplimit", tu_helper_reaplimit},
+    {"reaploop", tu_helper_reaploop},
+    {"adoptlimit", tu_helper_adoptlimit},
+    {"reapstall", tu_helper_reapstall},
     {"bgclose", tu_helper_bgclose},
     {"bighold", tu_helper_bighold},
 #endif

@@ -20,6 +20,7 @@ extern test_suite suite_win32, suite_win32owner;
 /* fork(), POSIX modes and owners, fcntl/flock traps, fault injection, PATH_MAX */
 extern test_suite suite_fork, suite_root, suite_backend, suite_faults, suite_long,
     suite_parallel, suite_forkstorm, suite_citizen, suite_big;
+extern test_suite suite_answers; /* what spill_adopt's answers mean, against other processes */
 #endif
 #ifdef __linux__
 extern test_suite suite_deadmount; /* FUSE, mount namespaces */
@@ -58,6 +59,7 @@ static test_suite *suites[] = {
     &suite_forkstorm,
     &suite_citizen,
     &suite_big,
+    &suite_answers,
 #endif
 #ifdef __linux__
     &suite_deadmount,
