@@ -50,7 +50,8 @@ typedef enum spill_err {
     SPILL_EACCES = -9,    /* permission denied */
     SPILL_ELOST = -10,    /* this spill's directory or lock was taken away from under it */
     SPILL_EFORKED = -11,  /* handle used in a process other than the one that opened it */
-    SPILL_ERANGE = -12    /* caller's buffer too small */
+    SPILL_ERANGE = -12,   /* caller's buffer too small */
+    SPILL_ETIMEDOUT = -13 /* the budget (reap_budget_ms) ran out before spill_adopt could decide */
 } spill_err;
 
 /* A short, static English description of a spill_err ("unknown error" for other values). */
@@ -105,7 +106,8 @@ typedef struct spill_opts {
                                  closed. With expected_bytes short of free space, the open
                                  first reaps synchronously. A forked child neither inherits
                                  nor joins it. */
-    uint32_t reap_budget_ms;  /* default 0 (no limit): the reap in spill_open stops after this */
+    uint32_t reap_budget_ms;  /* default 0 (no limit): the reap in spill_open stops after this,
+                                 and spill_adopt answers SPILL_ETIMEDOUT past it */
     uint64_t expected_bytes;  /* default 0; else spill_open needs expected + 10% free, after
                                  reaping, and fails with SPILL_ENOSPC otherwise */
     unsigned threads;         /* reaper workers; default 1 (no thread is started); 0 = one
@@ -289,8 +291,11 @@ SPILL_EXTERN int spill_scan(const char *root, const spill_opts *opts,
  * Only chunks the journal proves complete are kept; everything else in the directory is
  * removed (links as links, never followed). opts may be NULL (defaults; no reap is run).
  * Errors: SPILL_EINVAL (no root or out, an empty tag or one longer than 255 bytes, dry_run),
- * SPILL_EBUSY (only live spills carry the tag: the job runs elsewhere), SPILL_ENOTFOUND (none
- * does, or the root does not exist), SPILL_EUNSAFE (a root others can write to), SPILL_EIO. */
+ * SPILL_EBUSY (a live owner holds a spill with the tag: the job runs elsewhere), SPILL_ENOTFOUND
+ * (no adoptable orphan carries it, or the root does not exist), SPILL_ETIMEDOUT (opts'
+ * reap_budget_ms ran out before it could decide: nothing taken, nothing removed), SPILL_EUNSAFE
+ * (a root others can write to), SPILL_EIO and the like (an orphan that could not be judged, or
+ * its journal read: nothing removed). */
 SPILL_EXTERN int spill_adopt(const char *root, const char *tag, const spill_opts *opts,
                              spill_t **out);
 

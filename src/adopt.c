@@ -35,6 +35,7 @@ typedef struct search {
     int error;                 /* an entry that could not be judged: its error (0: none) */
     spill__error_copy err;     /* and the message, given back if nothing else is the answer */
     int locks;                 /* the directory lock excludes: 1, 0, or -1 not asked yet */
+    int64_t deadline_us;       /* rule 10: reap_budget_ms from the start (0: none) */
 } search;
 
 static int wanted_record(const search *q, const spill__verdict *v)
@@ -94,24 +95,39 @@ static void look(search *q, const char *name)
     spill__verdict_release(&v);
 }
 
+/* Rule 10: past opts' reap_budget_ms, an adopt that has not decided answers SPILL_ETIMEDOUT,
+ * never EBUSY or ENOTFOUND (which would make the job exit, or start afresh). */
+static int over_budget(const search *q)
+{
+    if (!q->deadline_us || spill__monotonic_us() < q->deadline_us)
+        return SPILL_OK;
+    return spill__error(SPILL_ETIMEDOUT, "spill_adopt", q->c.root,
+                        "the budget of %lu ms ran out before the orphans carrying the tag %s "
+                        "were judged", (unsigned long)q->o->reap_budget_ms, q->tag);
+}
+
+/* Reads the root as a stream and judges each spill-named child as it comes (its memory does
+ * not grow with the root), the budget checked among them, those ignored too. */
 static int list_candidates(search *q)
 {
     spill__dir *d;
     const char *name;
+    char copy[64];
     int rc = spill__sys.list_open(q->c.root_fd, &d);
-    apr_array_header_t *names = apr_array_make(q->pool, 16, sizeof(char *));
-    int i;
     if (rc != SPILL_OK)
         return spill__error_in(rc, q->c.root);
-    while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name)
-        if (adoptable_name(name))
-            APR_ARRAY_PUSH(names, char *) = apr_pstrdup(q->pool, name);
+    while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
+        if ((rc = over_budget(q)) != SPILL_OK)
+            break;
+        if (!adoptable_name(name))
+            continue;
+        strcpy(copy, name); /* judging reads other directories: the name is kept apart */
+        look(q, copy);
+    }
     spill__sys.list_close(d);
-    if (rc != SPILL_OK)
-        return spill__error_in(rc, q->c.root);
-    for (i = 0; i < names->nelts; i++)
-        look(q, APR_ARRAY_IDX(names, i, char *));
-    return SPILL_OK;
+    if (rc == SPILL_ETIMEDOUT)
+        return rc;
+    return rc == SPILL_OK ? over_budget(q) : spill__error_in(rc, q->c.root);
 }
 
 static int newest_first(const void *a, const void *b)
@@ -594,7 +610,7 @@ static int adopt_in(search *q, spill_t *s)
     int i, rc, held;
     qsort(q->found->elts, (size_t)q->found->nelts, sizeof(candidate), newest_first);
     while ((rc = try_all(q, s, &held)) == SPILL_EBUSY && held &&
-           spill__monotonic_us() < deadline) {
+           spill__monotonic_us() < deadline && (rc = over_budget(q)) == SPILL_OK) {
         apr_sleep(pause); /* the holder is another process: it needs the processor */
         if (pause < 8000)
             pause *= 2;
@@ -628,6 +644,8 @@ int spill_adopt(const char *root, const char *tag, const spill_opts *opts, spill
         return rc;
     memset(&q, 0, sizeof q);
     q.locks = -1;
+    if (o.reap_budget_ms)
+        q.deadline_us = spill__monotonic_us() + (int64_t)o.reap_budget_ms * 1000;
     q.o = &o;
     q.tag = s->opts.tag;
     q.pool = s->pool;

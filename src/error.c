@@ -35,6 +35,7 @@ const char *spill_strerror(int err)
     case SPILL_ELOST: return "spill directory or lock was taken away";
     case SPILL_EFORKED: return "handle used in a forked child";
     case SPILL_ERANGE: return "buffer too small";
+    case SPILL_ETIMEDOUT: return "budget exhausted before a decision";
     default: return "unknown error";
     }
 }

@@ -315,6 +315,37 @@ static void test_unreadable_record(void)
     CU_ASSERT(spill_close(s) == SPILL_OK);
 }
 
+/* A stat that takes 20 ms, as on a slow or loaded disk. */
+static int slow_stat(spill__fd at, const char *name, spill__stat *st)
+{
+    apr_sleep(apr_time_from_msec(20));
+    return spill__sys_default.stat(at, name, st);
+}
+
+/* Rule 10: an adopt whose budget runs out before it could decide answers SPILL_ETIMEDOUT (never
+ * EBUSY or ENOTFOUND), within about that budget, with every orphan left as it was; with no
+ * budget the same root is adopted. */
+static void test_budget_runs_out(void)
+{
+    const char *root = tu_fresh_dir("answers-budget"), *before;
+    spill_opts o;
+    spill_t *s;
+    unsigned i;
+    int rc;
+    for (i = 0; i < 20; i++)
+        plant_orphan(root, i);
+    before = tu_snapshot(root);
+    spill_opts_init(&o);
+    o.reap_budget_ms = 50;
+    spill__sys.stat = slow_stat; /* judging the 20 would take some 800 ms */
+    rc = spill_adopt(root, TAG, &o, &s);
+    spill__sys.stat = spill__sys_default.stat;
+    CU_ASSERT_EQUAL(rc, SPILL_ETIMEDOUT);
+    CU_ASSERT(strcmp(tu_snapshot(root), before) == 0);
+    CU_ASSERT_FATAL(spill_adopt(root, TAG, NULL, &s) == SPILL_OK);
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+}
+
 /* reapstall ROOT MODE: a reap (grace 0, reap_resumable) whose walks inside spill directories
  * stall until stdin closes, each saying "stuck" first: MODE dry, a dry run on one thread (its
  * measuring stalls); pool, two workers (their removals stall). Then says "reaped N". */
@@ -417,6 +448,8 @@ static void test_queued_orphans_renamed(void)
 }
 
 static CU_TestInfo tests[] = {
+    {"an adopt whose budget runs out answers SPILL_ETIMEDOUT, nothing taken or removed",
+     test_budget_runs_out},
     {"adopter against plain reapers: never EBUSY", test_against_plain_reapers},
     {"adopter against other processes' opens: never EBUSY", test_against_opens},
     {"adopter against reapers that take it: adopted or reaped", test_against_taking_reapers},

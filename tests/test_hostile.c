@@ -2,7 +2,8 @@
  * directories (each judged unsafe: not ours) in a sticky tmpfs root, in front of the owner's own
  * orphan. Budgeted reaps, each a new process as in a crash loop, return within about their
  * budget and in bounded memory, and go on where the last stopped, so the orphan is reaped within
- * a bounded number of runs; so does spill_open's budgeted reap. Linux, as root (the planter is
+ * a bounded number of runs; so does spill_open's budgeted reap, and spill_adopt answers
+ * SPILL_ETIMEDOUT within its budget. Linux, as root (the planter is
  * nobody), on /dev/shm; SPILL_TEST_HOSTILE=1 (the flock leg): a million directories take some
  * seconds and most of a GiB of kernel memory. */
 #include <stdio.h>
@@ -25,8 +26,9 @@
 #define TMPFS_MAGIC_ 0x01021994
 #define NOBODY 65534
 
-/* reapbudget ROOT MS [open]: spill_reap (or, with "open", spill_open and close) with that
- * budget; prints its result, the call's wall time, the process's peak RSS and its counts. */
+/* reapbudget ROOT MS [open|adopt]: spill_reap (or spill_open and close, or spill_adopt of the
+ * tag "hostile") with that budget; prints its result, the call's wall time, the process's peak
+ * RSS and its counts. */
 int tu_helper_reapbudget(int argc, const char *const *argv)
 {
     spill_opts o;
@@ -34,7 +36,8 @@ int tu_helper_reapbudget(int argc, const char *const *argv)
     spill_t *s;
     struct rusage ru;
     int64_t t0;
-    int rc, open = argc > 2 && strcmp(argv[2], "open") == 0;
+    const char *mode = argc > 2 ? argv[2] : "reap";
+    int rc;
     if (argc < 2)
         return 2;
     spill_opts_init(&o);
@@ -42,10 +45,15 @@ int tu_helper_reapbudget(int argc, const char *const *argv)
     memset(&st, 0, sizeof st);
     st.version = SPILL_REAP_STATS_VERSION;
     t0 = spill__monotonic_us();
-    if (open && (rc = spill_open(argv[0], &o, &s)) == SPILL_OK)
-        spill_close(s);
-    else if (!open)
+    if (strcmp(mode, "open") == 0) {
+        if ((rc = spill_open(argv[0], &o, &s)) == SPILL_OK)
+            spill_close(s);
+    } else if (strcmp(mode, "adopt") == 0) {
+        if ((rc = spill_adopt(argv[0], "hostile", &o, &s)) == SPILL_OK)
+            spill_close(s);
+    } else {
         rc = spill_reap(argv[0], &o, &st);
+    }
     t0 = (spill__monotonic_us() - t0) / 1000;
     getrusage(RUSAGE_SELF, &ru);
     printf("rc=%d ms=%lld rss_kb=%ld scanned=%u reaped=%u\n", rc, (long long)t0, ru.ru_maxrss,
@@ -147,6 +155,13 @@ static void test_million_planted(void)
     CU_ASSERT(parse(line, &rc, &ms, &rss, &scanned) && rc == SPILL_OK && ms <= WALL_MS &&
               rss <= RSS_KB);
     printf("  spill_open with a %d ms budget there: %ld ms, %ld KiB RSS\n", BUDGET_MS, ms, rss);
+    /* an adopt cannot judge a million entries in its budget: it says so (rule 10) */
+    args[2] = "adopt";
+    line = tu_run_helper("reapbudget", args);
+    CU_ASSERT(parse(line, &rc, &ms, &rss, &scanned) && rc == SPILL_ETIMEDOUT &&
+              ms <= WALL_MS && rss <= RSS_KB);
+    printf("  spill_adopt with a %d ms budget there: %ld ms, %ld KiB RSS, rc %d\n", BUDGET_MS,
+           ms, rss, rc);
     unplant(root);
 }
 

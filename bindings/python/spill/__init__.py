@@ -47,6 +47,7 @@ class Code(enum.IntEnum):
     ELOST = -10
     EFORKED = -11
     ERANGE = -12
+    ETIMEDOUT = -13
 
 
 class State(enum.IntEnum):

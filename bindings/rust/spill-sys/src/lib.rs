@@ -30,6 +30,7 @@ pub const SPILL_EACCES: spill_err = -9;
 pub const SPILL_ELOST: spill_err = -10;
 pub const SPILL_EFORKED: spill_err = -11;
 pub const SPILL_ERANGE: spill_err = -12;
+pub const SPILL_ETIMEDOUT: spill_err = -13;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]

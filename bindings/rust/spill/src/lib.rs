@@ -74,6 +74,8 @@ pub enum ErrorCode {
     Forked,
     /// A buffer too small.
     Range,
+    /// The budget (`reap_budget_ms`) ran out before spill_adopt could decide.
+    TimedOut,
     /// A code this crate does not know yet (the C enum may grow).
     Other(i32),
 }
@@ -94,6 +96,7 @@ impl ErrorCode {
             ErrorCode::Lost => sys::SPILL_ELOST,
             ErrorCode::Forked => sys::SPILL_EFORKED,
             ErrorCode::Range => sys::SPILL_ERANGE,
+            ErrorCode::TimedOut => sys::SPILL_ETIMEDOUT,
             ErrorCode::Other(code) => code,
         }
     }
@@ -104,6 +107,7 @@ impl ErrorCode {
             ErrorCode::Invalid, ErrorCode::NoMemory, ErrorCode::Io, ErrorCode::NoSpace,
             ErrorCode::NotFound, ErrorCode::Busy, ErrorCode::Unsafe, ErrorCode::NoLock,
             ErrorCode::Access, ErrorCode::Lost, ErrorCode::Forked, ErrorCode::Range,
+            ErrorCode::TimedOut,
         ]
         .into_iter()
         .find(|c| c.raw() == code)
