@@ -416,7 +416,9 @@ static void test_fifo_journal_fails(void)
     CU_ASSERT(spill_error_last()->code == rc);
     CU_ASSERT_STRING_EQUAL(tu_snapshot(path), before);
 }
+#endif
 
+#ifdef __linux__ /* its users are Linux's: an address-space limit, a tmpfs mount */
 /* Runs fn in a forked child (a process of its own: a mount namespace, resource limits) and
  * returns the line it wrote. */
 typedef void child_fn(const char *arg, char *out, size_t size);
@@ -444,9 +446,7 @@ static const char *in_child(child_fn *fn, const char *arg)
     CU_ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status));
     return apr_pstrdup(tu_pool, buf);
 }
-#endif
 
-#ifdef __linux__
 static const char *under_valgrind_or_sanitizer(void)
 {
     const char *pre = getenv("LD_PRELOAD");
