@@ -83,11 +83,11 @@ static void removed(const struct stat *in, const char *name, int is_dir, const s
 }
 
 /* Only a lock holder renames an orphan (to a trash name, rule 6). */
-static int w_rename(spill__fd fa, const char *from, spill__fd ta, const char *to)
+static int w_rename(spill__fd fa, const char *from, spill__fd ta, const char *to, int replace)
 {
     struct stat st;
     int seen = watching && fstatat((int)fa, from, &st, AT_SYMLINK_NOFOLLOW) == 0;
-    int rc = spill__sys_default.rename(fa, from, ta, to);
+    int rc = spill__sys_default.rename(fa, from, ta, to, replace);
     if (seen && rc == SPILL_OK) {
         dir_state *d;
         pthread_mutex_lock(&mu);

@@ -39,9 +39,9 @@ typedef struct spill__sys_ops {
     /* Removes a file or an empty directory (SPILL_ENOTFOUND if gone). held: our descriptor on
      * it (.lock, a directory): Windows uses or closes it first (*held: SPILL__NOFD), POSIX not */
     int (*unlink)(spill__fd at, const char *name, int is_dir, spill__fd *held);
-    /* rename never replaces (SPILL_EBUSY if `to` exists); rename_over replaces a file atomically */
-    int (*rename)(spill__fd from_at, const char *from, spill__fd to_at, const char *to);
-    int (*rename_over)(spill__fd at, const char *from, const char *to); /* within `at` */
+    /* replace 0: never over anything (SPILL_EBUSY if `to` exists); 1: over a file, atomically */
+    int (*rename)(spill__fd from_at, const char *from, spill__fd to_at, const char *to,
+                  int replace);
     int (*truncate)(spill__fd at, const char *name, uint64_t len); /* a regular file, cut */
     /* The lock file (rule 7). create: new, exclusive, 0600, one link, locked until unlock.
      * probe: never blocks; only a regular file with one link (else SPILL_EUNSAFE); PROBE_LOCK

@@ -157,7 +157,7 @@ static int lock_and_record(spill_t *s, attempt *a)
 static int publish(spill_t *s, attempt *a)
 {
     spill__stat st;
-    int rc = spill__sys.rename(s->root_fd, a->stage, s->root_fd, a->final);
+    int rc = spill__sys.rename(s->root_fd, a->stage, s->root_fd, a->final, 0);
     if (rc != SPILL_OK)
         return rc;
     a->published = 1;

@@ -139,7 +139,7 @@ static int rewrite(spill_t *s)
         rc = SPILL_EIO;
     if (rc == SPILL_OK) {
         spill__journal_close(s); /* appends go to the new file; Windows replaces no open file */
-        rc = spill__sys.rename_over(s->dir_fd, SPILL__JOURNAL_TMP, SPILL__JOURNAL_NAME);
+        rc = spill__sys.rename(s->dir_fd, SPILL__JOURNAL_TMP, s->dir_fd, SPILL__JOURNAL_NAME, 1);
     }
     if (rc != SPILL_OK) {
         spill__error_stash();

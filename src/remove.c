@@ -75,12 +75,12 @@ void spill__to_trash(spill__doomed *d)
     for (i = 0; i < TRASH_ATTEMPTS && rc == SPILL_EBUSY; i++) {
         snprintf(trash, sizeof trash, SPILL__TRASH_PREFIX "%llu_%llu",
                  (unsigned long long)spill__now(), (unsigned long long)spill__random_u64());
-        rc = spill__sys.rename(d->root_fd, d->name, d->root_fd, trash);
+        rc = spill__sys.rename(d->root_fd, d->name, d->root_fd, trash, 0);
     }
     if (rc != SPILL_OK)
         return;
     if (!is_it(d, trash)) { /* swapped in between our check and the rename: put it back */
-        spill__sys.rename(d->root_fd, trash, d->root_fd, d->name);
+        spill__sys.rename(d->root_fd, trash, d->root_fd, d->name, 0);
         return;
     }
     strcpy(d->name, trash);

@@ -175,11 +175,13 @@ static int f_unlink(spill__fd at, const char *name, int is_dir, spill__fd *held)
     return spill__sys_default.unlink(at, name, is_dir, held);
 }
 
-static int f_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to)
+/* the staging and trash renames (never over anything), as before the journal's compaction */
+static int f_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to,
+                    int replace)
 {
-    if (decide(FAULT_RENAME, to_at, to))
+    if (!replace && decide(FAULT_RENAME, to_at, to))
         return fail(FAULT_RENAME, "renameat", to);
-    return spill__sys_default.rename(from_at, from, to_at, to);
+    return spill__sys_default.rename(from_at, from, to_at, to, replace);
 }
 
 /* The lock call refuses after the file was made: the lock is let go, the file stays, and *out

@@ -517,7 +517,7 @@ static void test_rename_fallback(void)
     /* the fallback never replaces: an existing (empty) directory is refused */
     CU_ASSERT_FATAL(mkdir(tu_join(root, "a"), 0700) == 0 && mkdir(tu_join(root, "b"), 0700) == 0);
     spill__posix_knobs.rename_errno = ENOTSUP;
-    rc = spill__sys.rename(SPILL__NOFD, tu_join(root, "a"), SPILL__NOFD, tu_join(root, "b"));
+    rc = spill__sys.rename(SPILL__NOFD, tu_join(root, "a"), SPILL__NOFD, tu_join(root, "b"), 0);
     spill__posix_knobs.rename_errno = 0;
     CU_ASSERT(rc == SPILL_EBUSY);
     CU_ASSERT(tu_exists(tu_join(root, "a")));

@@ -25,9 +25,9 @@ static void note(const char *what, const char *name)
     snprintf(events + n, sizeof events - n, "%s%s%s", n ? ">" : "", what, kind);
 }
 
-static int w_rename(spill__fd fa, const char *from, spill__fd ta, const char *to)
+static int w_rename(spill__fd fa, const char *from, spill__fd ta, const char *to, int replace)
 {
-    int rc = spill__sys_default.rename(fa, from, ta, to);
+    int rc = spill__sys_default.rename(fa, from, ta, to, replace);
     if (rc == SPILL_OK)
         note("rename to", to);
     return rc;

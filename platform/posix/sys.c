@@ -192,17 +192,12 @@ static int rename_noreplace(int from_at, const char *from, int to_at, const char
     }
 }
 
-static int p_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to)
+/* replace: over `to` atomically (the journal's compaction), else never over anything */
+static int p_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to,
+                    int replace)
 {
-    if (rename_noreplace((int)SPILL__AT(from_at), from, (int)SPILL__AT(to_at), to) < 0)
-        return spill__error_os("renameat", to, errno);
-    return SPILL_OK;
-}
-
-/* Within one directory, replacing `to` atomically (the journal's compaction, renamed over it). */
-static int p_rename_over(spill__fd at, const char *from, const char *to)
-{
-    if (renameat((int)SPILL__AT(at), from, (int)SPILL__AT(at), to) < 0)
+    int f = (int)SPILL__AT(from_at), t = (int)SPILL__AT(to_at);
+    if ((replace ? renameat(f, from, t, to) : rename_noreplace(f, from, t, to)) < 0)
         return spill__error_os("renameat", to, errno);
     return SPILL_OK;
 }
@@ -319,7 +314,7 @@ static int p_write(spill__fd fd, const void *buf, size_t len, int replace)
 #define POSIX_OPS                                                                          \
     {                                                                                      \
         p_open_dir, p_mkdir, p_open_file, p_write, p_read, p_close, spill__posix_stat,     \
-            spill__posix_unlink, p_rename, p_rename_over, p_truncate,                      \
+            spill__posix_unlink, p_rename, p_truncate,                                     \
             spill__posix_lock_create, spill__posix_lock_probe, spill__posix_unlock,        \
             spill__posix_dir_lock,                                                         \
             spill__posix_dir_close, p_dir_open, p_dir_next, p_dir_seek, p_dir_close,       \

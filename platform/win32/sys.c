@@ -211,7 +211,7 @@ static int w_stat(spill__fd at, const char *name, spill__stat *st)
     return rc;
 }
 
-/* replace: over a file named `to` (rename_over), else never (SPILL_EBUSY if it exists) */
+/* replace: over a file named `to`, else never (SPILL_EBUSY if it exists) */
 static int rename_to(spill__fd from_at, const char *from, spill__fd to_at, const char *to,
                      BOOL replace)
 {
@@ -245,15 +245,10 @@ static int rename_to(spill__fd from_at, const char *from, spill__fd to_at, const
     return rc;
 }
 
-static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to)
-{
-    return rename_to(from_at, from, to_at, to, FALSE);
-}
-
-/* `to` by its full path, from the directory's handle: Wine reads a FileRenameInfo name as a DOS
- * path, whatever its RootDirectory. `at` is a spill directory, which its holder keeps from
- * being renamed meanwhile. */
-static int w_rename_over(spill__fd at, const char *from, const char *to)
+/* Over `to`: named by its full path, from its directory's handle (Wine reads a FileRenameInfo
+ * name as a DOS path, whatever its RootDirectory). `at` is a spill directory, which its holder
+ * keeps from being renamed meanwhile. */
+static int rename_over(spill__fd at, const char *from, const char *to)
 {
     DWORD n = GetFinalPathNameByHandleW(SPILL__H(at), NULL, 0, FILE_NAME_NORMALIZED);
     size_t size = (size_t)n * 3 + strlen(to) + 2;
@@ -275,6 +270,15 @@ static int w_rename_over(spill__fd at, const char *from, const char *to)
     free(path);
     free(dir);
     return rc;
+}
+
+/* replace: over `to` (the journal's compaction, within one directory), else never */
+static int w_rename(spill__fd from_at, const char *from, spill__fd to_at, const char *to,
+                   int replace)
+{
+    if (replace && to_at != SPILL__NOFD)
+        return rename_over(to_at, from, to);
+    return rename_to(from_at, from, to_at, to, replace ? TRUE : FALSE);
 }
 
 /* Cuts a file to len through a handle of its own: an APPEND one has no FILE_WRITE_DATA. */
@@ -431,7 +435,7 @@ static void w_dir_close(spill__dir *d)
 #define WIN32_OPS                                                                          \
     {                                                                                      \
         w_open_dir, w_mkdir, w_open_file, w_write, w_read, w_close, w_stat,                \
-            spill__win_unlink, w_rename, w_rename_over, w_truncate,                        \
+            spill__win_unlink, w_rename, w_truncate,                                       \
             spill__win_lock_create, spill__win_lock_probe, spill__win_unlock,              \
             spill__win_dir_lock, spill__win_dir_close, w_dir_open, w_dir_next,             \
             w_dir_seek, w_dir_close, spill__win_space, spill__win_fs_kind                  \
