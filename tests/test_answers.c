@@ -215,21 +215,6 @@ static void test_without_directory_locks(void)
 
 /* adoptlimit ROOT TAG EXTRA: spill_adopt with RLIMIT_NOFILE lowered to the descriptors open
  * now plus EXTRA; prints "rc=RC count=N" and the error's message. */
-static int open_fds(void)
-{
-    int fd, n = 0;
-    for (fd = 0; fd < 1024; fd++)
-        n += fcntl(fd, F_GETFD) >= 0;
-    return n;
-}
-
-static int ignore(void *ctx, const spill_entry *e)
-{
-    (void)ctx;
-    (void)e;
-    return 0;
-}
-
 int tu_helper_adoptlimit(int argc, const char *const *argv)
 {
     struct rlimit rl;
@@ -237,9 +222,9 @@ int tu_helper_adoptlimit(int argc, const char *const *argv)
     int rc;
     if (argc < 3)
         return 2;
-    spill_scan(argv[0], NULL, ignore, NULL); /* what is opened once is open */
+    tu_scan_once(argv[0]);
     getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = (rlim_t)(open_fds() + atoi(argv[2]));
+    rl.rlim_cur = (rlim_t)(tu_open_fds() + atoi(argv[2]));
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
         return 3;
     rc = spill_adopt(argv[0], argv[1], NULL, &s);
@@ -408,20 +393,6 @@ static void test_dry_run_holds_nothing(void)
     CU_ASSERT(s && strcmp(spill_path(s), dir) == 0 && spill_close(s) == SPILL_OK);
 }
 
-/* The names under root that start with prefix. */
-static int count_named(const char *root, const char *prefix)
-{
-    apr_dir_t *d;
-    apr_finfo_t f;
-    int n = 0;
-    if (apr_dir_open(&d, root, tu_pool) != APR_SUCCESS)
-        return -1;
-    while (apr_dir_read(&f, APR_FINFO_NAME, d) == APR_SUCCESS)
-        n += strncmp(f.name, prefix, strlen(prefix)) == 0;
-    apr_dir_close(d);
-    return n;
-}
-
 /* A reaper renames each orphan to its trash name before it queues it for a worker: with both
  * workers stalled inside their orphans, no tagged name is left waiting in the queue. */
 static void test_queued_orphans_renamed(void)
@@ -439,10 +410,10 @@ static void test_queued_orphans_renamed(void)
         CU_ASSERT_FATAL(tu_read_line(&p) != NULL); /* both workers stalled */
     /* the third is queued by the reaping thread, which nothing stalls: a bounded wait */
     deadline = apr_time_now() + apr_time_from_sec(5);
-    while ((left = count_named(root, "spill_")) > 0 && apr_time_now() < deadline)
+    while ((left = tu_count_named(root, "spill_")) > 0 && apr_time_now() < deadline)
         apr_sleep(apr_time_from_msec(2));
     CU_ASSERT(left == 0);
-    CU_ASSERT(count_named(root, ".spill-del_") == 3);
+    CU_ASSERT(tu_count_named(root, ".spill-del_") == 3);
     CU_ASSERT(tu_wait(&p) == 0);
     CU_ASSERT(tu_count_entries(root) == 0);
 }

@@ -142,21 +142,6 @@ static void test_past_64_levels_reported_and_left(void)
 /* reaplimit ROOT NOFILE [THREADS]: spill_reap (grace 0, THREADS workers, default 1) with
  * RLIMIT_NOFILE lowered to NOFILE; prints its result, its counts and how many descriptors it
  * left open. */
-static int open_fds(void)
-{
-    int fd, n = 0;
-    for (fd = 0; fd < 1024; fd++)
-        n += fcntl(fd, F_GETFD) >= 0;
-    return n;
-}
-
-static int ignore(void *ctx, const spill_entry *e)
-{
-    (void)ctx;
-    (void)e;
-    return 0;
-}
-
 int tu_helper_reaplimit(int argc, const char *const *argv)
 {
     struct rlimit rl;
@@ -168,8 +153,8 @@ int tu_helper_reaplimit(int argc, const char *const *argv)
     spill_opts_init(&o);
     o.grace_seconds = 0;
     o.threads = argc > 2 ? (unsigned)atoi(argv[2]) : 1;
-    spill_scan(argv[0], &o, ignore, NULL); /* read-only: opens what is opened once */
-    before = open_fds();
+    tu_scan_once(argv[0]);
+    before = tu_open_fds();
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = (rlim_t)atoi(argv[1]);
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -177,7 +162,7 @@ int tu_helper_reaplimit(int argc, const char *const *argv)
     memset(&st, 0, sizeof st);
     rc = spill_reap(argv[0], &o, &st);
     printf("rc=%d reaped=%u errors=%u leaked=%d\n", rc, st.reaped, st.errors,
-           open_fds() - before);
+           tu_open_fds() - before);
     return 0;
 }
 

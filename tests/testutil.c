@@ -13,6 +13,7 @@
 #ifdef _WIN32
 #include <windows.h>
 #else
+#include <fcntl.h>
 #include <unistd.h>
 #endif
 
@@ -81,7 +82,7 @@ int tu_exists(const char *path)
     return apr_stat(&fi, path, APR_FINFO_LINK | APR_FINFO_TYPE, tu_pool) == APR_SUCCESS;
 }
 
-int tu_count_entries(const char *dir)
+int tu_count_named(const char *dir, const char *prefix)
 {
     apr_dir_t *d;
     apr_finfo_t fi;
@@ -89,12 +90,42 @@ int tu_count_entries(const char *dir)
     if (apr_dir_open(&d, dir, tu_pool) != APR_SUCCESS)
         return -1;
     while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS)
-        if (strcmp(fi.name, ".") != 0 && strcmp(fi.name, "..") != 0 &&
-            strncmp(fi.name, ".spill-reap-at-", 15) != 0)
+        if (prefix ? strncmp(fi.name, prefix, strlen(prefix)) == 0
+                   : strcmp(fi.name, ".") != 0 && strcmp(fi.name, "..") != 0 &&
+                         strncmp(fi.name, ".spill-reap-at-", 15) != 0)
             n++;
     apr_dir_close(d);
     return n;
 }
+
+int tu_count_entries(const char *dir)
+{
+    return tu_count_named(dir, NULL);
+}
+
+static int ignore_entry(void *ctx, const spill_entry *e)
+{
+    (void)ctx;
+    (void)e;
+    return 0;
+}
+
+void tu_scan_once(const char *root)
+{
+    spill_opts o;
+    spill_opts_init(&o);
+    spill_scan(root, &o, ignore_entry, NULL);
+}
+
+#ifndef _WIN32
+int tu_open_fds(void)
+{
+    int fd, n = 0;
+    for (fd = 0; fd < 1024; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+#endif
 
 /* What the library's walker leaves (content deeper than its 64 levels), removed by path,
  * never following a link (APR_FINFO_LINK: a link is seen, and removed, as a link). */

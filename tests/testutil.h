@@ -41,6 +41,15 @@ int tu_exists(const char *path);
 /* number of entries in a directory, or -1; a budgeted reap's rotating position (a
  * .spill-reap-at-<uid> directory, kept while it has left work behind) is not counted */
 int tu_count_entries(const char *dir);
+/* the same, of the names that start with prefix (NULL: every name, as tu_count_entries) */
+int tu_count_named(const char *dir, const char *prefix);
+/* Opens what spill_scan opens once per process (APR's and the library's first-use files), so
+ * that a count of descriptors taken afterwards sees only a call's own. */
+void tu_scan_once(const char *root);
+#ifndef _WIN32
+/* the descriptors this process has open, below 1024 */
+int tu_open_fds(void);
+#endif
 /* removes a tree made by a test (never following links) */
 void tu_remove_tree(const char *path);
 /* a deterministic address from a seed */
