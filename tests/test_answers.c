@@ -81,26 +81,39 @@ static const char *plant_orphan(const char *root, unsigned round)
     return dir;
 }
 
+/* spill_adopt's bounded retry of a held candidate (src/adopt.c's RETRY_MS) */
+#define RETRY_US (200 * 1000)
+
+/* 1 while the directory lock is taken away: a candidate held past the retry is then EBUSY */
+static int lockless;
+
 typedef struct tally {
     unsigned adopted, reaped, busy, other;
+    unsigned outheld; /* held by a reaper past the bounded retry, then counted as gone */
     int64_t slowest_us; /* the longest spill_adopt */
 } tally;
 
 /* One round: an orphan planted, adopted while the reapers loop. Adopted, or reaped (its name
- * gone): never EBUSY, never "none" while it is there. */
+ * gone): never EBUSY, never "none" while it is there, unless a reaper held it through the whole
+ * bounded retry (a reaper descheduled on a loaded machine, say), which the contract counts as
+ * gone: then only after that retry ran its course. */
 static void one_round(const char *root, unsigned round, tally *t)
 {
     const char *dir = plant_orphan(root, round);
     spill_t *s;
-    int64_t t0 = spill__monotonic_us();
+    int64_t t0 = spill__monotonic_us(), took;
     int rc = spill_adopt(root, TAG, NULL, &s);
-    if (spill__monotonic_us() - t0 > t->slowest_us)
-        t->slowest_us = spill__monotonic_us() - t0;
+    took = spill__monotonic_us() - t0;
+    if (took > t->slowest_us)
+        t->slowest_us = took;
     if (rc == SPILL_OK) {
         t->adopted++;
         CU_ASSERT(spill_close(s) == SPILL_OK);
     } else if (rc == SPILL_ENOTFOUND && !tu_exists(dir)) {
         t->reaped++;
+    } else if (rc == (lockless ? SPILL_EBUSY : SPILL_ENOTFOUND) && took >= RETRY_US) {
+        t->outheld++;
+        tu_remove_tree(dir);
     } else {
         if (rc == SPILL_EBUSY)
             t->busy++;
@@ -129,10 +142,11 @@ static tally race(const char *what, const char *mode, unsigned rounds)
         one_round(root, i, &t);
     for (i = 0; i < 3; i++)
         CU_ASSERT(tu_wait(&r[i]) == 0); /* stdin closed: it stops */
-    printf(" (%u rounds in %lld ms: %u adopted, %u reaped, %u EBUSY, %u other; slowest adopt "
-           "%lld ms)", rounds, (long long)(spill__monotonic_us() - t0) / 1000, t.adopted,
-           t.reaped, t.busy, t.other, (long long)t.slowest_us / 1000);
+    printf(" (%u rounds in %lld ms: %u adopted, %u reaped, %u held past the retry, %u EBUSY, %u "
+           "other; slowest adopt %lld ms)", rounds, (long long)(spill__monotonic_us() - t0) / 1000,
+           t.adopted, t.reaped, t.outheld, t.busy, t.other, (long long)t.slowest_us / 1000);
     CU_ASSERT(t.busy == 0 && t.other == 0);
+    CU_ASSERT(t.outheld < rounds / 10); /* a reaper's hold outlasting the retry stays rare */
     return t;
 }
 
@@ -140,21 +154,21 @@ static tally race(const char *what, const char *mode, unsigned rounds)
 static void test_against_plain_reapers(void)
 {
     tally t = race("answers-plain", "reap", ROUNDS);
-    CU_ASSERT(t.adopted == ROUNDS);
+    CU_ASSERT(t.adopted + t.outheld == ROUNDS);
 }
 
 /* Every other process's spill_open runs such a reap. */
 static void test_against_opens(void)
 {
     tally t = race("answers-open", "open", ROUNDS);
-    CU_ASSERT(t.adopted == ROUNDS);
+    CU_ASSERT(t.adopted + t.outheld == ROUNDS);
 }
 
 /* Reapers that take resumable orphans: each is adopted or reaped, never a duplicate job. */
 static void test_against_taking_reapers(void)
 {
     tally t = race("answers-take", "resumable", ROUNDS);
-    CU_ASSERT(t.adopted + t.reaped == ROUNDS);
+    CU_ASSERT(t.adopted + t.reaped + t.outheld == ROUNDS);
 }
 
 /* A live owner with the tag is a duplicate job, also while reapers loop. */
@@ -208,9 +222,11 @@ static void test_without_directory_locks(void)
     CU_ASSERT(took >= 150000 && took < 2000000);
     CU_ASSERT(tu_wait(&owner) == 0);
     memset(&t, 0, sizeof t);
+    lockless = 1;
     t = race("answers-nolocks-race", "reap", ROUNDS / 3);
+    lockless = 0;
     spill__sys.dir_lock = real;
-    CU_ASSERT(t.adopted == ROUNDS / 3);
+    CU_ASSERT(t.adopted + t.outheld == ROUNDS / 3);
 }
 
 /* adoptlimit ROOT TAG EXTRA: spill_adopt with RLIMIT_NOFILE lowered to the descriptors open
