@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""ci/abi-check.py: reads abidiff's report (0.1.0 against this tree) and accepts only what keeps
-a 0.1 program working: functions added, and versioned structs grown at their end (every member
+"""ci/abi-check.py REPORT RELEASE: reads abidiff's report (an earlier release against this tree)
+and accepts only what keeps that release's programs working: functions added, and versioned structs grown at their end (every member
 inserted at or past the old size; none moved, removed or retyped). Anything else it does not
 recognise fails the check, so a new kind of change is looked at by a person."""
 import re
@@ -21,7 +21,7 @@ ALLOWED = [
 ]
 
 
-def main(path):
+def main(path, release):
     old_size = None
     bad = []
     for line in open(path, encoding="utf-8"):
@@ -42,9 +42,9 @@ def main(path):
         if not any(re.fullmatch(p, text) for p in ALLOWED):
             bad.append(text)
     for b in bad:
-        print("abi-check: not compatible with 0.1: " + b, file=sys.stderr)
+        print("abi-check: not compatible with %s: %s" % (release, b), file=sys.stderr)
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "the baseline"))

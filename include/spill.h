@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define SPILL_VERSION_MAJOR 0
-#define SPILL_VERSION_MINOR 2
+#define SPILL_VERSION_MINOR 3
 #define SPILL_VERSION_PATCH 0
 
 /* SPILL_EXTERN marks the API. Shared builds define SPILL_BUILDING (exporting) or nothing
@@ -75,14 +75,20 @@ SPILL_EXTERN const spill_error *spill_error_last(void);
  *   version 1 (0.1): grace_seconds .. log_ctx
  *   version 2 (0.2): adds dry_run, progress, progress_ctx, progress_ms, keep_seconds,
  *                    reap_resumable
+ *   version 3 (0.3): adds verify, verify_ctx
  * Set a struct up with spill_opts_init(&opts), which fills the defaults of the version this
  * header declares; fields are only ever added at the end. */
-#define SPILL_OPTS_VERSION 2
+#define SPILL_OPTS_VERSION 3
 
 /* Values of spill_opts.reap_on_open. */
 #define SPILL_REAP_NONE 0       /* spill_open reaps nothing */
 #define SPILL_REAP_SYNC 1       /* spill_open reaps first, on the calling thread (the default) */
 #define SPILL_REAP_BACKGROUND 2 /* version-2 opts only: see reap_on_open below */
+
+/* What a verify callback (spill_opts.verify) may return besides 0 (the chunk is what its
+ * address says) and other non-zero values (it is not: removed, not adopted): the callback itself
+ * failed (a binding's panic or exception), so spill_adopt stops, removes nothing and fails. */
+#define SPILL_VERIFY_STOP INT32_MIN
 
 struct spill_reap_stats;
 
@@ -149,6 +155,17 @@ typedef struct spill_opts {
                                  expected_bytes is short of space removes it all the same). */
     int reap_resumable;       /* default 0; spill_reap: remove resumable orphans at once, like
                                  any other orphan (`spill reap --resumable`) */
+    /* version 3 */
+    int (*verify)(void *ctx, const uint8_t addr[SPILL_ADDR_LEN], const void *data, size_t len);
+                              /* default NULL (adopt trusts lengths, as 0.2); spill_adopt only:
+                                 called on the calling thread for each chunk the journal keeps,
+                                 with its bytes read back, before anything in the orphan
+                                 changes; the reads count against reap_budget_ms. It must not
+                                 call into the spill being adopted. 0: the chunk is what its
+                                 address says; non-zero: it is not (a power loss left it short,
+                                 zero-filled or stale): removed, not adopted; SPILL_VERIFY_STOP:
+                                 the adopt fails (SPILL_EIO) with nothing removed. */
+    void *verify_ctx;
 } spill_opts;
 
 /* Fills *opts with the defaults of `version` (1 .. SPILL_OPTS_VERSION of the library), writing
@@ -288,14 +305,15 @@ SPILL_EXTERN int spill_scan(const char *root, const spill_opts *opts,
  * 0.1 orphan, a lockless or foreign one, or a record naming another host on a network
  * filesystem. Of several, the newest by the record's `started` first; the lock decides every
  * race (with a reaper, or another adopter): a lost race moves on to the next one.
- * Only chunks the journal proves complete are kept; everything else in the directory is
- * removed (links as links, never followed). opts may be NULL (defaults; no reap is run).
+ * Only chunks the journal proves complete are kept (and, with opts->verify, that the callback
+ * accepts); everything else in the directory is removed (links as links, never followed). opts
+ * may be NULL (defaults; no reap is run).
  * Errors: SPILL_EINVAL (no root or out, an empty tag or one longer than 255 bytes, dry_run),
  * SPILL_EBUSY (a live owner holds a spill with the tag: the job runs elsewhere), SPILL_ENOTFOUND
  * (no adoptable orphan carries it, or the root does not exist), SPILL_ETIMEDOUT (opts'
  * reap_budget_ms ran out before it could decide: nothing taken, nothing removed), SPILL_EUNSAFE
- * (a root others can write to), SPILL_EIO and the like (an orphan that could not be judged, or
- * its journal read: nothing removed). */
+ * (a root others can write to), SPILL_EIO and the like (an orphan that could not be judged, its
+ * journal or a chunk to verify read, or verify returned SPILL_VERIFY_STOP: nothing removed). */
 SPILL_EXTERN int spill_adopt(const char *root, const char *tag, const spill_opts *opts,
                              spill_t **out);
 

@@ -162,6 +162,10 @@ typedef struct survey {
     apr_hash_t *files;        /* addr -> present */
     apr_array_header_t *kept; /* present *, in the order written */
     spill__journal_info info;
+    int64_t deadline_us;      /* the adopt's budget (0: none) */
+    uint8_t *buf;             /* verify's: one chunk's bytes at a time (malloc'd) */
+    size_t cap;
+    unsigned rejected;        /* chunks verify said are not what their address says */
 } survey;
 
 /* 1 if name is a chunk's (the lowercase hex of an address); its address in addr. */
@@ -211,18 +215,49 @@ static int note_entry(void *ctx, uint64_t i, const spill__journal_entry *e)
     return SPILL_OK;
 }
 
+/* Version 3's verify: the chunk read back and shown to the client, the budget checked first.
+ * SPILL_OK with *ok set, or the error that stops the adopt (nothing has changed yet; paths are
+ * relative to the orphan, which the caller's judging_failed prefixes). */
+static int verified(survey *sv, spill__fd dir_fd, const present *p, const char *hex,
+                    const spill_opts *o, int *ok)
+{
+    size_t len = (size_t)p->len;
+    int rc, says;
+    if (sv->deadline_us && spill__monotonic_us() >= sv->deadline_us)
+        return spill__error(SPILL_ETIMEDOUT, "spill_adopt", "", "the budget of %lu ms "
+                            "ran out while verifying its chunks", (unsigned long)o->reap_budget_ms);
+    if (len > sv->cap) {
+        uint8_t *bigger = realloc(sv->buf, len);
+        if (!bigger)
+            return spill__error(SPILL_ENOMEM, "realloc", hex, "no memory to verify a chunk "
+                                "of %" APR_UINT64_T_FMT " bytes", (apr_uint64_t)p->len);
+        sv->buf = bigger;
+        sv->cap = len;
+    }
+    if ((rc = spill__chunk_read(dir_fd, "", hex, sv->buf, len)) != SPILL_OK)
+        return rc;
+    says = o->verify(o->verify_ctx, p->addr, sv->buf, len);
+    if (says == SPILL_VERIFY_STOP)
+        return spill__error(SPILL_EIO, "verify", hex, "the verify callback failed on chunk "
+                            "%s: nothing removed", hex);
+    *ok = says == 0;
+    sv->rejected += !*ok;
+    return SPILL_OK;
+}
+
 static int by_pos(const void *a, const void *b)
 {
     const present *x = *(present *const *)a, *y = *(present *const *)b;
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* Keeps each journaled file that is there whole, in the order written. */
+/* Keeps each journaled file that is there whole (and that verify accepts), in the order
+ * written. */
 static int choose(spill__fd dir_fd, survey *sv, const spill_opts *o)
 {
     apr_array_header_t *all = apr_array_make(sv->pool, 64, sizeof(present *));
     apr_hash_index_t *hi;
-    int i, rc;
+    int i, rc, ok = 1;
     for (hi = apr_hash_first(sv->pool, sv->files); hi; hi = apr_hash_next(hi)) {
         present *p = apr_hash_this_val(hi);
         if (p->pos)
@@ -244,6 +279,11 @@ static int choose(spill__fd dir_fd, survey *sv, const spill_opts *o)
         if ((uint64_t)(size_t)p->len != p->len) { /* 32-bit: spill_get could not return it */
             spill__log(o, 0, "spill_adopt: chunk %s of %" APR_UINT64_T_FMT " bytes is too big "
                        "for this build: not adopted", hex, (apr_uint64_t)p->len);
+            continue;
+        }
+        if (o->verify && ((rc = verified(sv, dir_fd, p, hex, o, &ok)) != SPILL_OK || !ok)) {
+            if (rc != SPILL_OK)
+                return rc;
             continue;
         }
         p->kept = 1;
@@ -275,6 +315,8 @@ static int survey_orphan(spill_t *s, spill__fd dir_fd, survey *sv, const spill_o
 
 static void survey_end(survey *sv)
 {
+    free(sv->buf);
+    sv->buf = NULL;
     if (sv->pool)
         apr_pool_destroy(sv->pool);
     sv->pool = NULL;
@@ -410,6 +452,9 @@ static void settle(search *q, spill_t *s, const survey *sv, const spill__stat *d
     spill__log(q->o, 2, "spill_adopt: %s: a journal of %" APR_UINT64_T_FMT " valid entries in %"
                APR_UINT64_T_FMT " bytes for %d chunks kept: %s", s->name,
                (apr_uint64_t)sv->info.entries, (apr_uint64_t)sv->info.size, sv->kept->nelts, how);
+    if (sv->rejected)
+        spill__log(q->o, 1, "spill_adopt: %s: %u chunks rejected by verify (not what their "
+                   "address says): removed, not adopted", s->name, sv->rejected);
 }
 
 /* 1 if rule 13's directory lock exists here (Linux; elsewhere the platform's is a no-op), asked
@@ -480,6 +525,7 @@ static int take_once(search *q, candidate *k, spill_t *s, int *forked)
     *forked = 0;
     k->owner = OWNER_NO;
     memset(&sv, 0, sizeof sv);
+    sv.deadline_us = q->deadline_us;
     spill__judge(&q->c, name, &v);
     if (!is_orphan(&v) || !wanted_record(q, &v)) {
         rc = is_orphan(&v) ? SPILL_ENOTFOUND : not_taken(q, k, &v);

@@ -128,11 +128,24 @@ static int read_all(spill__fd fd, uint8_t *buf, size_t len, const char *path, co
     return SPILL_OK;
 }
 
+int spill__chunk_read(spill__fd dir_fd, const char *path, const char *hex, uint8_t *buf,
+                      size_t len)
+{
+    spill__fd fd;
+    int rc = spill__sys.open_file(dir_fd, hex, SPILL__OPEN_READ, &fd);
+    if (rc == SPILL_ENOTFOUND)
+        return spill__error(SPILL_ELOST, "open", path, "chunk %s vanished", hex);
+    if (rc != SPILL_OK)
+        return spill__error_in(rc, path);
+    rc = read_all(fd, buf, len, path, hex);
+    spill__sys.close(fd);
+    return rc;
+}
+
 int spill_get(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], void **data, size_t *len)
 {
     char hex[SPILL__HEX_LEN + 1];
     spill__chunk *c;
-    spill__fd fd;
     uint8_t *buf;
     int rc;
     if (data)
@@ -146,18 +159,9 @@ int spill_get(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], void **data, size_
     if (!(c = find(s, addr)))
         return spill__error(SPILL_ENOTFOUND, "spill_get", s->path, "no chunk at that address");
     spill__hex(addr, hex);
-    rc = spill__sys.open_file(s->dir_fd, hex, SPILL__OPEN_READ, &fd);
-    if (rc == SPILL_ENOTFOUND)
-        return spill__error(SPILL_ELOST, "open", s->path, "chunk %s vanished", hex);
-    if (rc != SPILL_OK)
-        return spill__error_in(rc, s->path);
-    if (!(buf = malloc(c->len ? (size_t)c->len : 1))) {
-        spill__sys.close(fd);
+    if (!(buf = malloc(c->len ? (size_t)c->len : 1)))
         return spill__error(SPILL_ENOMEM, "malloc", "", "out of memory");
-    }
-    rc = read_all(fd, buf, (size_t)c->len, s->path, hex);
-    spill__sys.close(fd);
-    if (rc != SPILL_OK) {
+    if ((rc = spill__chunk_read(s->dir_fd, s->path, hex, buf, (size_t)c->len)) != SPILL_OK) {
         free(buf);
         return rc;
     }

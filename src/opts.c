@@ -13,7 +13,8 @@ static size_t opts_size(unsigned version)
 {
     switch (version) {
     case 1: return offsetof(spill_opts, log_ctx) + sizeof(void *);
-    case 2: return sizeof(spill_opts);
+    case 2: return offsetof(spill_opts, reap_resumable) + sizeof(int);
+    case 3: return sizeof(spill_opts);
     default: return 0;
     }
 }

@@ -162,6 +162,10 @@ void spill__handle_free(spill_t *s);
 
 /* chunks.c: indexes a chunk whose file is complete, as spill_put does after writing it. */
 int spill__chunks_index(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
+/* Reads the len bytes of chunk `hex` in dir_fd (path: the directory's, for errors): SPILL_ELOST
+ * if it vanished or is shorter. */
+int spill__chunk_read(spill__fd dir_fd, const char *path, const char *hex, uint8_t *buf,
+                      size_t len);
 
 /* ==== A spill's life ================================================================== */
 

@@ -320,7 +320,7 @@ static void test_adopt_twice(void)
     CU_ASSERT(spill_close(s) == SPILL_OK);
 }
 
-static void make_orphan(const char *root, const char *tag, unsigned n)
+static const char *make_orphan(const char *root, const char *tag, unsigned n)
 {
     const char *args[] = {root, tag, "0", "exit", NULL};
     char num[16];
@@ -333,6 +333,7 @@ static void make_orphan(const char *root, const char *tag, unsigned n)
     CU_ASSERT(tu_read_line(&p) != NULL); /* done */
     tu_wait(&p);
     CU_ASSERT_FATAL(tu_wait_unlocked(path));
+    return path;
 }
 
 /* Journal entries whose file is not the chunk written (cut short since, or a link in its
@@ -696,6 +697,154 @@ static void test_space_beats_resumability(void)
     }
 }
 
+
+/* ---- Version 3's verify: an orphan left by a power loss (a chunk of the right length, zero
+ * filled) is adopted without that chunk. ---- */
+
+#define VERIFY_N 10
+
+typedef struct checker {
+    unsigned calls, stop_at; /* stop_at: SPILL_VERIFY_STOP at that call (0: never) */
+    int64_t spin_us;         /* a slow verify: each call takes this long */
+} checker;
+
+/* The job's content check: the address names chunk i, whose bytes are a function of i. */
+static int job_verify(void *ctx, const uint8_t addr[SPILL_ADDR_LEN], const void *data,
+                      size_t len)
+{
+    checker *c = ctx;
+    unsigned char want[10000];
+    int64_t until = spill__monotonic_us() + c->spin_us;
+    unsigned i;
+    if (++c->calls == c->stop_at)
+        return SPILL_VERIFY_STOP;
+    while (spill__monotonic_us() < until)
+        ; /* the client's hash over a big chunk */
+    for (i = 0; i < VERIFY_N; i++) {
+        uint8_t a[SPILL_ADDR_LEN];
+        tu_addr(a, i);
+        if (memcmp(a, addr, sizeof a) == 0)
+            break;
+    }
+    if (i == VERIFY_N || len != chunk_len(i))
+        return 1;
+    chunk_fill(want, i);
+    return memcmp(want, data, len) != 0;
+}
+
+static char verify_log[4096];
+static void keep_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    (void)level;
+    if (strlen(verify_log) + strlen(msg) + 2 < sizeof verify_log) {
+        strcat(verify_log, msg);
+        strcat(verify_log, "\n");
+    }
+}
+
+/* A killed job's orphan whose chunk `bad` was zero-filled since (same length). */
+static const char *orphan_with_zeroed(const char *root, unsigned bad, const char **bad_file)
+{
+    const char *path = make_orphan(root, TAG, VERIFY_N);
+    char hex[SPILL__HEX_LEN + 1];
+    char zeros[10000];
+    uint8_t a[SPILL_ADDR_LEN];
+    apr_file_t *f;
+    apr_size_t n = chunk_len(bad);
+    memset(zeros, 0, sizeof zeros);
+    tu_addr(a, bad);
+    spill__hex(a, hex);
+    *bad_file = tu_join(path, hex);
+    CU_ASSERT_FATAL(apr_file_open(&f, *bad_file, APR_FOPEN_WRITE, 0, tu_pool) == APR_SUCCESS);
+    CU_ASSERT_FATAL(apr_file_write_full(f, zeros, n, NULL) == APR_SUCCESS);
+    apr_file_close(f);
+    return path;
+}
+
+/* With verify the zero-filled chunk is rejected (its file gone, the log says so) and the rest
+ * adopted byte for byte in order; without it, as 0.2: all ten, the bad one zero-filled. */
+static void test_verify_rejects(void)
+{
+    const char *root = tu_fresh_dir("adopt-verify");
+    const char *bad_file;
+    const char *path = orphan_with_zeroed(root, 4, &bad_file);
+    unsigned char want[10000];
+    checker c;
+    spill_opts o;
+    spill_t *s;
+    unsigned i, k;
+    memset(&c, 0, sizeof c);
+    verify_log[0] = '\0';
+    spill_opts_init(&o);
+    o.verify = job_verify;
+    o.verify_ctx = &c;
+    o.log = keep_log;
+    o.keep_seconds = KEEP;
+    CU_ASSERT_FATAL(spill_adopt(root, TAG, &o, &s) == SPILL_OK);
+    CU_ASSERT(c.calls == VERIFY_N);
+    CU_ASSERT(spill_count(s) == VERIFY_N - 1);
+    CU_ASSERT(!tu_exists(bad_file));
+    CU_ASSERT(strstr(verify_log, "1 chunks rejected by verify") != NULL);
+    for (i = k = 0; i < VERIFY_N; i++) {
+        uint8_t a[SPILL_ADDR_LEN], b[SPILL_ADDR_LEN];
+        void *data;
+        size_t len;
+        tu_addr(a, i);
+        if (i == 4) {
+            CU_ASSERT(spill_get(s, a, &data, &len) == SPILL_ENOTFOUND);
+            continue;
+        }
+        CU_ASSERT(spill_addr(s, k++, b) == SPILL_OK && memcmp(a, b, sizeof a) == 0);
+        chunk_fill(want, i);
+        CU_ASSERT_FATAL(spill_get(s, a, &data, &len) == SPILL_OK);
+        CU_ASSERT(len == chunk_len(i) && memcmp(data, want, len) == 0);
+        spill_free(data);
+    }
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+    CU_ASSERT(!tu_exists(path));
+
+    root = tu_fresh_dir("adopt-noverify");
+    orphan_with_zeroed(root, 4, &bad_file);
+    CU_ASSERT_FATAL(spill_adopt(root, TAG, NULL, &s) == SPILL_OK);
+    CU_ASSERT(spill_count(s) == VERIFY_N);
+    CU_ASSERT(tu_exists(bad_file));
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+}
+
+/* A verify that fails itself (a binding's panic, SPILL_VERIFY_STOP) or a budget that runs out
+ * while verifying: the adopt fails and the orphan stays byte for byte, adoptable again. */
+static void test_verify_stops(void)
+{
+    const char *root = tu_fresh_dir("adopt-verify-stop");
+    const char *bad_file, *before;
+    const char *path = orphan_with_zeroed(root, 4, &bad_file);
+    checker c;
+    spill_opts o;
+    spill_t *s;
+    before = tu_snapshot(path);
+    memset(&c, 0, sizeof c);
+    c.stop_at = 3;
+    spill_opts_init(&o);
+    o.verify = job_verify;
+    o.verify_ctx = &c;
+    CU_ASSERT(spill_adopt(root, TAG, &o, &s) == SPILL_EIO && s == NULL);
+    CU_ASSERT(strstr(spill_error_last()->message, "verify callback failed") != NULL);
+    CU_ASSERT(c.calls == 3);
+    CU_ASSERT_STRING_EQUAL(tu_snapshot(path), before);
+
+    memset(&c, 0, sizeof c);
+    c.spin_us = 30000;
+    o.reap_budget_ms = 100; /* three or four chunks' worth */
+    CU_ASSERT(spill_adopt(root, TAG, &o, &s) == SPILL_ETIMEDOUT && s == NULL);
+    CU_ASSERT(c.calls >= 1 && c.calls < VERIFY_N);
+    CU_ASSERT_STRING_EQUAL(tu_snapshot(path), before);
+
+    CU_ASSERT_FATAL(spill_adopt(root, TAG, NULL, &s) == SPILL_OK);
+    CU_ASSERT(spill_count(s) == VERIFY_N);
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+}
+
 static CU_TestInfo tests[] = {
     {"killed at random moments: the complete chunks, byte for byte", test_kill_random},
     {"killed inside a write: no partial chunk", test_kill_inside_write},
@@ -710,6 +859,8 @@ static CU_TestInfo tests[] = {
     {"resumable until mtime + keep; reap_resumable; young for version 1",
      test_resumable_judgement},
     {"space beats resumability", test_space_beats_resumability},
+    {"verify: a zero-filled chunk rejected, the rest adopted byte for byte", test_verify_rejects},
+    {"verify: a failing callback or an exhausted budget removes nothing", test_verify_stops},
     CU_TEST_INFO_NULL,
 };
 

@@ -242,7 +242,7 @@ static void test_default_root(void)
     CU_ASSERT(strcmp(buf + strlen(buf) - 6, SPILL__PATH_SEP "spill") == 0);
     CU_ASSERT(spill_default_root("myapp", tiny, sizeof tiny) == SPILL_ERANGE);
     CU_ASSERT(spill_default_root(NULL, buf, sizeof buf) == SPILL_EINVAL);
-    CU_ASSERT_STRING_EQUAL(spill_version(), "0.2.0");
+    CU_ASSERT_STRING_EQUAL(spill_version(), "0.3.0");
     CU_ASSERT_STRING_EQUAL(spill_strerror(SPILL_ENOSPC), "not enough free space");
 }
 

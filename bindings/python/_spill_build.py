@@ -14,7 +14,7 @@ import zipfile
 
 import _spill_native  # beside this file: pyproject.toml's backend-path
 
-NAME, VERSION = "spill", "0.2.0"
+NAME, VERSION = "spill", "0.3.0"
 SUMMARY = "A private spill directory that cleans up after its owner, even after a hard death"
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIST_INFO = f"{NAME}-{VERSION}.dist-info"
