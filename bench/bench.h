@@ -33,7 +33,7 @@ typedef struct bench_cfg {
 } bench_cfg;
 
 enum { BENCH_REAP = 1, BENCH_PUT = 2, BENCH_JUDGE = 4, BENCH_RSS = 8, BENCH_REMOVE = 16,
-       BENCH_OPEN = 32, BENCH_PROGRESS = 64 };
+       BENCH_OPEN = 32, BENCH_PROGRESS = 64, BENCH_ADOPT = 128 };
 
 /* One contender's timings over the rounds. */
 typedef struct bench_series {
@@ -76,6 +76,7 @@ int bench_rss(const bench_cfg *c, FILE *out);
 int bench_remove(const bench_cfg *c, FILE *out);
 int bench_open(const bench_cfg *c, FILE *out);     /* startup.c */
 int bench_progress(const bench_cfg *c, FILE *out); /* startup.c */
+int bench_adopt(const bench_cfg *c, FILE *out);
 
 /* targets.c: the performance targets, collected by the sections and printed at the end. */
 void target_add(const char *what, double value, double limit, const char *unit);

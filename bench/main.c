@@ -36,7 +36,7 @@ static const apr_getopt_option_t options[] = {
     {"rss-big", O_RSS_BIG, 0, "      also measure peak RSS at 500,000 files (slow on disks)"},
     {"cli", O_CLI, 1, "PATH  also measure the peak RSS of `PATH reap --root R --grace 0`"},
     {"only", O_ONLY, 1, "LIST  sections to run, comma-separated: reap,put,judge,rss,remove,"
-                        "open,progress (default all)"},
+                        "open,progress,adopt (default all)"},
     {"json", 'j', 0, "      one JSON object instead of the table"},
     {"help", 'h', 0, "      this help"},
     {NULL, 0, 0, NULL},
@@ -60,6 +60,7 @@ static int sections_of(const char *list)
     if (strstr(list, "remove")) bits |= BENCH_REMOVE;
     if (strstr(list, "open")) bits |= BENCH_OPEN;
     if (strstr(list, "progress")) bits |= BENCH_PROGRESS;
+    if (strstr(list, "adopt")) bits |= BENCH_ADOPT;
     return bits;
 }
 
@@ -120,7 +121,7 @@ static void defaults(bench_cfg *c)
     c->live = 1000;
     c->rss_files = 50000;
     c->sections = BENCH_REAP | BENCH_PUT | BENCH_JUDGE | BENCH_RSS | BENCH_REMOVE | BENCH_OPEN |
-                  BENCH_PROGRESS;
+                  BENCH_PROGRESS | BENCH_ADOPT;
     c->ncpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
@@ -200,6 +201,7 @@ static const section sections[] = {
     {BENCH_REMOVE, "remove", bench_remove},
     {BENCH_OPEN, "open", bench_open},
     {BENCH_PROGRESS, "progress", bench_progress},
+    {BENCH_ADOPT, "adopt", bench_adopt},
 };
 
 static int run_all(const bench_cfg *c, FILE *out)

@@ -8,7 +8,7 @@ typedef struct target {
     double value, limit;   /* met when value <= limit; value < 0: the measurement failed */
 } target;
 
-static target targets[16];
+static target targets[32];
 static unsigned ntargets;
 
 void target_add(const char *what, double value, double limit, const char *unit)
@@ -44,6 +44,6 @@ void targets_print(const bench_cfg *c, FILE *out)
     }
     fprintf(out, "\ntargets\n");
     for (i = 0; i < ntargets; i++)
-        fprintf(out, "  %-52s %8.2f%-4s <= %6.2f%-4s %s\n", targets[i].what, targets[i].value,
+        fprintf(out, "  %-58s %8.2f%-4s <= %6.2f%-4s %s\n", targets[i].what, targets[i].value,
                 targets[i].unit, targets[i].limit, targets[i].unit, verdict(&targets[i]));
 }
