@@ -14,6 +14,23 @@
 
 #define BENCH_MAX_ROUNDS 64
 
+/* The library a contender calls (lib.c). Options are version 1's for every contender that
+ * compares releases (opts_init is 0.1's function); opts_init_version is NULL before 0.2. */
+typedef struct bench_lib {
+    const char *name;
+    const char *(*version)(void);
+    void (*opts_init)(spill_opts *opts);
+    int (*opts_init_version)(spill_opts *opts, unsigned version);
+    int (*open)(const char *root, const spill_opts *opts, spill_t **out);
+    int (*put)(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, size_t len);
+    size_t (*count)(const spill_t *s);
+    int (*close)(spill_t *s);
+    int (*reap)(const char *root, const spill_opts *opts, spill_reap_stats *stats);
+    int (*scan)(const char *root, const spill_opts *opts,
+                int (*cb)(void *ctx, const spill_entry *e), void *ctx);
+} bench_lib;
+extern const bench_lib bench_linked; /* this tree's, linked in */
+
 typedef struct bench_cfg {
     const char *self;       /* this program, to run itself as a helper */
     const char *dir;        /* where trees are built (a fresh directory the run owns) */
@@ -29,6 +46,9 @@ typedef struct bench_cfg {
     const char *cli;                  /* a `spill` program to measure too, or NULL */
     int json;
     int sections;                     /* BENCH_* bits */
+    const bench_lib *lib[2];          /* this tree's; with --baseline, the baseline's second */
+    unsigned nlibs;                   /* 2 with --baseline */
+    const char *baseline;             /* --baseline REF, or NULL */
     apr_pool_t *pool;
 } bench_cfg;
 
@@ -44,6 +64,10 @@ typedef struct bench_series {
     double median, cpu_median, best; /* best: the fastest round, least disturbed by others */
     int failed;             /* it did not do the whole job: its figure is not comparable */
 } bench_series;
+
+/* lib.c: --baseline REF: this tree and REF built as shared libraries and loaded side by side
+ * into c->lib; 0, or -1 with a message. */
+int bench_baseline(bench_cfg *c, const char *ref);
 
 /* series.c */
 double bench_now(void);                       /* monotonic seconds */

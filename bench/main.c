@@ -19,7 +19,7 @@
 #include "bench.h"
 
 enum { O_DIRS = 256, O_FILES, O_FILE_KIB, O_PUT_MIB, O_CHUNK_KIB, O_LIVE, O_RSS_FILES,
-       O_RSS_BIG, O_CLI, O_ONLY };
+       O_RSS_BIG, O_CLI, O_ONLY, O_BASELINE };
 
 static const apr_getopt_option_t options[] = {
     {"dir", 'd', 1, "DIR   build trees in a fresh directory under DIR (default: /dev/shm when "
@@ -37,6 +37,9 @@ static const apr_getopt_option_t options[] = {
     {"cli", O_CLI, 1, "PATH  also measure the peak RSS of `PATH reap --root R --grace 0`"},
     {"only", O_ONLY, 1, "LIST  sections to run, comma-separated: reap,put,judge,rss,remove,"
                         "open,progress,adopt (default all)"},
+    {"baseline", O_BASELINE, 1, "REF   also build the git ref REF of this repository (0.1.0 is "
+                                "3e43ffa) and time its judge, put and reap beside this tree's, "
+                                "both built as shared libraries (Linux)"},
     {"json", 'j', 0, "      one JSON object instead of the table"},
     {"help", 'h', 0, "      this help"},
     {NULL, 0, 0, NULL},
@@ -98,6 +101,7 @@ static int parse(bench_cfg *c, int argc, const char *const *argv)
         case O_RSS_BIG: c->rss_big = 1; break;
         case O_CLI: c->cli = arg; break;
         case O_ONLY: c->sections = sections_of(arg); break;
+        case O_BASELINE: c->baseline = arg; break;
         case 'j': c->json = 1; break;
         case 'h': return 1;
         }
@@ -123,6 +127,8 @@ static void defaults(bench_cfg *c)
     c->sections = BENCH_REAP | BENCH_PUT | BENCH_JUDGE | BENCH_RSS | BENCH_REMOVE | BENCH_OPEN |
                   BENCH_PROGRESS | BENCH_ADOPT;
     c->ncpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    c->lib[0] = &bench_linked;
+    c->nlibs = 1;
 }
 
 /* The kind of filesystem holding dir: the reap target differs between tmpfs and a disk. */
@@ -181,10 +187,17 @@ static void header(const bench_cfg *c, FILE *out)
                      "\"fs\":\"%s\",\"rounds\":%u,\"load_start\":%.2f",
                 spill_version(), u.sysname, u.release, c->ncpu, c->dir, c->fs, c->rounds,
                 load());
+        if (c->nlibs > 1)
+            fprintf(out, ",\"baseline\":\"%s\",\"baseline_version\":\"%s\"", c->lib[1]->name,
+                    c->lib[1]->version());
         return;
     }
     fprintf(out, "spill %s benchmark: %s %s, %u cores, load average %.2f; trees in %s (%s)\n",
             spill_version(), u.sysname, u.release, c->ncpu, load(), c->dir, c->fs);
+    if (c->nlibs > 1)
+        fprintf(out, "against %s (version %s): both built here as shared libraries, every "
+                     "release's contenders interleaved\n",
+                c->lib[1]->name, c->lib[1]->version());
 }
 
 typedef struct section {
@@ -247,6 +260,15 @@ int main(int argc, const char *const *argv)
     }
     if (scratch(&c) != 0)
         return 1;
+    if (c.baseline) { /* only the sections that compare releases */
+        c.sections &= BENCH_JUDGE | BENCH_PUT | BENCH_REAP;
+        if (!c.sections || bench_baseline(&c, c.baseline) != 0) {
+            if (!c.sections)
+                fprintf(stderr, "spill_bench: --baseline compares judge, put and reap only\n");
+            tree_remove(c.dir);
+            return 1;
+        }
+    }
     rc = run_all(&c, stdout);
     tree_remove(c.dir);
     apr_pool_destroy(c.pool);

@@ -37,7 +37,8 @@ static void hex_of(const uint8_t a[SPILL_ADDR_LEN], char out[2 * SPILL_ADDR_LEN 
     out[2 * SPILL_ADDR_LEN] = '\0';
 }
 
-static int time_spill(const job *j, const char *root, double *secs)
+/* Version-1 options, or version 2's for keep_seconds (a release before 0.2 has none). */
+static int time_spill_with(const job *j, const bench_lib *l, const char *root, double *secs)
 {
     spill_opts o;
     spill_t *s;
@@ -45,21 +46,44 @@ static int time_spill(const job *j, const char *root, double *secs)
     unsigned i;
     double t0;
     int rc = SPILL_OK;
-    spill_opts_init(&o);
+    if (!j->keep)
+        l->opts_init(&o);
+    else if (!l->opts_init_version || l->opts_init_version(&o, 2) != SPILL_OK)
+        return -1;
     o.reap_on_open = 0;
-    o.keep_seconds = j->keep;
-    if (spill_open(root, &o, &s) != SPILL_OK)
+    if (j->keep)
+        o.keep_seconds = j->keep;
+    if (l->open(root, &o, &s) != SPILL_OK)
         return -1;
     t0 = bench_now();
     for (i = 0; i < j->chunks && rc == SPILL_OK; i++) {
         addr_of(i, a);
-        rc = spill_put(s, a, j->data, j->len);
+        rc = l->put(s, a, j->data, j->len);
     }
     *secs = bench_now() - t0;
-    if (rc == SPILL_OK && spill_count(s) != j->chunks)
+    if (rc == SPILL_OK && l->count(s) != j->chunks)
         rc = SPILL_EIO;
-    spill_close(s);
+    l->close(s);
     return rc == SPILL_OK ? 0 : -1;
+}
+
+static int time_spill(const job *j, const char *root, double *secs)
+{
+    return time_spill_with(j, j->c->lib[0], root, secs);
+}
+
+/* With --baseline: the baseline release's plain spill_put of round r, before this tree's pair
+ * in odd rounds and after it in even ones. */
+static int time_base(job *j, unsigned r, unsigned at, unsigned chunk_kib, double *t)
+{
+    const char *root;
+    int rc;
+    if (j->c->nlibs < 2 || r % 2 != at)
+        return 0;
+    root = apr_psprintf(j->c->pool, "%s/base-%u-%u", j->c->dir, chunk_kib, r);
+    rc = time_spill_with(j, j->c->lib[1], root, t);
+    tree_remove(root);
+    return rc;
 }
 
 /* The same addresses hexed into the same names: what a caller would write without spill. */
@@ -108,14 +132,15 @@ static int time_journal(job *j, unsigned r, unsigned at, unsigned chunk_kib, dou
 
 static int put_at(const bench_cfg *c, unsigned chunk_kib, int first_size, FILE *out)
 {
-    bench_series s[3];
+    bench_series s[4];
     job j;
     unsigned r;
-    double t, q, tj = 0, ratio, lo = 0, hi = 0, jlo = 0, jhi = 0;
+    double t, q, tb = 0, tj = 0, ratio, lo = 0, hi = 0, jlo = 0, jhi = 0;
     memset(s, 0, sizeof s);
     s[0].name = "spill_put";
     s[1].name = "openat/write/close";
     s[2].name = "spill_put, resumable (journal)";
+    s[3].name = c->nlibs > 1 ? apr_psprintf(c->pool, "spill_put, %s", c->lib[1]->name) : "";
     j.c = c;
     j.keep = 0;
     j.len = (size_t)chunk_kib * 1024;
@@ -129,11 +154,13 @@ static int put_at(const bench_cfg *c, unsigned chunk_kib, int first_size, FILE *
         const char *root = apr_psprintf(c->pool, "%s/put-%u-%u", c->dir, chunk_kib, r);
         const char *plain = apr_psprintf(c->pool, "%s/plain-%u-%u", c->dir, chunk_kib, r);
         int first = r % 2; /* alternate which goes first */
-        if (time_journal(&j, r, 0, chunk_kib, &tj) != 0 ||
+        if (time_base(&j, r, 1, chunk_kib, &tb) != 0 ||
+            time_journal(&j, r, 0, chunk_kib, &tj) != 0 ||
             (first ? time_plain(&j, plain, &t) : time_spill(&j, root, &t)) != 0 ||
             time_journal(&j, r, 1, chunk_kib, &tj) != 0 ||
             (first ? time_spill(&j, root, &q) : time_plain(&j, plain, &q)) != 0 ||
-            time_journal(&j, r, 2, chunk_kib, &tj) != 0) {
+            time_journal(&j, r, 2, chunk_kib, &tj) != 0 ||
+            time_base(&j, r, 0, chunk_kib, &tb) != 0) {
             fprintf(stderr, "spill_bench: put round %u failed\n", r);
             free(j.data);
             return -1;
@@ -141,6 +168,8 @@ static int put_at(const bench_cfg *c, unsigned chunk_kib, int first_size, FILE *
         bench_add(&s[0], first ? q : t);
         bench_add(&s[1], first ? t : q);
         bench_add(&s[2], tj);
+        if (c->nlibs > 1)
+            bench_add(&s[3], tb);
         ratio = first ? q / t : t / q;
         lo = r == 0 || ratio < lo ? ratio : lo;
         hi = r == 0 || ratio > hi ? ratio : hi;
@@ -153,6 +182,12 @@ static int put_at(const bench_cfg *c, unsigned chunk_kib, int first_size, FILE *
     bench_median(&s[0]);
     bench_median(&s[1]);
     bench_median(&s[2]);
+    if (c->nlibs > 1) {
+        bench_median(&s[3]);
+        target_add(apr_psprintf(c->pool, "spill_put vs %s's, %u KiB chunks", c->lib[1]->name,
+                                chunk_kib),
+                   s[3].median > 0 ? s[0].median / s[3].median : 0, 1.0, "x");
+    }
     q = s[1].median > 0 ? s[0].median / s[1].median : 0;
     target_add(chunk_kib >= 1024 ? "spill_put vs openat/write/close, 1 MiB chunks"
                                  : "spill_put vs openat/write/close, 64 KiB chunks",
@@ -172,6 +207,10 @@ static int put_at(const bench_cfg *c, unsigned chunk_kib, int first_size, FILE *
         bench_json_series(out, &s[1]);
         fprintf(out, ",");
         bench_json_series(out, &s[2]);
+        if (c->nlibs > 1) {
+            fprintf(out, ",");
+            bench_json_series(out, &s[3]);
+        }
         fprintf(out, "],\"journal_ratio_min\":%.4f,\"journal_ratio_max\":%.4f}", jlo, jhi);
         return 0;
     }
@@ -182,6 +221,10 @@ static int put_at(const bench_cfg *c, unsigned chunk_kib, int first_size, FILE *
     fprintf(out, "  %-38s %8.3f s %9.2fx\n", s[1].name, s[1].median, 1.0);
     fprintf(out, "  %-38s %8.3f s %9.2fx   per-round ratios %.2fx to %.2fx\n", s[2].name,
             s[2].median, s[1].median > 0 ? s[2].median / s[1].median : 0, jlo, jhi);
+    if (c->nlibs > 1)
+        fprintf(out, "  %-38s %8.3f s %9.2fx   (this tree's spill_put: %.2fx of it)\n",
+                s[3].name, s[3].median, s[1].median > 0 ? s[3].median / s[1].median : 0,
+                s[3].median > 0 ? s[0].median / s[3].median : 0);
     return 0;
 }
 

@@ -20,6 +20,7 @@ struct contender {
     bench_series s;
     int (*run)(const bench_cfg *c, const contender *k, const char *root);
     unsigned threads;
+    const bench_lib *lib; /* spill_reap's: this tree's, or the baseline's */
 };
 
 static char (*names)[65]; /* the tree's file names, for the loops on known names */
@@ -28,12 +29,12 @@ static int run_reap(const bench_cfg *c, const contender *k, const char *root)
 {
     spill_opts o;
     spill_reap_stats st;
-    spill_opts_init(&o);
+    k->lib->opts_init(&o); /* version 1's, which every release reads alike */
     o.grace_seconds = 0;
     o.threads = k->threads;
     memset(&st, 0, sizeof st);
-    st.version = SPILL_REAP_STATS_VERSION;
-    if (spill_reap(root, &o, &st) != SPILL_OK)
+    st.version = 1;
+    if (k->lib->reap(root, &o, &st) != SPILL_OK)
         return -1;
     return st.reaped == c->dirs && st.errors == 0 &&
                    st.files_removed == (uint64_t)c->dirs * (c->files + 1)
@@ -176,15 +177,29 @@ static int run_unlink(const bench_cfg *c, const contender *k, const char *root)
     return 0;
 }
 
-enum { REAP1, REAPN, RM, SEED, STATLOOP, LOOP1, LOOPN, NCONTENDERS };
+/* REAP1B, with --baseline only: the baseline's one-thread reap */
+enum { REAP1, REAPN, RM, SEED, STATLOOP, LOOP1, LOOPN, NCONTENDERS, REAP1B = NCONTENDERS };
+
+static unsigned contenders(const bench_cfg *c)
+{
+    return NCONTENDERS + (c->nlibs > 1);
+}
 
 static void setup(const bench_cfg *c, contender *k)
 {
     unsigned workers = c->threads ? c->threads : c->ncpu;
-    memset(k, 0, NCONTENDERS * sizeof *k);
+    memset(k, 0, (NCONTENDERS + 1) * sizeof *k);
     k[REAP1].s.name = "spill_reap, 1 thread";
     k[REAP1].run = run_reap;
     k[REAP1].threads = 1;
+    k[REAP1].lib = c->lib[0];
+    k[REAPN].lib = c->lib[0];
+    if (c->nlibs > 1) {
+        k[REAP1B].s.name = apr_psprintf(c->pool, "spill_reap, 1 thread, %s", c->lib[1]->name);
+        k[REAP1B].run = run_reap;
+        k[REAP1B].threads = 1;
+        k[REAP1B].lib = c->lib[1];
+    }
     k[REAPN].s.name = apr_psprintf(c->pool, "spill_reap, threads=%u (%u workers)", c->threads,
                                    workers);
     k[REAPN].run = run_reap;
@@ -238,7 +253,7 @@ static void print_table(const bench_cfg *c, contender *k, FILE *out)
             c->rounds);
     fprintf(out, "  %-34s %9s %10s %11s %9s %9s\n", "contender", "median", "vs rm -rf",
             "vs loop x1", "CPU", "best");
-    for (i = 0; i < NCONTENDERS; i++)
+    for (i = 0; i < (int)contenders(c); i++)
         fprintf(out, "  %-34s %7.3f s %9.2fx %10.2fx %7.3f s %7.3f s%s\n", k[i].s.name,
                 k[i].s.median, ratio(k, i, RM), ratio(k, i, LOOP1), k[i].s.cpu_median,
                 k[i].s.best, k[i].s.failed ? "  (FAILED)" : "");
@@ -256,7 +271,7 @@ static void print_json(const bench_cfg *c, contender *k, FILE *out)
     fprintf(out, "{\"orphans\":%u,\"files_per_orphan\":%u,\"file_kib\":%u,"
                  "\"fs\":\"%s\",\"rounds\":%u,\"headroom\":%.3f,\"contenders\":[",
             c->dirs, c->files, c->file_kib, c->fs, c->rounds, ratio(k, LOOP1, LOOPN));
-    for (i = 0; i < NCONTENDERS; i++) {
+    for (i = 0; i < (int)contenders(c); i++) {
         fprintf(out, "%s", i ? "," : "");
         bench_json_series(out, &k[i].s);
     }
@@ -265,22 +280,26 @@ static void print_json(const bench_cfg *c, contender *k, FILE *out)
 
 int bench_reap(const bench_cfg *c, FILE *out)
 {
-    contender k[NCONTENDERS];
-    unsigned r, i, f;
+    contender k[NCONTENDERS + 1];
+    unsigned r, i, f, n = contenders(c);
     names = malloc((size_t)c->files * sizeof *names);
     for (f = 0; f < c->files; f++)
         tree_file_name(f, names[f]);
     setup(c, k);
     for (r = 0; r < c->rounds; r++)
-        for (i = 0; i < NCONTENDERS; i++)
-            if (one_run(c, &k[(i + r) % NCONTENDERS], r, (i + r) % NCONTENDERS) != 0)
+        for (i = 0; i < n; i++)
+            if (one_run(c, &k[(i + r) % n], r, (i + r) % n) != 0)
                 return -1;
-    for (i = 0; i < NCONTENDERS; i++)
+    for (i = 0; i < n; i++)
         bench_median(&k[i].s);
     free(names);
     target_add(apr_psprintf(c->pool, "reap, threads=%u, vs rm -rf on %s", c->threads, c->fs),
-               ratio(k, REAPN, RM), c->tmpfs ? 0.70 : 0.80, "x");
+               ratio(k, REAPN, RM), c->tmpfs ? 0.65 : 0.80, "x");
     target_add("reap, 1 thread, vs unlinkat loop", ratio(k, REAP1, LOOP1), 1.10, "x");
+    target_add("reap, 1 thread, vs rm -rf", ratio(k, REAP1, RM), 1.0, "x");
+    if (c->nlibs > 1)
+        target_add(apr_psprintf(c->pool, "reap, 1 thread, vs %s's", c->lib[1]->name),
+                   ratio(k, REAP1, REAP1B), 1.0, "x");
     if (c->json)
         print_json(c, k, out);
     else
