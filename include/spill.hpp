@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -73,6 +74,8 @@ enum class reap_mode { none = SPILL_REAP_NONE, sync = SPILL_REAP_SYNC, backgroun
 class options {
 public:
     using progress_fn = std::function<bool(const reap_stats &)>;
+    // adopt's verify: a chunk's address (SPILL_ADDR_LEN bytes) and its bytes read back
+    using verify_fn = std::function<bool(const std::uint8_t *addr, const void *data, std::size_t len)>;
     options() { detail::check(spill_opts_init_version(&o_, SPILL_OPTS_VERSION)); }
     options &grace(std::chrono::seconds s) { o_.grace_seconds = static_cast<uint32_t>(s.count()); return *this; }
     options &reap_on_open(bool on) { o_.reap_on_open = on ? SPILL_REAP_SYNC : SPILL_REAP_NONE; return *this; }
@@ -96,6 +99,12 @@ public:
     options &threads(unsigned n) { o_.threads = n; return *this; }
     options &tag(std::string_view t) { tag_ = std::string(t); return *this; }
     options &dry_run(bool on) { o_.dry_run = on; return *this; }
+    // adopt only: called on the calling thread for each chunk the killed run's journal proves
+    // complete, with its bytes read back, before anything in the orphan changes. true: the chunk
+    // is what its address says (adopted); false: it is not (removed, not adopted). An exception
+    // fails the adopt with nothing removed and is rethrown by adopt once spill_adopt returns.
+    options &verify(verify_fn f) { verify_ = std::move(f); return *this; }
+    const verify_fn &verify() const noexcept { return verify_; }
     // Receives log lines (0 error .. 3 debug) on the calling thread, during the call.
     options &log(std::function<void(int, std::string_view)> f) { log_ = std::move(f); return *this; }
 
@@ -107,6 +116,8 @@ public:
         o_.log_ctx = log_ ? const_cast<std::function<void(int, std::string_view)> *>(&log_) : nullptr;
         o_.progress = progress_ ? &options::call : nullptr;
         o_.progress_ctx = progress_ ? const_cast<progress_fn *>(&progress_) : nullptr;
+        o_.verify = nullptr; // set per call by adopt, which keeps an exception of its own
+        o_.verify_ctx = nullptr;
         return &o_;
     }
 
@@ -130,6 +141,7 @@ private:
     std::string tag_;
     std::function<void(int, std::string_view)> log_;
     progress_fn progress_;
+    verify_fn verify_;
 };
 
 namespace detail {
@@ -294,10 +306,34 @@ private:
 // prove its chunks complete (opened with keep, or journaled), as a live handle holding those
 // chunks in the order they were written. error with SPILL_EBUSY when only live spills carry the
 // tag, SPILL_ENOTFOUND when none does.
+// With opts.verify, only the chunks it accepts are adopted; an exception thrown in it fails the
+// adopt with nothing removed (SPILL_VERIFY_STOP) and is rethrown here.
 inline handle adopt(std::string_view root, std::string_view tag, const options &opts = options())
 {
+    struct verify_call {
+        const options::verify_fn *f;
+        std::exception_ptr thrown;
+        static int chunk(void *ctx, const std::uint8_t *addr, const void *data, std::size_t len)
+        {
+            auto *call = static_cast<verify_call *>(ctx);
+            try {
+                return (*call->f)(addr, data, len) ? 0 : 1;
+            } catch (...) { // must not cross into C, nor accept: the adopt stops
+                call->thrown = std::current_exception();
+                return SPILL_VERIFY_STOP;
+            }
+        }
+    } call{&opts.verify(), nullptr};
+    spill_opts o = *opts.get();
+    if (opts.verify()) {
+        o.verify = &verify_call::chunk;
+        o.verify_ctx = &call;
+    }
     spill_t *s = nullptr;
-    detail::check(spill_adopt(std::string(root).c_str(), std::string(tag).c_str(), opts.get(), &s));
+    int rc = spill_adopt(std::string(root).c_str(), std::string(tag).c_str(), &o, &s);
+    if (call.thrown) // spill_adopt stopped at it and returned no handle
+        std::rethrow_exception(call.thrown);
+    detail::check(rc);
     return handle(s, opts);
 }
 

@@ -1,6 +1,7 @@
 // test_hpp.cpp: the C++ wrapper (include/spill.hpp) as a user sees it: round trip, the directory
 // gone when the handle is destroyed or closed, errors as spillpp::error with spill_error's fields,
-// reap and scan counts; 0.2: a background open, progress and its cancel, adopt after a SIGKILL.
+// reap and scan counts; 0.2: a background open, progress and its cancel, adopt after a SIGKILL;
+// 0.3: adopt's verify (a rejected chunk removed, an exception rethrown with nothing removed).
 // POSIX only (mkdtemp, stat, fork).
 #include "spill.hpp"
 
@@ -14,6 +15,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -297,6 +302,126 @@ static void adopt_after_kill(const std::string &root)
     CHECK(st.reaped == 1 && st.resumable == 0 && !exists(dir));
 }
 
+// A chunk file's name in a spill directory: its address in lowercase hex.
+static std::string hex(const spillpp::addr &a)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    for (std::uint8_t b : a) {
+        out.push_back(digits[b >> 4]);
+        out.push_back(digits[b & 15]);
+    }
+    return out;
+}
+
+static std::string read_file(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A killed keeper's orphan whose chunk `bad` was zero-filled since, at the same length (what a
+// power loss can leave); the orphan's directory.
+static std::string orphan_with_zeroed(const std::string &root, int bad, std::string *bad_file)
+{
+    std::string dir = killed_keeper(root);
+    *bad_file = dir + "/" + hex(addr(static_cast<std::uint8_t>(bad)));
+    CHECK(read_file(*bad_file) == kept_chunk(bad));
+    std::ofstream(*bad_file, std::ios::binary | std::ios::trunc) << std::string(kept_chunk(bad).size(), '\0');
+    CHECK(read_file(*bad_file) == std::string(kept_chunk(bad).size(), '\0'));
+    return dir;
+}
+
+// Every file under dir, by its path relative to dir, with its bytes.
+static std::map<std::string, std::string> snapshot(const std::string &dir)
+{
+    std::map<std::string, std::string> out;
+    for (const auto &e : std::filesystem::recursive_directory_iterator(dir))
+        if (!e.is_directory())
+            out[std::filesystem::relative(e.path(), dir).string()] = read_file(e.path().string());
+    return out;
+}
+
+// The keeper's chunks are what their addresses say: addr(n)'s bytes are kept_chunk(n).
+static bool is_kept_chunk(const std::uint8_t *a, const void *data, std::size_t len)
+{
+    std::string k = kept_chunk(a[0]);
+    return addr(a[0]) == *reinterpret_cast<const spillpp::addr *>(a) && len == k.size() &&
+           std::memcmp(data, k.data(), len) == 0;
+}
+
+static void verify_rejects(const std::string &base)
+{
+    std::string bad_file, dir = orphan_with_zeroed(base + "/verify", 3, &bad_file);
+    std::vector<spillpp::addr> seen;
+    {
+        spillpp::handle s = spillpp::adopt(base + "/verify", "cxx-job", spillpp::options().verify(
+            [&](const std::uint8_t *a, const void *data, std::size_t len) {
+                seen.push_back(*reinterpret_cast<const spillpp::addr *>(a));
+                return is_kept_chunk(a, data, len);
+            }));
+        CHECK(seen.size() == 5); // each chunk, in order
+        for (int n = 1; n <= 5 && seen.size() == 5; n++)
+            CHECK(seen[n - 1] == addr(static_cast<std::uint8_t>(n)));
+        CHECK(s.path() == dir && s.size() == 4);
+        std::vector<spillpp::addr> want;
+        for (int n : {1, 2, 4, 5}) {
+            want.push_back(addr(static_cast<std::uint8_t>(n)));
+            std::string k = kept_chunk(n);
+            CHECK(s.get(addr(static_cast<std::uint8_t>(n))) == std::vector<std::uint8_t>(k.begin(), k.end()));
+        }
+        CHECK(s.addrs() == want);
+        try {
+            s.get(addr(3));
+            CHECK(!"the rejected chunk was adopted");
+        } catch (const spillpp::error &e) {
+            CHECK(e.code() == SPILL_ENOTFOUND);
+        }
+        CHECK(!exists(bad_file)); // removed
+    }
+    CHECK(!exists(dir));
+    // without verify, as 0.2: every journaled chunk of its length, the zero-filled one too
+    dir = orphan_with_zeroed(base + "/noverify", 3, &bad_file);
+    spillpp::handle s = spillpp::adopt(base + "/noverify", "cxx-job");
+    CHECK(s.size() == 5 && s.get(addr(3)) == std::vector<std::uint8_t>(kept_chunk(3).size(), 0));
+}
+
+struct broken {
+    int chunk;
+};
+
+static void verify_throws(const std::string &base)
+{
+    std::string root = base + "/verify-throws", bad_file, dir = orphan_with_zeroed(root, 3, &bad_file);
+    auto before = snapshot(dir);
+    CHECK(before.size() > 5); // the chunks, the lock and the owner's files
+    int calls = 0;
+    try {
+        // the first chunk accepted, the second throws: nothing may have changed all the same
+        spillpp::adopt(root, "cxx-job", spillpp::options().verify(
+            [&](const std::uint8_t *a, const void *data, std::size_t len) {
+                calls++;
+                if (a[0] == 2)
+                    throw broken{2};
+                return is_kept_chunk(a, data, len);
+            }));
+        CHECK(!"adopt returned instead of rethrowing verify's exception");
+    } catch (const broken &b) {
+        CHECK(b.chunk == 2);
+    } catch (const spillpp::error &e) {
+        std::fprintf(stderr, "verify_throws: spillpp::error %d instead: %s\n", e.code(), e.what());
+        CHECK(!"verify's own exception rethrown");
+    }
+    CHECK(calls == 2);
+    CHECK(snapshot(dir) == before); // every file of the orphan as it was
+    auto entries = spillpp::scan(root);
+    CHECK(entries.size() == 1 && entries[0].state == SPILL_RESUMABLE);
+    spillpp::handle s = spillpp::adopt(root, "cxx-job");
+    CHECK(s.path() == dir && s.size() == 5);
+    std::string k = kept_chunk(4);
+    CHECK(s.get(addr(4)) == std::vector<std::uint8_t>(k.begin(), k.end()));
+}
+
 int main()
 {
     char tmpl[] = "/tmp/spill-hpp-XXXXXX";
@@ -307,7 +432,9 @@ int main()
         round_trip(base + "/rt");
         errors(base);
         reap_and_scan(base + "/reap");
-        adopt_after_kill(base + "/adopt"); // first: it forks, before any background thread
+        adopt_after_kill(base + "/adopt"); // first: they fork, before any background thread
+        verify_rejects(base);
+        verify_throws(base);
         background_open(base + "/bg");
         background_shared(base + "/bgshared");
         progress_and_cancel(base + "/progress");

@@ -30,6 +30,8 @@ PathLike = Union[str, bytes, "os.PathLike[str]"]
 LogFn = Callable[[int, str], None]
 # called with the counts so far; a true return stops the reap ("cancelled")
 ProgressFn = Callable[["ReapStats"], Any]
+# adopt's verify: called with a chunk's address and bytes; true: it is what its address says
+VerifyFn = Callable[[bytes, bytes], Any]
 
 
 class Code(enum.IntEnum):
@@ -112,7 +114,7 @@ class _Opts:
                  log: Optional[LogFn] = None, dry_run: Optional[bool] = None,
                  background: bool = False, progress: Optional[ProgressFn] = None,
                  progress_interval: Optional[Seconds] = None, keep: Optional[Seconds] = None,
-                 reap_resumable: Optional[bool] = None):
+                 reap_resumable: Optional[bool] = None, verify: Optional[VerifyFn] = None):
         self.raw = _lib.Opts()
         _check(lib.spill_opts_init_version(ctypes.byref(self.raw), _lib.OPTS_VERSION))
         r = self.raw
@@ -156,6 +158,19 @@ class _Opts:
                     return 1
             self._progress = _lib.PROGRESS_FN(call)
             r.progress = self._progress
+        # what verify raised, re-raised by adopt once spill_adopt has returned
+        self.verify_error: Optional[BaseException] = None
+        if verify is not None:
+            def check(_ctx: object, addr: "ctypes._Pointer[ctypes.c_uint8]", data: Optional[int],
+                      n: int) -> int:
+                try:
+                    chunk = ctypes.string_at(data, n) if n else b""
+                    return 0 if verify(ctypes.string_at(addr, ADDR_LEN), chunk) else 1
+                except BaseException as e:  # an exception must not cross into C, nor accept:
+                    self.verify_error = e    # the adopt stops and removes nothing
+                    return _lib.VERIFY_STOP
+            self._verify = _lib.VERIFY_FN(check)  # kept alive for the call
+            r.verify = self._verify
 
     def ref(self) -> "ctypes._CArgObject":
         return ctypes.byref(self.raw)
@@ -326,15 +341,25 @@ def open(root: PathLike, *, tag: Optional[str] = None, grace: Optional[Seconds] 
 
 
 def adopt(root: PathLike, tag: str, *, keep: Optional[Seconds] = None,
-          threads: Optional[int] = None, log: Optional[LogFn] = None) -> Spill:
+          threads: Optional[int] = None, log: Optional[LogFn] = None,
+          verify: Optional[VerifyFn] = None) -> Spill:
     """Resumes a killed job instead of redoing it: takes over the newest orphan under root
     whose owner carried this tag and can prove its chunks complete (opened with keep=..., or
     journaled), and returns it as a live Spill of this process holding those chunks in the
     order they were written. SpillError with Code.EBUSY when only live spills carry the tag (the
-    job runs elsewhere), Code.ENOTFOUND when none does."""
-    o = _Opts(keep=keep, threads=threads, log=log)
+    job runs elsewhere), Code.ENOTFOUND when none does.
+
+    verify(addr, data), on this thread, for each chunk the journal keeps, with its bytes read
+    back, before anything in the orphan changes: true when the chunk is what its address says
+    (adopted), false when it is not (removed, not adopted). An exception in it fails the adopt
+    with nothing removed (the orphan stays, adoptable again) and is re-raised here."""
+    o = _Opts(keep=keep, threads=threads, log=log, verify=verify)
     handle = ctypes.c_void_p()
-    _check(lib.spill_adopt(_path(root), tag.encode("utf-8"), o.ref(), ctypes.byref(handle)))
+    rc = lib.spill_adopt(_path(root), tag.encode("utf-8"), o.ref(), ctypes.byref(handle))
+    err, o.verify_error = o.verify_error, None
+    if err is not None:  # spill_adopt stopped at it (SPILL_VERIFY_STOP) and returned no handle
+        raise err
+    _check(rc)
     return Spill._adopted(handle.value, o)
 
 

@@ -10,10 +10,12 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64, c_s
 
 ADDR_LEN = 32
 # version 1 (0.1): grace_seconds .. log_ctx; version 2 (0.2): dry_run, progress, progress_ctx,
-# progress_ms, keep_seconds, reap_resumable
-OPTS_VERSION = 2
+# progress_ms, keep_seconds, reap_resumable; version 3 (0.3): verify, verify_ctx
+OPTS_VERSION = 3
 REAP_STATS_VERSION = 2  # version 2 (0.2) adds resumable, cut_short, cancelled
 REAP_NONE, REAP_SYNC, REAP_BACKGROUND = 0, 1, 2  # spill_opts.reap_on_open
+# what a verify callback returns when it failed itself: the adopt fails, nothing removed
+VERIFY_STOP = -2**31  # INT32_MIN
 
 LOG_FN = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
 
@@ -33,6 +35,8 @@ class ReapStats(Structure):
 
 
 PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, POINTER(ReapStats))
+# spill_adopt's verify: (ctx, addr[ADDR_LEN], data, len) -> 0 keep, other reject, VERIFY_STOP
+VERIFY_FN = CFUNCTYPE(c_int, c_void_p, POINTER(c_uint8), c_void_p, c_size_t)
 
 
 class Opts(Structure):
@@ -41,7 +45,9 @@ class Opts(Structure):
                 ("tag", c_char_p), ("log", LOG_FN), ("log_ctx", c_void_p),
                 # version 2
                 ("dry_run", c_int), ("progress", PROGRESS_FN), ("progress_ctx", c_void_p),
-                ("progress_ms", c_uint32), ("keep_seconds", c_uint32), ("reap_resumable", c_int)]
+                ("progress_ms", c_uint32), ("keep_seconds", c_uint32), ("reap_resumable", c_int),
+                # version 3
+                ("verify", VERIFY_FN), ("verify_ctx", c_void_p)]
 
 
 class Entry(Structure):

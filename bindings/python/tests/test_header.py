@@ -35,7 +35,8 @@ class TestHeader(unittest.TestCase):
                              ("SPILL_REAP_SYNC", _lib.REAP_SYNC),
                              ("SPILL_REAP_BACKGROUND", _lib.REAP_BACKGROUND),
                              ("SPILL_ERROR", spill.State.ERROR),
-                             ("SPILL_RESUMABLE", spill.State.RESUMABLE)):
+                             ("SPILL_RESUMABLE", spill.State.RESUMABLE),
+                             ("SPILL_VERIFY_STOP", _lib.VERIFY_STOP)):
             lines.append(f'printf("{macro} %d\\n", (int){macro});')
             want.append(f"{macro} {value}")
         src = ("#include <stdio.h>\n#include <stddef.h>\n#include \"spill.h\"\nint main(void)\n{\n"

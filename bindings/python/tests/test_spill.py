@@ -264,6 +264,86 @@ class TestKill(Base):
             self.assertEqual(len(s), 6)
         self.assertFalse(os.path.exists(held))
 
+    def orphan_with_zeroed(self, bad: int) -> "tuple[str, str]":
+        """A killed keeper's orphan whose chunk `bad` was zero-filled since, at the same length
+        (what a power loss can leave): its directory and that chunk's file."""
+        child, held = self.start(KEEPER)
+        self.kill(child)
+        bad_file = os.path.join(held, addr(bad).hex())
+        with open(bad_file, "rb") as f:
+            self.assertEqual(f.read(), kept_chunk(bad))
+        with open(bad_file, "wb") as f:
+            f.write(bytes(len(kept_chunk(bad))))
+        return held, bad_file
+
+    @staticmethod
+    def snapshot(top: str) -> dict:
+        """Every file under top, by its path relative to top, with its bytes."""
+        out = {}
+        for d, _, files in os.walk(top):
+            for name in files:
+                with open(os.path.join(d, name), "rb") as f:
+                    out[os.path.relpath(os.path.join(d, name), top)] = f.read()
+        return out
+
+    @staticmethod
+    def is_kept_chunk(a: bytes, data: bytes) -> bool:
+        return a == addr(a[0]) and data == kept_chunk(a[0])
+
+    def test_verify_rejects_a_zero_filled_chunk_and_the_rest_is_adopted(self) -> None:
+        held, bad_file = self.orphan_with_zeroed(3)
+        seen = []
+
+        def verify(a: bytes, data: bytes) -> bool:
+            seen.append(a)
+            return self.is_kept_chunk(a, data)
+        with spill.adopt(self.root, "py-job", verify=verify) as s:
+            self.assertEqual(seen, [addr(n) for n in range(1, 6)], "each chunk, in order")
+            self.assertEqual(s.path, held)
+            kept = [1, 2, 4, 5]
+            self.assertEqual(list(s.addrs()), [addr(n) for n in kept])
+            for n in kept:
+                self.assertEqual(s.get(addr(n)), kept_chunk(n), n)
+            with self.assertRaises(spill.SpillError) as cm:
+                s.get(addr(3))
+            self.assertEqual(cm.exception.code, spill.Code.ENOTFOUND)
+            self.assertFalse(os.path.exists(bad_file), "the rejected chunk is removed")
+            self.assertEqual(s.total_bytes, sum(len(kept_chunk(n)) for n in kept))
+
+        # without verify, as 0.2: every journaled chunk of its length, the zero-filled one too
+        self.orphan_with_zeroed(3)
+        with spill.adopt(self.root, "py-job") as s:
+            self.assertEqual(len(s), 5)
+            self.assertEqual(s.get(addr(3)), bytes(len(kept_chunk(3))))
+            self.assertEqual(s.get(addr(4)), kept_chunk(4))
+
+    def test_an_exception_in_verify_fails_the_adopt_and_removes_nothing(self) -> None:
+        held, _ = self.orphan_with_zeroed(3)
+        before = self.snapshot(held)
+        self.assertGreater(len(before), 5, "the chunks, the lock and the owner's files")
+        calls = []
+
+        class Broken(Exception):
+            pass
+
+        def verify(a: bytes, data: bytes) -> bool:
+            calls.append(a)
+            if a == addr(2):  # the first chunk accepted, the second raises
+                raise Broken("verify broke on chunk 2")
+            return self.is_kept_chunk(a, data)
+        with self.assertRaises(Broken) as cm:
+            spill.adopt(self.root, "py-job", verify=verify)
+        self.assertEqual(str(cm.exception), "verify broke on chunk 2")
+        self.assertEqual(calls, [addr(1), addr(2)], "stopped at the exception")
+        self.assertEqual(self.snapshot(held), before, "every file of the orphan as it was")
+        [e] = spill.scan(self.root)
+        self.assertEqual(e.state, spill.State.RESUMABLE, "still there to adopt")
+        with spill.adopt(self.root, "py-job") as s:
+            self.assertEqual(s.path, held)
+            self.assertEqual(list(s.addrs()), [addr(n) for n in range(1, 6)])
+            for n in (1, 2, 4, 5):
+                self.assertEqual(s.get(addr(n)), kept_chunk(n), n)
+
     def test_adopting_a_live_job_is_busy(self) -> None:
         self.start(HOLDER)
         with self.assertRaises(spill.SpillError) as cm:

@@ -43,8 +43,8 @@ pub struct spill_error {
 }
 
 /// Version 1 (0.1): grace_seconds .. log_ctx; version 2 (0.2): dry_run, progress, progress_ctx,
-/// progress_ms, keep_seconds, reap_resumable.
-pub const SPILL_OPTS_VERSION: c_uint = 2;
+/// progress_ms, keep_seconds, reap_resumable; version 3 (0.3): verify, verify_ctx.
+pub const SPILL_OPTS_VERSION: c_uint = 3;
 
 /// Values of spill_opts.reap_on_open.
 pub const SPILL_REAP_NONE: c_int = 0;
@@ -52,9 +52,19 @@ pub const SPILL_REAP_SYNC: c_int = 1;
 /// Version-2 opts only: spill_open returns at once, the reap runs on a thread of its own.
 pub const SPILL_REAP_BACKGROUND: c_int = 2;
 
+/// What a verify callback may return besides 0 (the chunk is what its address says) and other
+/// non-zero values (it is not: removed, not adopted): the callback itself failed (a panic), so
+/// spill_adopt removes nothing and fails with SPILL_EIO. spill.h's INT32_MIN.
+pub const SPILL_VERIFY_STOP: c_int = i32::MIN;
+
 pub type spill_log_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, level: c_int, msg: *const c_char)>;
 /// Called during a reap; a non-zero return stops it (`cancelled`).
 pub type spill_progress_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, so_far: *const spill_reap_stats) -> c_int>;
+/// spill_adopt only: called for each chunk the journal keeps, with its bytes read back (`addr`
+/// points to SPILL_ADDR_LEN bytes): 0 keeps it, another value removes it, SPILL_VERIFY_STOP
+/// fails the adopt with nothing removed.
+pub type spill_verify_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, addr: *const u8, data: *const c_void, len: usize) -> c_int>;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +85,9 @@ pub struct spill_opts {
     pub progress_ms: u32,
     pub keep_seconds: u32,
     pub reap_resumable: c_int,
+    // version 3
+    pub verify: spill_verify_fn,
+    pub verify_ctx: *mut c_void,
 }
 
 /// Version 1 (0.1): scanned .. budget_exhausted; version 2 (0.2): resumable, cut_short, cancelled.

@@ -39,7 +39,7 @@ fn layouts() -> Vec<Layout> {
         layout!(spill_error { code, os_error, op, path, message }),
         layout!(spill_opts { version, grace_seconds, reap_on_open, reap_budget_ms, expected_bytes,
                              threads, tag, log, log_ctx, dry_run, progress, progress_ctx,
-                             progress_ms, keep_seconds, reap_resumable }),
+                             progress_ms, keep_seconds, reap_resumable, verify, verify_ctx }),
         layout!(spill_reap_stats { version, scanned, reaped, live, young, unsafe_, errors,
                                    bytes_freed, files_removed, elapsed_ms, budget_exhausted,
                                    resumable, cut_short, cancelled }),
@@ -58,7 +58,7 @@ fn constants() -> Vec<(&'static str, i64)> {
             SPILL_EFORKED, SPILL_ERANGE, SPILL_ETIMEDOUT, SPILL_OPTS_VERSION,
             SPILL_REAP_STATS_VERSION,
             SPILL_LIVE, SPILL_ORPHAN, SPILL_YOUNG, SPILL_UNSAFE, SPILL_ERROR, SPILL_RESUMABLE,
-            SPILL_REAP_NONE, SPILL_REAP_SYNC, SPILL_REAP_BACKGROUND)
+            SPILL_REAP_NONE, SPILL_REAP_SYNC, SPILL_REAP_BACKGROUND, SPILL_VERIFY_STOP)
 }
 
 fn header() -> (PathBuf, String) {
@@ -103,6 +103,15 @@ fn header_functions(h: &str) -> BTreeSet<String> {
     }).filter(|n| n.starts_with("spill_")).collect()
 }
 
+/// A #define's value that names a number: a literal, or one of <stdint.h>'s limits
+/// (SPILL_VERIFY_STOP is INT32_MIN).
+fn is_number(value: &str) -> bool {
+    const LIMITS: &[&str] = &["INT8_MIN", "INT8_MAX", "INT16_MIN", "INT16_MAX", "INT32_MIN",
+                              "INT32_MAX", "INT64_MIN", "INT64_MAX", "UINT8_MAX", "UINT16_MAX",
+                              "UINT32_MAX", "UINT64_MAX"];
+    value.parse::<i64>().is_ok() || LIMITS.contains(&value)
+}
+
 /// Numeric #defines and enum members named SPILL_* (the version triple aside).
 fn header_constants(h: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
@@ -111,7 +120,7 @@ fn header_constants(h: &str) -> BTreeSet<String> {
         if words.next() == Some("#define") {
             if let (Some(name), Some(value)) = (words.next(), words.next()) {
                 if name.starts_with("SPILL_") && !name.starts_with("SPILL_VERSION_")
-                    && value.parse::<i64>().is_ok() {
+                    && is_number(value) {
                     names.insert(name.to_string());
                 }
             }

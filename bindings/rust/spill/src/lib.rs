@@ -28,6 +28,8 @@
 //! ```
 
 use spill_sys as sys;
+use std::any::Any;
+use std::cell::RefCell;
 use std::ffi::{c_void, CStr, CString};
 use std::os::raw::{c_char, c_int};
 use std::fmt;
@@ -575,14 +577,59 @@ pub fn scan(root: impl AsRef<Path>, opts: &Options) -> Result<Vec<Entry>> {
 /// holds those chunks, in the order they were written. Anything unproven in it is removed.
 /// [`ErrorCode::Busy`] when only live spills carry the tag (the job runs elsewhere),
 /// [`ErrorCode::NotFound`] when none does. With `opts.keep` the adopted spill is resumable again.
+/// With [`Options::verify`], only the chunks the closure accepts are adopted (the others are
+/// removed); a panic in it fails the adopt with nothing removed and is resumed here, after the
+/// C call has returned.
 pub fn adopt(root: impl AsRef<Path>, tag: &str, opts: &Options) -> Result<Spill> {
     let root = c_path(root.as_ref())?;
     let tag = CString::new(tag).map_err(|_| Error::new(ErrorCode::Invalid, "", "", "the tag contains a NUL byte"))?;
-    let raw_opts = opts.to_raw()?;
+    let mut raw_opts = opts.to_raw()?;
+    // the verify closure gets a context of this call's own, where a panic in it is kept
+    let call = opts.verify_fn().map(|f| VerifyCall { f: &**f, panic: RefCell::new(None) });
+    if let Some(call) = &call {
+        raw_opts.raw.verify = Some(verify_chunk);
+        raw_opts.raw.verify_ctx = call as *const VerifyCall<'_> as *mut c_void;
+    }
     let mut out = ptr::null_mut();
-    // SAFETY: valid strings and options, which outlive the call.
-    check(unsafe { sys::spill_adopt(root.as_ptr(), tag.as_ptr(), raw_opts.as_ptr(), &mut out) })?;
-    Ok(Spill::from_raw(out, opts, false)) // adopt runs no reap
+    // SAFETY: valid strings and options, which outlive the call; verify_ctx points to `call`,
+    // which lives until after it (spill_adopt calls verify on this thread, during the call).
+    let rc = unsafe { sys::spill_adopt(root.as_ptr(), tag.as_ptr(), raw_opts.as_ptr(), &mut out) };
+    // adopt runs no reap: no background to attach
+    let adopted = if rc == sys::SPILL_OK { Some(Spill::from_raw(out, opts, false)) } else { None };
+    if let Some(panic) = call.and_then(|c| c.panic.into_inner()) {
+        // the closure panicked: spill_adopt stopped (SPILL_VERIFY_STOP) and removed nothing;
+        // the panic goes on where the closure would have raised it, on this thread
+        drop(adopted); // (never Some: a stopped adopt returns no handle)
+        std::panic::resume_unwind(panic);
+    }
+    check(rc)?;
+    Ok(adopted.expect("spill_adopt succeeded"))
+}
+
+/// One adopt's verify: the caller's closure, and the payload of its panic, if it panicked.
+struct VerifyCall<'a> {
+    f: &'a VerifyClosure,
+    panic: RefCell<Option<Box<dyn Any + Send + 'static>>>,
+}
+
+unsafe extern "C" fn verify_chunk(ctx: *mut c_void, addr: *const u8, data: *const c_void, len: usize) -> c_int {
+    // SAFETY: ctx is adopt's VerifyCall, alive for the call, used on this thread only; addr is
+    // SPILL_ADDR_LEN bytes and data len bytes, valid during the callback.
+    #[allow(unused_unsafe)] // rustc before 1.65 calls it unneeded in an unsafe fn
+    let (call, addr, data) = unsafe {
+        let data: &[u8] = if len == 0 { &[] } else { std::slice::from_raw_parts(data as *const u8, len) };
+        (&*(ctx as *const VerifyCall<'_>), &*(addr as *const Addr), data)
+    };
+    // a panic must not unwind into C, and must never read as "accept": it stops the adopt
+    // (nothing removed) and adopt resumes it once spill_adopt has returned
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (call.f)(addr, data))) {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(payload) => {
+            *call.panic.borrow_mut() = Some(payload);
+            sys::SPILL_VERIFY_STOP
+        }
+    }
 }
 
 /// The default root for an application: its per-OS data directory joined with "spill".
@@ -638,6 +685,10 @@ pub(crate) type LogFn = Arc<LogSink>;
 pub(crate) struct ProgressSink(pub(crate) std::sync::Mutex<Box<ProgressClosure>>);
 pub(crate) type ProgressClosure = dyn FnMut(&ReapStats) -> bool + Send;
 pub(crate) type ProgressFn = Arc<ProgressSink>;
+
+/// A verify closure (adopt only: called during the call, on the calling thread).
+pub(crate) type VerifyClosure = dyn Fn(&Addr, &[u8]) -> bool + Send + Sync;
+pub(crate) type VerifyFn = Arc<VerifyClosure>;
 
 /// The closures one call's options point to.
 #[derive(Clone)]

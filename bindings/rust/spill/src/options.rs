@@ -1,6 +1,7 @@
 //! Options for open, reap and scan: only what the caller set is written over the library's own
 //! defaults (spill_opts_init), so fields the C library adds later keep their defaults.
-use crate::{sys, Callbacks, Error, ErrorCode, LogFn, LogSink, ProgressFn, ProgressSink, RawOpts, ReapStats, Result};
+use crate::{sys, Addr, Callbacks, Error, ErrorCode, LogFn, LogSink, ProgressFn, ProgressSink, RawOpts, ReapStats, Result,
+            VerifyFn};
 use std::ffi::{c_void, CStr, CString};
 use std::os::raw::{c_char, c_int};
 use std::fmt;
@@ -73,6 +74,7 @@ pub struct Options {
     progress_interval: Option<Duration>,
     keep: Option<Duration>,
     reap_resumable: Option<bool>,
+    verify: Option<VerifyFn>,
 }
 
 impl Options {
@@ -171,6 +173,36 @@ impl Options {
     pub fn reap_resumable(mut self, yes: bool) -> Options {
         self.reap_resumable = Some(yes);
         self
+    }
+
+    /// [`adopt`](crate::adopt) only: called on the calling thread for each chunk the killed
+    /// run's journal proves complete, with its address and its bytes read back, before anything
+    /// in the orphan changes. `true`: the chunk is what its address says (adopted); `false`: it
+    /// is not (a power loss left it zero-filled or stale): it is removed, not adopted. A panic
+    /// in it fails the adopt with nothing removed (the orphan stays as it was, adoptable again)
+    /// and is then resumed on the thread that called adopt. Without it adopt trusts the
+    /// journal's lengths, as 0.2 did. It must not call into a spill (the one being adopted does
+    /// not exist yet).
+    ///
+    /// ```
+    /// // content-addressed chunks: the address is the data's hash
+    /// fn hash(data: &[u8]) -> spill::Addr {
+    ///     let mut a = [0u8; 32];
+    ///     for (i, b) in data.iter().enumerate() {
+    ///         a[i % 32] = a[i % 32].rotate_left(3) ^ *b;
+    ///     }
+    ///     a
+    /// }
+    /// let opts = spill::Options::new().verify(|addr, data| *addr == hash(data));
+    /// ```
+    pub fn verify(mut self, verify: impl Fn(&Addr, &[u8]) -> bool + Send + Sync + 'static) -> Options {
+        self.verify = Some(Arc::new(verify));
+        self
+    }
+
+    /// The verify closure, for adopt (which passes it with a context of its own per call).
+    pub(crate) fn verify_fn(&self) -> Option<&VerifyFn> {
+        self.verify.as_ref()
     }
 
     pub(crate) fn callbacks(&self) -> Callbacks {
@@ -295,6 +327,7 @@ impl fmt::Debug for Options {
             .field("progress_interval", &self.progress_interval)
             .field("keep", &self.keep)
             .field("reap_resumable", &self.reap_resumable)
+            .field("verify", &self.verify.is_some())
             .finish()
     }
 }

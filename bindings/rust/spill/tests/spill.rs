@@ -607,3 +607,109 @@ fn reap_resumable_removes_a_resumable_orphan_at_once() {
     assert_eq!((stats.resumable, stats.reaped), (0, 1), "{stats:?}");
     assert!(!dir.exists());
 }
+
+/// A chunk file's name in a spill directory: its address in lowercase hex.
+fn hex(a: &Addr) -> String {
+    a.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A killed keeper's orphan whose chunk `bad` was zero-filled since, at the same length (what a
+/// power loss can leave): its directory and that chunk's file.
+fn orphan_with_zeroed(root: &Path, bad: u8) -> (PathBuf, PathBuf) {
+    let (child, dir) = start_child(KEEPER, root);
+    kill(child);
+    let file = dir.join(hex(&addr(bad)));
+    assert_eq!(fs::read(&file).unwrap(), kept_chunk(bad), "the keeper wrote chunk {bad} there");
+    fs::write(&file, vec![0u8; kept_chunk(bad).len()]).unwrap();
+    (dir, file)
+}
+
+/// Every file under dir, by its path relative to dir, with its bytes.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if fs::symlink_metadata(&p).unwrap().is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// The keeper's chunks are what their addresses say: addr(n)'s bytes are kept_chunk(n).
+fn is_kept_chunk(a: &Addr, data: &[u8]) -> bool {
+    a[1..31].iter().all(|&b| b == 0) && a[31] == !a[0] && data == &kept_chunk(a[0])[..]
+}
+
+#[test]
+fn verify_rejects_a_zero_filled_chunk_and_the_rest_is_adopted_byte_for_byte() {
+    let root = Root::new();
+    let (dir, bad_file) = orphan_with_zeroed(root.path(), 3);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Addr>::new()));
+    let s2 = seen.clone();
+    let opts = Options::new().verify(move |a: &Addr, data: &[u8]| {
+        s2.lock().unwrap().push(*a);
+        is_kept_chunk(a, data)
+    });
+    let s = adopt(root.path(), "job", &opts).unwrap();
+    assert_eq!(*seen.lock().unwrap(), (1..=KEPT_CHUNKS).map(addr).collect::<Vec<_>>(), "each chunk, in order");
+    assert_eq!(s.path(), dir);
+    let kept: Vec<u8> = (1..=KEPT_CHUNKS).filter(|&n| n != 3).collect();
+    assert_eq!(s.len(), kept.len());
+    assert_eq!(s.addrs().collect::<Vec<_>>(), kept.iter().map(|&n| addr(n)).collect::<Vec<_>>());
+    for &n in &kept {
+        assert_eq!(s.get(&addr(n)).unwrap(), kept_chunk(n), "chunk {n}");
+    }
+    assert_eq!(s.get(&addr(3)).unwrap_err().code(), ErrorCode::NotFound);
+    assert!(!bad_file.exists(), "the rejected chunk is removed");
+    assert_eq!(s.total_bytes(), kept.iter().map(|&n| kept_chunk(n).len() as u64).sum::<u64>());
+    s.close().unwrap();
+
+    // without verify, as 0.2: every journaled chunk of its length, the zero-filled one too
+    let root = Root::new();
+    orphan_with_zeroed(root.path(), 3);
+    let s = adopt(root.path(), "job", &Options::new()).unwrap();
+    assert_eq!(s.len(), KEPT_CHUNKS as usize);
+    assert_eq!(s.get(&addr(3)).unwrap(), vec![0u8; kept_chunk(3).len()]);
+    assert_eq!(s.get(&addr(4)).unwrap(), kept_chunk(4));
+}
+
+#[test]
+fn a_panic_in_verify_fails_the_adopt_removes_nothing_and_is_resumed() {
+    let root = Root::new();
+    let (dir, _) = orphan_with_zeroed(root.path(), 3);
+    let before = snapshot(&dir);
+    assert!(before.len() > KEPT_CHUNKS as usize, "the chunks, the lock and the owner's files");
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    // the first chunk is accepted, the second panics: nothing may have changed all the same
+    let opts = Options::new().verify(move |a: &Addr, data: &[u8]| {
+        c.fetch_add(1, Ordering::SeqCst);
+        if a[0] == 2 {
+            panic!("verify broke on chunk 2");
+        }
+        is_kept_chunk(a, data)
+    });
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| adopt(root.path(), "job", &opts)));
+    let payload = match caught {
+        Err(payload) => payload,
+        Ok(r) => panic!("adopt returned instead of resuming the closure's panic: {:?}", r.map(|s| s.len())),
+    };
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"verify broke on chunk 2"), "the closure's own panic");
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "stopped at the panic");
+    assert_eq!(snapshot(&dir), before, "every file of the orphan as it was");
+    let entries = scan(root.path(), &Options::new()).unwrap();
+    assert_eq!((entries.len(), entries[0].state), (1, State::Resumable), "still there to adopt");
+
+    let s = adopt(root.path(), "job", &Options::new()).unwrap();
+    assert_eq!(s.path(), dir);
+    assert_eq!(s.addrs().collect::<Vec<_>>(), (1..=KEPT_CHUNKS).map(addr).collect::<Vec<_>>());
+    for n in (1..=KEPT_CHUNKS).filter(|&n| n != 3) {
+        assert_eq!(s.get(&addr(n)).unwrap(), kept_chunk(n), "chunk {n}");
+    }
+}
