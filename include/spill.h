@@ -75,7 +75,7 @@ SPILL_EXTERN const spill_error *spill_error_last(void);
  *   version 1 (0.1): grace_seconds .. log_ctx
  *   version 2 (0.2): adds dry_run, progress, progress_ctx, progress_ms, keep_seconds,
  *                    reap_resumable
- *   version 3 (0.3): adds verify, verify_ctx
+ *   version 3 (0.3): adds verify, verify_ctx, root_limit_bytes
  * Set a struct up with spill_opts_init(&opts), which fills the defaults of the version this
  * header declares; fields are only ever added at the end. */
 #define SPILL_OPTS_VERSION 3
@@ -115,7 +115,9 @@ typedef struct spill_opts {
     uint32_t reap_budget_ms;  /* default 0 (no limit): the reap in spill_open stops after this,
                                  and spill_adopt answers SPILL_ETIMEDOUT past it */
     uint64_t expected_bytes;  /* default 0; else spill_open needs expected + 10% free, after
-                                 reaping, and fails with SPILL_ENOSPC otherwise */
+                                 reaping, and fails with SPILL_ENOSPC otherwise. It is
+                                 also the spill's first reservation, which the other
+                                 processes on the root count (see spill_put) */
     unsigned threads;         /* reaper workers; default 1 (no thread is started); 0 = one
                                  per core; more: distinct orphans are removed at once, each
                                  under its own lock, while judging, counting and logging stay
@@ -166,6 +168,12 @@ typedef struct spill_opts {
                                  zero-filled or stale): removed, not adopted; SPILL_VERIFY_STOP:
                                  the adopt fails (SPILL_EIO) with nothing removed. */
     void *verify_ctx;
+    uint64_t root_limit_bytes; /* default 0 (none); spill_open: the most that the live spills of
+                                 this user under this root may hold together, enforced by this
+                                 process on its own spills through reservations that every 0.3
+                                 process on the root shares (docs/design.md): an open or a put
+                                 that would take the root past it is refused (SPILL_ENOSPC,
+                                 before any byte of the chunk is written) */
 } spill_opts;
 
 /* Fills *opts with the defaults of `version` (1 .. SPILL_OPTS_VERSION of the library), writing
@@ -189,7 +197,10 @@ SPILL_EXTERN int spill_open(const char *root, const spill_opts *opts, spill_t **
 
 /* Stores len bytes under addr. An address already stored writes nothing and returns SPILL_OK.
  * A failed write leaves no partial chunk behind and the spill usable (SPILL_ENOSPC, SPILL_EIO);
- * SPILL_ELOST if the spill's directory was taken away. */
+ * SPILL_ELOST if the spill's directory was taken away. A put that would take the spill past its
+ * reservation first takes a larger one, decided with the other processes of this user on the
+ * root: refused (the free space, less what the others have reserved and not yet written, or
+ * root_limit_bytes, leaves too little), it is SPILL_ENOSPC before any byte is written. */
 SPILL_EXTERN int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data,
                            size_t len);
 
@@ -287,6 +298,10 @@ typedef struct spill_entry {
     const char *owner_host;  /* "" when unknown */
     const char *tag;         /* "" when unknown */
     const char *reason;      /* why unsafe, young or an error, for people; "" otherwise */
+    /* 0.3: a live spill's reservation (0: none known: an older library's or a foreign one,
+     * counted with its bytes), and the root limit its owner enforces (0: none) */
+    uint64_t reserved_bytes;
+    uint64_t limit_bytes;
 } spill_entry;
 
 /* Judges each spill-named child of root as spill_reap would, removing nothing, and calls cb for

@@ -45,6 +45,7 @@ int64_t spill__monotonic_us(void);
  * goes on in a child (the library never forks). */
 enum spill__mutex_id {
     SPILL__MU_ONCE = 0,  /* spill__once's first runs */
+    SPILL__MU_RESERVE,   /* src/reserve.c: one reservation decision at a time */
     SPILL__MU_REGISTRY,  /* src/registry.c */
     SPILL__MU_LOCKS,     /* the fcntl backend's table of held locks */
     SPILL__MU_BACKGROUND, /* src/background.c: the background reapers */

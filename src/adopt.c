@@ -599,6 +599,8 @@ static int check_args(const char *root, const char *tag, spill_t **out)
 static int taken(search *q, spill_t *s, const char *name)
 {
     s->path = apr_pstrcat(s->pool, q->c.root, SPILL__PATH_SEP, name, NULL);
+    s->root = apr_pstrdup(s->pool, q->c.root);
+    spill__lease_adopted(s); /* the dead owner's lease, taken over */
     s->root_fd = q->c.root_fd; /* the handle's own from now on */
     q->c.root_fd = SPILL__NOFD;
     /* a fork in another thread leaves the child nothing of this spill (rule 14) */

@@ -13,18 +13,19 @@
 
 #include "reap.h"
 
+#define POSITION_DIR ".spill-reap-at-"
+
 static void dir_name(char *buf, size_t size)
 {
-    snprintf(buf, size, ".spill-reap-at-%llu", (unsigned long long)spill__user_id());
+    snprintf(buf, size, POSITION_DIR "%llu", (unsigned long long)spill__user_id());
 }
 
-/* Opens the position's directory if it is ours: SPILL_OK with *fd set, else an error. */
-static int open_ours(spill__fd root_fd, int create, spill__fd *fd)
+int spill__user_dir(spill__fd root_fd, const char *prefix, int create, spill__fd *fd)
 {
     char name[64];
     spill__stat st;
     int rc;
-    dir_name(name, sizeof name);
+    snprintf(name, sizeof name, "%s%llu", prefix, (unsigned long long)spill__user_id());
     rc = create ? spill__sys.mkdir(root_fd, name, 0700, fd) : SPILL_EBUSY;
     if (rc == SPILL_EBUSY)
         rc = spill__sys.open_dir(root_fd, name, 0, fd);
@@ -53,7 +54,7 @@ uint64_t spill__position_load(spill__fd root_fd)
     const char *name;
     uint64_t pos = 0;
     spill__error_stash(); /* a missing or foreign position is no error of the reap's */
-    if (open_ours(root_fd, 0, &fd) == SPILL_OK) {
+    if (spill__user_dir(root_fd, POSITION_DIR, 0, &fd) == SPILL_OK) {
         if (spill__sys.list_open(fd, &d) == SPILL_OK) {
             while (spill__sys.list_next(d, &name) == SPILL_OK && name && !parse(name, &pos))
                 ;
@@ -76,7 +77,7 @@ void spill__position_save(spill__fd root_fd, uint64_t pos)
     uint64_t was;
     spill__error_stash();
     snprintf(mine, sizeof mine, "%llu", (unsigned long long)pos);
-    if (open_ours(root_fd, pos != 0, &fd) == SPILL_OK) {
+    if (spill__user_dir(root_fd, POSITION_DIR, pos != 0, &fd) == SPILL_OK) {
         /* the new name first, then the old ones: a crash leaves at least one */
         if (pos && spill__sys.open_file(fd, mine, SPILL__OPEN_CREATE, &f) == SPILL_OK)
             spill__sys.close(f);

@@ -40,6 +40,19 @@ static int64_t plain_age(const spill__judge_ctx *c, const char *name, const spil
     return born > c->now ? 0 : spill__age(c->now, born);
 }
 
+/* A live spill's reservation and the limit its owner enforces, from its lease file (0: none,
+ * an older library's or a foreign one). */
+static void leased(spill_entry *e, const spill__verdict *v)
+{
+    spill__lease l;
+    spill__error_stash();
+    if (spill__lease_read(v->dir_fd, &l) == SPILL_OK) {
+        e->reserved_bytes = l.lease;
+        e->limit_bytes = l.limit;
+    }
+    spill__error_unstash();
+}
+
 static int one_entry(spill__judge_ctx *c, const spill_opts *o, const char *name,
                      int (*cb)(void *ctx, const spill_entry *e), void *ctx)
 {
@@ -70,6 +83,8 @@ static int one_entry(spill__judge_ctx *c, const spill_opts *o, const char *name,
     if (v.age < 0 && v.dir_st.type == SPILL__F_DIR)
         v.age = plain_age(c, name, &v);
     fill(&e, o, name, &v);
+    if (v.state == SPILL_LIVE && v.dir_fd != SPILL__NOFD)
+        leased(&e, &v);
     e.bytes = ts.bytes;
     e.files = ts.files;
     rc = cb(ctx, &e);

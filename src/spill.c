@@ -8,6 +8,8 @@
 static void close_fds(spill_t *s)
 {
     spill__journal_close(s);
+    if (s->lease_fd != SPILL__NOFD)
+        spill__sys.close(s->lease_fd);
     if (s->lock_fd != SPILL__NOFD)
         spill__sys.close(s->lock_fd);
     spill__sys.dir_close(&s->dir_fd); /* its shared lock (rule 13), then the descriptor */
@@ -38,7 +40,7 @@ int spill__handle_new(const spill_opts *opts, spill_t **out)
     s = apr_pcalloc(pool, sizeof *s);
     s->pool = pool;
     s->pid = spill__getpid();
-    s->root_fd = s->dir_fd = s->lock_fd = s->journal_fd = SPILL__NOFD;
+    s->root_fd = s->dir_fd = s->lock_fd = s->journal_fd = s->lease_fd = SPILL__NOFD;
     s->opts = *opts;
     if (opts->tag)
         s->opts.tag = apr_pstrdup(pool, opts->tag);
@@ -83,6 +85,25 @@ static int reap_resumable(const spill_opts *o, const char *root)
     return check_expected(o, root);
 }
 
+/* The reservation (reserve.c): refused, the new spill goes again (closed) and the open fails.
+ * Failing otherwise, it fails the open only when the caller asked for space or a limit. */
+static int first_lease(spill_t *s, const char *abs, const spill_opts *o)
+{
+    int rc;
+    s->root = apr_pstrdup(s->pool, abs);
+    if ((rc = spill__reserve_first(s, o)) == SPILL_OK)
+        return SPILL_OK;
+    if (rc != SPILL_ENOSPC && !o->expected_bytes && !o->root_limit_bytes) {
+        spill__log(o, 1, "spill_open: %s holds no reservation yet: %s", s->path,
+                   spill_error_last()->message);
+        return SPILL_OK;
+    }
+    spill__error_stash();
+    spill_close(s);
+    spill__error_unstash();
+    return rc;
+}
+
 int spill_open(const char *root, const spill_opts *opts, spill_t **out)
 {
     spill_opts o;
@@ -119,6 +140,8 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
     /* from here a fork in another thread leaves the child nothing of this spill (rule 14) */
     spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd, s->opts.tag);
     s->path = apr_pstrcat(s->pool, abs, SPILL__PATH_SEP, s->name, NULL);
+    if ((rc = first_lease(s, abs, &o)) != SPILL_OK)
+        return rc;
     /* after creation: the new spill is registered and locked, so its reaper skips it */
     if (o.reap_on_open == SPILL_REAP_BACKGROUND)
         spill__background_attach(s, abs, &o);
@@ -199,6 +222,10 @@ int spill_close(spill_t *s)
     /* the fork handler must not close these numbers once they are closed here and reused */
     spill__registry_fds(s->dev, s->ino, SPILL__NOFD, SPILL__NOFD, SPILL__NOFD, s->opts.tag);
     spill__journal_close(s); /* an open file would keep its directory on Windows */
+    if (s->lease_fd != SPILL__NOFD) {
+        spill__sys.close(s->lease_fd);
+        s->lease_fd = SPILL__NOFD;
+    }
     rc = remove_all(s);
     release_lock(s);
     spill__registry_remove(s->dev, s->ino);

@@ -19,6 +19,7 @@
 #define SPILL__TRASH_PREFIX ".spill-del_" /* rule 6: a directory being removed */
 #define SPILL__LOCK_NAME ".lock"
 #define SPILL__JOURNAL_NAME ".journal" /* starts with '.': no chunk's name (journal.c) */
+#define SPILL__LEASE_NAME ".spill-lease" /* its reservation (reserve.c) */
 #define SPILL__JOURNAL_TMP ".journal-new" /* a compacted journal, then renamed over it */
 #define SPILL__RECORD_MAX 4096
 #define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)
@@ -145,6 +146,9 @@ struct spill {
     spill__order order;     /* the chunks in insertion order */
     spill__chunk *free_list;
     uint64_t total;
+    uint64_t lease;         /* the bytes its reservation lets it hold (reserve.c) */
+    spill__fd lease_fd;     /* its lease file, made at the first lease */
+    const char *root;       /* the absolute root, for the decisions' surveys and reaps */
     spill_opts opts;
     struct spill__bg *bg;   /* the root's background reaper it shares, or NULL */
     spill__fd journal_fd;   /* the chunk journal, opened at the first put */
@@ -166,6 +170,18 @@ int spill__chunks_index(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t
  * if it vanished or is shorter. */
 int spill__chunk_read(spill__fd dir_fd, const char *path, const char *hex, uint8_t *buf,
                       size_t len);
+
+/* reserve.c: reservations (0.3). A lease file's figures; read under rule 7's care. The first
+ * lease (spill_open, after creation) and a larger one (spill_put, before a chunk would pass the
+ * lease): SPILL_ENOSPC with the figures when refused. An adopter takes the dead owner's lease
+ * over. */
+typedef struct spill__lease {
+    uint64_t lease, written, limit;
+} spill__lease;
+int spill__lease_read(spill__fd dir_fd, spill__lease *l);
+int spill__reserve_first(spill_t *s, const spill_opts *o);
+int spill__reserve_more(spill_t *s, uint64_t len);
+void spill__lease_adopted(spill_t *s);
 
 /* ==== A spill's life ================================================================== */
 

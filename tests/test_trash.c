@@ -19,8 +19,9 @@ static void note(const char *what, const char *name)
     const char *kind = !name                                ? ""
                        : !strncmp(name, SPILL__TRASH_PREFIX, 11) ? " trash"
                        : !strncmp(name, SPILL__NAME_PREFIX, 6)   ? " spill"
-                                                                 : name[0] == '.' ? " .lock" : NULL;
-    if (!kind) /* a chunk: not part of the order */
+                       : !strcmp(name, SPILL__LOCK_NAME)          ? " .lock"
+                                                                 : NULL;
+    if (!kind) /* a chunk, the lease or the journal: emptied, not part of the order */
         return;
     snprintf(events + n, sizeof events - n, "%s%s%s", n ? ">" : "", what, kind);
 }

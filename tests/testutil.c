@@ -82,6 +82,14 @@ int tu_exists(const char *path)
     return apr_stat(&fi, path, APR_FINFO_LINK | APR_FINFO_TYPE, tu_pool) == APR_SUCCESS;
 }
 
+/* The library's own bookkeeping: a reaper's position and the reservation lock in the root, a
+ * spill's lease file in its directory. */
+static int bookkeeping(const char *name)
+{
+    return strncmp(name, ".spill-reap-at-", 15) == 0 ||
+           strncmp(name, ".spill-reserve-", 15) == 0 || strcmp(name, ".spill-lease") == 0;
+}
+
 int tu_count_named(const char *dir, const char *prefix)
 {
     apr_dir_t *d;
@@ -92,7 +100,7 @@ int tu_count_named(const char *dir, const char *prefix)
     while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS)
         if (prefix ? strncmp(fi.name, prefix, strlen(prefix)) == 0
                    : strcmp(fi.name, ".") != 0 && strcmp(fi.name, "..") != 0 &&
-                         strncmp(fi.name, ".spill-reap-at-", 15) != 0)
+                         !bookkeeping(fi.name))
             n++;
     apr_dir_close(d);
     return n;

@@ -38,8 +38,9 @@ int tu_write_file(const char *path, const char *bytes);
 char *tu_read_file(const char *path, size_t *len);
 /* 1 if path exists (not following a final link) */
 int tu_exists(const char *path);
-/* number of entries in a directory, or -1; a budgeted reap's rotating position (a
- * .spill-reap-at-<uid> directory, kept while it has left work behind) is not counted */
+/* number of entries in a directory, or -1; the library's bookkeeping is not counted: a budgeted
+ * reap's rotating position (.spill-reap-at-<uid>), the reservation lock's directory
+ * (.spill-reserve-<uid>) and a spill's lease file (.spill-lease) */
 int tu_count_entries(const char *dir);
 /* the same, of the names that start with prefix (NULL: every name, as tu_count_entries) */
 int tu_count_named(const char *dir, const char *prefix);

@@ -1,0 +1,289 @@
+/* reserve.c: reservations shared by the processes of one user on a root (0.3). Every spill of
+ * this library holds a lease, the bytes it may hold, kept in its own directory (.spill-lease,
+ * rewritten under the spill's lock once per lease, never per put), so that a dead owner's lease
+ * goes with its orphan and nothing is left to repair. A decision (an open's first lease, a put's
+ * larger one) is taken one at a time per user, under a short lock on a file in the user's own
+ * directory of the root, after looking at the root as the reaper does: the others' leases less
+ * what they had written when they took them must fit in the free space beside this one, and
+ * every lease (or, for a spill with none, its bytes on disk) must fit in root_limit_bytes.
+ * docs/design.md, "Reservations", says why a dead owner's lease can never leak. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_time.h>
+
+#include "reap.h"
+
+#define LEASE_MIN ((uint64_t)64 << 20) /* a put's new lease: at least this much more */
+#define DECIDE_WAIT_US 1000000          /* the per-user lock is tried for about a second */
+#define RESERVE_DIR ".spill-reserve-"   /* + uid: the user's own directory holding the lock */
+#define RESERVE_LOCK "lock"
+
+/* What the others on the root hold, as one decision sees it. */
+typedef struct tally {
+    uint64_t outstanding; /* leased and not yet written when leased: free space they may take */
+    uint64_t held;        /* their leases, or the bytes on disk of a spill with none */
+    unsigned spills;
+} tally;
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
+static uint64_t sat_sub(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+/* ---- The lease file ---- */
+
+static int lease_parse(const char *buf, spill__lease *l)
+{
+    unsigned long long lease, written, limit;
+    if (sscanf(buf, "spill-lease 1 lease=%llu written=%llu limit=%llu", &lease, &written,
+               &limit) != 3)
+        return 0;
+    l->lease = lease;
+    l->written = written;
+    l->limit = limit;
+    return 1;
+}
+
+int spill__lease_read(spill__fd dir_fd, spill__lease *l)
+{
+    char buf[128];
+    size_t got = 0, n = 1;
+    spill__fd fd;
+    /* rule 7's care: examined as a regular file with one link before it is opened */
+    int rc = spill__sys.lock_probe(dir_fd, SPILL__LEASE_NAME, SPILL__PROBE_READ, &fd);
+    if (rc != SPILL_OK)
+        return rc;
+    while (got < sizeof buf - 1 && n > 0 &&
+           (rc = spill__sys.read(fd, buf + got, sizeof buf - 1 - got, &n)) == SPILL_OK)
+        got += n;
+    spill__sys.close(fd);
+    buf[got] = '\0';
+    if (rc == SPILL_OK && !lease_parse(buf, l))
+        rc = spill__error(SPILL_EIO, "read", SPILL__LEASE_NAME, "not a lease");
+    return rc;
+}
+
+/* Rewrites this spill's lease file (made at its first lease; an adopted one is made anew). */
+static int lease_write(spill_t *s, uint64_t lease)
+{
+    char buf[128];
+    int n = snprintf(buf, sizeof buf, "spill-lease 1 lease=%llu written=%llu limit=%llu\n",
+                     (unsigned long long)lease, (unsigned long long)s->total,
+                     (unsigned long long)s->opts.root_limit_bytes);
+    int rc = SPILL_OK;
+    if (s->lease_fd == SPILL__NOFD) {
+        rc = spill__sys.open_file(s->dir_fd, SPILL__LEASE_NAME, SPILL__OPEN_CREATE, &s->lease_fd);
+        if (rc == SPILL_EBUSY) { /* the dead owner's, adopted: made anew */
+            int gone;
+            spill__error_stash();
+            gone = spill__sys.unlink(s->dir_fd, SPILL__LEASE_NAME, 0, NULL) == SPILL_OK;
+            spill__error_unstash();
+            if (gone)
+                rc = spill__sys.open_file(s->dir_fd, SPILL__LEASE_NAME, SPILL__OPEN_CREATE,
+                                          &s->lease_fd);
+        }
+    }
+    if (rc == SPILL_OK)
+        rc = spill__sys.write(s->lease_fd, buf, (size_t)n, 1);
+    if (rc == SPILL_OK)
+        s->lease = lease;
+    return rc == SPILL_OK ? rc : spill__error_in(rc, s->path);
+}
+
+void spill__lease_adopted(spill_t *s)
+{
+    spill__lease l;
+    spill__error_stash();
+    s->lease = spill__lease_read(s->dir_fd, &l) == SPILL_OK ? l.lease : 0;
+    spill__error_unstash();
+}
+
+/* ---- The per-user lock: one decision at a time ---- */
+
+/* Under SPILL__MU_RESERVE (threads: fcntl locks do not exclude them), the file lock for the
+ * other processes, tried without blocking for about a second. SPILL__NOFD if it could not be
+ * had (another user's directory in its place, a held lock past the wait): the decision is then
+ * taken without coordination, and logged. The mutex is held until reserve_unlock, so a fork
+ * (whose handler takes every library mutex first) never happens while the lock is open: a child
+ * inherits no copy of it. */
+static spill__fd reserve_lock(spill_t *s, const spill_opts *o)
+{
+    spill__fd dir, fd = SPILL__NOFD;
+    int64_t until = spill__monotonic_us() + DECIDE_WAIT_US;
+    apr_interval_time_t pause = 200;
+    int rc;
+    spill__mutex_lock(SPILL__MU_RESERVE);
+    if ((rc = spill__user_dir(s->root_fd, RESERVE_DIR, 1, &dir)) == SPILL_OK) {
+        do {
+            rc = spill__sys.lock_create(dir, RESERVE_LOCK, &fd);
+            if (rc == SPILL_EBUSY) /* it exists: take its lock */
+                rc = spill__sys.lock_probe(dir, RESERVE_LOCK, SPILL__PROBE_LOCK, &fd);
+            if (rc != SPILL_EBUSY || spill__monotonic_us() >= until)
+                break;
+            apr_sleep(pause); /* another process is deciding: a short while */
+            if (pause < 10000)
+                pause *= 2;
+        } while (1);
+        spill__sys.close(dir);
+    }
+    if (rc != SPILL_OK) {
+        spill__log(o, 1, "spill: deciding a reservation under %s without the other processes: "
+                   "%s", s->path, spill_error_last()->message);
+        fd = SPILL__NOFD;
+    }
+    return fd;
+}
+
+static void reserve_unlock(spill__fd fd)
+{
+    if (fd != SPILL__NOFD)
+        spill__sys.unlock(fd);
+    spill__mutex_unlock(SPILL__MU_RESERVE);
+}
+
+/* ---- The decision ---- */
+
+/* One live spill of this user's other than s: its lease, or (none: an older library's, a
+ * foreign layout's, one not leased yet, or a lease file that is not safe to open) its bytes.
+ * What a lease's owner has written since it took the lease is on disk already, so it is counted
+ * twice (in the free space and in the lease); `measure` (a second look, when the first refused)
+ * counts it once, by the bytes its directory holds now. */
+static void count_live(tally *t, const spill__verdict *v, int measure)
+{
+    spill__lease l;
+    spill__tree_stats ts;
+    int leased = spill__lease_read(v->dir_fd, &l) == SPILL_OK;
+    t->spills++;
+    memset(&ts, 0, sizeof ts);
+    if (!leased || measure)
+        spill__tree_measure(v->dir_fd, &ts);
+    if (!leased) {
+        t->held = sat_add(t->held, ts.bytes);
+        return;
+    }
+    t->outstanding = sat_add(t->outstanding, sat_sub(l.lease, l.written > ts.bytes ? l.written
+                                                                                   : ts.bytes));
+    t->held = sat_add(t->held, l.lease);
+}
+
+/* Looks at every spill-named child of the root as the reaper does (rule 13's fast path for the
+ * live ones) and counts this user's live spills; orphans are left to the reaps. */
+static int survey(const spill_t *s, const spill_opts *o, int measure, tally *t)
+{
+    spill__judge_ctx c;
+    spill__dir *d;
+    const char *name;
+    char copy[256];
+    int rc = spill__judge_begin(&c, s->root, o, 0);
+    memset(t, 0, sizeof *t);
+    if (rc != SPILL_OK)
+        return spill__error_in(rc, s->root);
+    c.live_fast = 1;
+    if ((rc = spill__sys.list_open(c.root_fd, &d)) == SPILL_OK) {
+        while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
+            spill__verdict v;
+            if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
+                continue;
+            strcpy(copy, name);
+            spill__judge(&c, copy, &v);
+            if (v.state == SPILL_LIVE && v.dir_fd != SPILL__NOFD && v.dir_st.own &&
+                (v.dir_st.dev != s->dev || v.dir_st.ino != s->ino))
+                count_live(t, &v, measure);
+            spill__verdict_release(&v);
+        }
+        spill__sys.list_close(d);
+    }
+    spill__judge_end(&c);
+    return rc == SPILL_OK ? rc : spill__error_in(rc, s->root);
+}
+
+/* The largest lease s may take now: the free space less what the others may still write,
+ * beside what s has written, and within the limit beside the others' leases. */
+static int room_for(const spill_t *s, const spill_opts *o, int measure, uint64_t *room, tally *t,
+                    uint64_t *avail)
+{
+    int rc = survey(s, o, measure, t);
+    if (rc == SPILL_OK)
+        rc = spill__sys.space(s->root, avail);
+    if (rc != SPILL_OK)
+        return rc;
+    *room = sat_add(s->total, sat_sub(*avail, t->outstanding));
+    if (o->root_limit_bytes && *room > sat_sub(o->root_limit_bytes, t->held))
+        *room = sat_sub(o->root_limit_bytes, t->held);
+    return SPILL_OK;
+}
+
+/* One decision under the per-user lock: the lease granted (at most want, at least floor) and
+ * written, or SPILL_ENOSPC with the figures. */
+static int decide(spill_t *s, const spill_opts *o, uint64_t want, uint64_t floor,
+                  const char *op)
+{
+    spill__fd lock = reserve_lock(s, o);
+    uint64_t room = 0, avail = 0;
+    tally t;
+    int rc = room_for(s, o, 0, &room, &t, &avail);
+    if (rc == SPILL_OK && room < floor) /* the others' writes since their leases, counted once */
+        rc = room_for(s, o, 1, &room, &t, &avail);
+    if (rc == SPILL_OK && room < floor) {
+        char limit[64] = "";
+        if (o->root_limit_bytes)
+            snprintf(limit, sizeof limit, ", a limit of %llu",
+                     (unsigned long long)o->root_limit_bytes);
+        rc = spill__error(SPILL_ENOSPC, op, s->path,
+                          "%llu bytes needed: %llu free, %llu reserved and not yet written by "
+                          "%u other spills holding %llu%s",
+                          (unsigned long long)(floor - s->total), (unsigned long long)avail,
+                          (unsigned long long)t.outstanding, t.spills,
+                          (unsigned long long)t.held, limit);
+    } else if (rc == SPILL_OK) {
+        rc = lease_write(s, want < room ? want : room);
+    }
+    reserve_unlock(lock);
+    return rc;
+}
+
+/* A decision, and under pressure the reaps first: orphans (unless the caller's open has just
+ * reaped them), then resumable orphans; never under the per-user lock. */
+static int reserve(spill_t *s, const spill_opts *o, uint64_t want, uint64_t floor,
+                   int reaped, const char *op)
+{
+    int rc = decide(s, o, want, floor, op);
+    if (rc != SPILL_ENOSPC || !o->reap_on_open)
+        return rc;
+    if (!reaped) {
+        spill__reap_on_open(s->root, o);
+        if ((rc = decide(s, o, want, floor, op)) != SPILL_ENOSPC)
+            return rc;
+    }
+    if (!o->reap_resumable) {
+        spill_opts r = *o;
+        r.reap_resumable = 1; /* space beats resumability (rule 4) */
+        spill__reap_on_open(s->root, &r);
+        rc = decide(s, o, want, floor, op);
+    }
+    return rc;
+}
+
+int spill__reserve_first(spill_t *s, const spill_opts *o)
+{
+    uint64_t want = o->expected_bytes ? o->expected_bytes : LEASE_MIN;
+    return reserve(s, o, want, o->expected_bytes, o->reap_on_open == SPILL_REAP_SYNC,
+                   "spill_open");
+}
+
+int spill__reserve_more(spill_t *s, uint64_t len)
+{
+    uint64_t floor = sat_add(s->total, len);
+    uint64_t more = s->total / 8 > LEASE_MIN ? s->total / 8 : LEASE_MIN;
+    uint64_t want = sat_add(s->total, more);
+    if (want < floor)
+        want = floor;
+    return reserve(s, &s->opts, want, floor, 0, "spill_put");
+}
