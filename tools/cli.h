@@ -27,8 +27,9 @@ int spill__cli_ls(apr_pool_t *pool, int argc, const char *const *argv);
 int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv);
 int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv);
 /* demo_resume.c: `spill demo --resume` on root; 0 if the resumed job found the killed one's
- * chunks. */
-int spill__cli_demo_resume(apr_pool_t *pool, const char *root);
+ * chunks. zero_chunk (--zero-chunk): the orphan's first chunk is zero-filled before the
+ * resume, and must be rejected by verify and written again. */
+int spill__cli_demo_resume(apr_pool_t *pool, const char *root, int zero_chunk);
 
 /* What `reap` and `ls` do once their options are parsed; demo calls them directly. */
 typedef struct spill__cli_reap_args {
