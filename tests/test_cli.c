@@ -1127,7 +1127,7 @@ static void test_hold_adopt_rejects_zeroed(void)
     apr_file_close(p.proc.err);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, ": 3 chunks, 1 rejected by verify (not what its address "
                                        "says: removed, put again)\n"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "1 chunks rejected by verify")); /* the library's log */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "1 chunk rejected by verify")); /* the library's log */
     if (!strstr(err, ": 3 chunks, 1 rejected by verify"))
         printf("\n  hold --adopt said: %s", err);
     CU_ASSERT(!tu_exists(path));
