@@ -453,8 +453,9 @@ static void settle(search *q, spill_t *s, const survey *sv, const spill__stat *d
                APR_UINT64_T_FMT " bytes for %d chunks kept: %s", s->name,
                (apr_uint64_t)sv->info.entries, (apr_uint64_t)sv->info.size, sv->kept->nelts, how);
     if (sv->rejected)
-        spill__log(q->o, 1, "spill_adopt: %s: %u chunks rejected by verify (not what their "
-                   "address says): removed, not adopted", s->name, sv->rejected);
+        spill__log(q->o, 1, "spill_adopt: %s: %u %s rejected by verify (not what %s address "
+                   "says): removed, not adopted", s->name, sv->rejected,
+                   sv->rejected == 1 ? "chunk" : "chunks", sv->rejected == 1 ? "its" : "their");
 }
 
 /* 1 if rule 13's directory lock exists here (Linux; elsewhere the platform's is a no-op), asked

@@ -785,7 +785,7 @@ static void test_verify_rejects(void)
     CU_ASSERT(c.calls == VERIFY_N);
     CU_ASSERT(spill_count(s) == VERIFY_N - 1);
     CU_ASSERT(!tu_exists(bad_file));
-    CU_ASSERT(strstr(verify_log, "1 chunks rejected by verify") != NULL);
+    CU_ASSERT(strstr(verify_log, "1 chunk rejected by verify") != NULL);
     for (i = k = 0; i < VERIFY_N; i++) {
         uint8_t a[SPILL_ADDR_LEN], b[SPILL_ADDR_LEN];
         void *data;

@@ -221,6 +221,7 @@ static void test_usage_errors(void)
     assert_usage_error(run("hold", "--root", root, "--chunks", "1x", NULL), "--chunks");
     assert_usage_error(run("hold", "--root", root, "--chunks", "0", NULL), "--chunks 0");
     assert_usage_error(run("demo", "--json", NULL), "--json");
+    assert_usage_error(run("demo", "--zero-chunk", NULL), "--zero-chunk needs --resume");
     /* nothing was created on the way */
     CU_ASSERT_EQUAL(tu_count_entries(root), 0);
 }
@@ -1014,6 +1015,125 @@ static void test_demo_resume(void)
     CU_ASSERT_EQUAL(tu_count_entries(root), 0);
 }
 
+/* demo --resume --zero-chunk: the zero-filled chunk rejected by verify, put again, the rest
+ * resumed */
+static void test_demo_resume_zero_chunk(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-demo-zero"), "root");
+    cli_result r = run("demo", "--resume", "--zero-chunk", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Zero-filled its first chunk (the file "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Verdict: the same directory (yes), "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "The zero-filled chunk was rejected by verify and "
+                                         "written again"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, ", 1 rejected by verify (not what its address says"));
+    if (r.code != 0 || !strstr(r.err, ", 1 rejected by verify"))
+        printf("\n%s\n%s", r.out, r.err);
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
+/* One run of the job "resumed" (`spill hold --keep 600`, 4 KiB chunks, no pace), killed hard
+ * once it has printed its path. That is a readiness signal for every chunk it was asked for:
+ * a holder prints its path once the first chunk it lacked is on disk, and here only one is
+ * lacking (chunks is 1, or one more than the orphan it adopts holds). Returns the path; *err
+ * gets what it said on stderr. */
+static const char *resumed_job(const char *root, const char *chunks, int adopt,
+                               const char **err)
+{
+    const char *argv[] = {program(), "hold", "--root", root, "--chunks", chunks,
+                          "--chunk-size", "4096", "--tag", "resumed", "--keep", "600",
+                          adopt ? "--adopt" : NULL, NULL};
+    const char *path;
+    tu_proc p;
+    spawn(&p, NULL, argv, 1);
+    path = tu_read_line(&p);
+    tu_kill(&p); /* SIGKILL: a resumable orphan */
+    *err = read_all(p.proc.err);
+    apr_file_close(p.proc.err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+    CU_ASSERT_FATAL(tu_wait_unlocked(path));
+    return path;
+}
+
+/* The name of a chunk file in dir (its address in hex: 64 characters), NULL if none. */
+static const char *a_chunk_file(const char *dir)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    const char *found = NULL;
+    apr_status_t rv;
+    if (apr_dir_open(&d, dir, tu_pool) != APR_SUCCESS)
+        return NULL;
+    while (!found && ((rv = apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d)) ==
+                          APR_SUCCESS || rv == APR_INCOMPLETE))
+        if (fi.filetype == APR_REG && strlen(fi.name) == 2 * SPILL_ADDR_LEN)
+            found = tu_join(dir, fi.name);
+    apr_dir_close(d);
+    return found;
+}
+
+/* 1 if file holds exactly len bytes, not all of them zero. */
+static int holds_nonzero(const char *file, size_t len)
+{
+    size_t n = 0, i;
+    char *data = tu_read_file(file, &n);
+    if (!data || n != len)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (data[i])
+            return 1;
+    return 0;
+}
+
+/* hold --adopt checks what it adopts: an orphan of 4 chunks with one zero-filled since (the
+ * same length, as a power loss leaves a chunk never synced) is adopted with 3, the zero-filled
+ * one rejected by verify, removed and put again. */
+static void test_hold_adopt_rejects_zeroed(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-adopt-verify"), "root");
+    const char *argv[] = {program(), "hold", "--root", root, "--chunks", "4", "--chunk-size",
+                          "4096", "--tag", "resumed", "--keep", "600", "--adopt", NULL};
+    char zeros[4096];
+    const char *err, *path, *bad, *line;
+    apr_file_t *f;
+    tu_proc p;
+    int k;
+    /* the killed job, resumed and killed again until its orphan holds 4 chunks */
+    path = resumed_job(root, "1", 0, &err);
+    for (k = 2; k <= 4; k++) {
+        const char *n = apr_psprintf(tu_pool, "%d", k);
+        CU_ASSERT_STRING_EQUAL(resumed_job(root, n, 1, &err), path);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, apr_psprintf(tu_pool, ": %d chunk%s, 0 rejected by "
+                                                        "verify\n", k - 1, k == 2 ? "" : "s")));
+    }
+    CU_ASSERT_FATAL((bad = a_chunk_file(path)) != NULL);
+    memset(zeros, 0, sizeof zeros);
+    CU_ASSERT_FATAL(apr_file_open(&f, bad, APR_FOPEN_WRITE | APR_FOPEN_BINARY,
+                                  APR_FPROT_OS_DEFAULT, tu_pool) == APR_SUCCESS);
+    CU_ASSERT(apr_file_write_full(f, zeros, sizeof zeros, NULL) == APR_SUCCESS);
+    apr_file_close(f);
+    CU_ASSERT(!holds_nonzero(bad, sizeof zeros));
+
+    spawn(&p, NULL, argv, 1);
+    line = tu_read_line(&p); /* printed once the one chunk it lacked is on disk again */
+    CU_ASSERT_PTR_NOT_NULL(line);
+    CU_ASSERT_STRING_EQUAL(line ? line : "", path);
+    CU_ASSERT(holds_nonzero(bad, sizeof zeros));
+    CU_ASSERT(ask_to_stop(&p.proc));
+    CU_ASSERT_EQUAL(wait_bounded(&p.proc), 0);
+    err = read_all(p.proc.err);
+    apr_file_close(p.in);
+    apr_file_close(p.out);
+    apr_file_close(p.proc.err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, ": 3 chunks, 1 rejected by verify (not what its address "
+                                       "says: removed, put again)\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "1 chunk rejected by verify")); /* the library's log */
+    if (!strstr(err, ": 3 chunks, 1 rejected by verify"))
+        printf("\n  hold --adopt said: %s", err);
+    CU_ASSERT(!tu_exists(path));
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
 /* ---- issue 32: a missing root, reap --json's counts, hostile names (POSIX: Windows names
  * are UTF-16 and cannot hold invalid UTF-8; sample() is POSIX's) ---- */
 #ifndef _WIN32
@@ -1320,6 +1440,10 @@ static CU_TestInfo tests[] = {
     {"reap: Ctrl-C stops it, exit 130", test_progress_interrupt},
 #endif
     {"demo --resume: the killed upload resumed, its chunks not rewritten", test_demo_resume},
+    {"demo --resume --zero-chunk: the zero-filled chunk rejected by verify and put again",
+     test_demo_resume_zero_chunk},
+    {"hold --adopt: a zero-filled chunk rejected by verify, the rest adopted",
+     test_hold_adopt_rejects_zeroed},
 #ifndef _WIN32
     {"a missing root is an error, unless --missing-ok", test_missing_root},
     {"reap --json: every count, and they add up", test_reap_json_adds_up},

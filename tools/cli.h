@@ -27,8 +27,9 @@ int spill__cli_ls(apr_pool_t *pool, int argc, const char *const *argv);
 int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv);
 int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv);
 /* demo_resume.c: `spill demo --resume` on root; 0 if the resumed job found the killed one's
- * chunks. */
-int spill__cli_demo_resume(apr_pool_t *pool, const char *root);
+ * chunks. zero_chunk (--zero-chunk): the orphan's first chunk is zero-filled before the
+ * resume, and must be rejected by verify and written again. */
+int spill__cli_demo_resume(apr_pool_t *pool, const char *root, int zero_chunk);
 
 /* What `reap` and `ls` do once their options are parsed; demo calls them directly. */
 typedef struct spill__cli_reap_args {
@@ -108,6 +109,24 @@ size_t spill__utf8_len(const char *s);
 unsigned long spill__utf8_cp(const char *s, size_t n);
 /* 1 for the code points that are escaped though valid: C1 controls, bidi overrides. */
 int spill__cli_hostile(unsigned long cp);
+
+/* chunk.c: `spill hold`'s chunks, content-addressed so that an adopter can check them. A job's
+ * seed follows from its tag (FNV-1a), or is random without one (returns 0, or -1 if the OS
+ * gave no random bytes); chunk i's bytes follow from the seed; its address is a hash of its
+ * bytes (FNV-1a, spread to SPILL_ADDR_LEN bytes). */
+int spill__cli_job_seed(const char *tag, uint64_t *seed);
+void spill__cli_chunk_fill(unsigned char *buf, size_t len, uint64_t seed, uint64_t i);
+void spill__cli_chunk_addr(const void *data, size_t len, uint8_t addr[SPILL_ADDR_LEN]);
+/* spill_opts.verify for those chunks: 0 when the bytes hash to the address, 1 otherwise (the
+ * adopter removes the chunk); ctx is a spill__cli_verified, whose counts it keeps. */
+typedef struct spill__cli_verified {
+    unsigned long checked, rejected;
+} spill__cli_verified;
+int spill__cli_chunk_verify(void *ctx, const uint8_t addr[SPILL_ADDR_LEN], const void *data,
+                            size_t len);
+/* A chunk's file name in its spill directory (docs/on-disk.md): its address in lowercase hex. */
+const char *spill__cli_chunk_name(const uint8_t addr[SPILL_ADDR_LEN],
+                                  char name[2 * SPILL_ADDR_LEN + 1]);
 
 /* json.c: a small writer of compact JSON objects, correct for any bytes in a string. */
 typedef struct spill__json {

@@ -1,6 +1,7 @@
-/* cmd_hold.c: `spill hold`: a stand-in upload. Spills N chunks of pseudo-random bytes, tells
- * its path once the first is on disk, then waits; SIGINT/SIGTERM close it gracefully. With
- * --adopt it resumes the killed job of its --tag: the chunks it finds are not rewritten. */
+/* cmd_hold.c: `spill hold`: a stand-in upload. Spills N chunks of pseudo-random bytes, each
+ * under a hash of its bytes (chunk.c), tells its path once the first is on disk, then waits;
+ * SIGINT/SIGTERM close it gracefully. With --adopt it resumes the killed job of its --tag: the
+ * chunks it finds are checked against their addresses (verify), and those kept not rewritten. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,11 @@ static const apr_getopt_option_t options[] = {
     {"pace-ms", O_PACE, 1, "milliseconds between chunks (default 0)"},
     {"ready-file", O_READY, 1, "where to write the spill's path once a chunk is on disk"},
     {"tag", O_TAG, 1, "a label kept in the owner record, shown by ls; with it the chunks' "
-                      "addresses and bytes follow from the tag, as a job's would"},
+                      "bytes (and so their addresses, a hash of them) follow from the tag, as "
+                      "a job's would"},
     {"keep", O_KEEP, 1, "seconds its orphan stays resumable, should it be killed"},
-    {"adopt", O_ADOPT, 0, "take over the orphan tagged --tag and put only what it lacks"},
+    {"adopt", O_ADOPT, 0, "take over the orphan tagged --tag, checking each chunk against its "
+                          "address, and put only what it lacks"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
@@ -32,50 +35,6 @@ typedef struct hold_args {
     uint64_t chunks, chunk_size, pace_ms, keep;
     int have_chunks, adopt;
 } hold_args;
-
-/* xorshift64*: cheap bytes that do not compress or repeat, seeded from the OS. */
-static uint64_t next_random(uint64_t *x)
-{
-    *x ^= *x >> 12;
-    *x ^= *x << 25;
-    *x ^= *x >> 27;
-    return *x * 2685821657736338717ULL;
-}
-
-static void fill(unsigned char *buf, size_t len, uint64_t *x)
-{
-    size_t i;
-    for (i = 0; i + 8 <= len; i += 8) {
-        uint64_t v = next_random(x);
-        memcpy(buf + i, &v, 8);
-    }
-    for (; i < len; i++)
-        buf[i] = (unsigned char)next_random(x);
-}
-
-/* The prefix of a tagged job follows from its tag (FNV-1a, stretched), so that a resumed run
- * knows the addresses it needs; an untagged run's is random. */
-static int job_prefix(const char *tag, uint8_t prefix[24])
-{
-    uint64_t h = 14695981039346656037ULL;
-    int i;
-    if (!tag)
-        return apr_generate_random_bytes(prefix, 24) == APR_SUCCESS ? 0 : -1;
-    for (; *tag; tag++)
-        h = (h ^ (unsigned char)*tag) * 1099511628211ULL;
-    for (i = 0; i < 24; i++)
-        prefix[i] = (uint8_t)(next_random(&h) >> 24);
-    return 0;
-}
-
-/* Chunk i's address: the run's prefix and i, so that every address is distinct. */
-static void address(uint8_t addr[SPILL_ADDR_LEN], const uint8_t prefix[24], uint64_t i)
-{
-    int b;
-    memcpy(addr, prefix, 24);
-    for (b = 0; b < 8; b++)
-        addr[24 + b] = (uint8_t)(i >> (8 * b));
-}
 
 /* One line on stderr naming the path and APR's reason; returns -1. */
 static int report(const char *what, const char *path, apr_status_t rv)
@@ -138,34 +97,30 @@ static apr_hash_t *stored(apr_pool_t *pool, spill_t *s)
     return h;
 }
 
-/* Spills the chunks the spill lacks, pacing them, until done or asked to stop. */
+/* Spills the chunks the spill lacks, pacing them, until done or asked to stop. Chunk i's
+ * bytes follow from the job's seed and i, its address from its bytes (chunk.c): a resumed job
+ * makes each chunk again to know its address, and writes only those the spill lacks. */
 static int upload(apr_pool_t *pool, const hold_args *a, spill_t *s)
 {
     unsigned char *buf = malloc(a->chunk_size ? (size_t)a->chunk_size : 1);
-    uint8_t prefix[24], addr[SPILL_ADDR_LEN];
+    uint8_t addr[SPILL_ADDR_LEN];
     apr_hash_t *have = stored(pool, s);
-    uint64_t i, x, put = 0;
+    uint64_t i, seed, put = 0;
     int rc = 0, announced = 0;
-    if (!buf || job_prefix(a->tag, prefix) != 0) {
+    if (!buf || spill__cli_job_seed(a->tag, &seed) != 0) {
         free(buf);
         fprintf(stderr, "spill hold: out of memory or random bytes\n");
         return -1;
     }
-    if (spill_count(s) > 0) { /* adopted chunks are on disk already */
-        rc = announce(pool, a, s);
-        announced = 1;
-    }
     for (i = 0; i < a->chunks && rc == 0; i++) {
-        address(addr, prefix, i);
+        spill__cli_chunk_fill(buf, (size_t)a->chunk_size, seed, i);
+        spill__cli_chunk_addr(buf, (size_t)a->chunk_size, addr);
         if (apr_hash_get(have, addr, SPILL_ADDR_LEN))
-            continue; /* adopted: neither made nor written again */
-        memcpy(&x, addr + 16, sizeof x);
-        x = (x ^ (i + 1) * 0x9E3779B97F4A7C15ULL) | 1; /* xorshift must not start at 0 */
-        fill(buf, (size_t)a->chunk_size, &x);
+            continue; /* adopted: not written again */
         if (spill_put(s, addr, buf, (size_t)a->chunk_size) != SPILL_OK) {
             spill__cli_fail("hold", spill_path(s));
             rc = -1;
-        } else if (put++ == 0 && !announced) {
+        } else if (put++ == 0) { /* adopted or not, once a chunk of its own is on disk */
             rc = announce(pool, a, s);
             announced = 1;
         }
@@ -174,7 +129,7 @@ static int upload(apr_pool_t *pool, const hold_args *a, spill_t *s)
             break;
     }
     free(buf);
-    if (rc == 0 && !announced)
+    if (rc == 0 && !announced) /* everything adopted: nothing to put */
         rc = announce(pool, a, s);
     return rc;
 }
@@ -219,6 +174,7 @@ int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv)
 {
     hold_args a;
     spill_opts o;
+    spill__cli_verified checked = {0, 0};
     spill_t *s;
     int rc;
     memset(&a, 0, sizeof a);
@@ -237,12 +193,20 @@ int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv)
     o.keep_seconds = (uint32_t)a.keep;
     o.log = spill__cli_log;
     o.log_ctx = (void *)"hold";
+    if (a.adopt) { /* each chunk checked against its address before it is kept */
+        o.verify = spill__cli_chunk_verify;
+        o.verify_ctx = &checked;
+    }
     if (a.adopt ? spill_adopt(a.root, a.tag, &o, &s) != SPILL_OK
                 : spill_open(a.root, &o, &s) != SPILL_OK)
         return spill__cli_fail("hold", a.root);
-    if (a.adopt)
-        spill__cli_line(stderr, "spill hold: adopted %s with %lu chunks", spill_path(s),
-                        (unsigned long)spill_count(s));
+    if (a.adopt) {
+        unsigned long n = (unsigned long)spill_count(s);
+        spill__cli_line(stderr, "spill hold: adopted %s: %lu chunk%s, %lu rejected by verify%s",
+                        spill_path(s), n, n == 1 ? "" : "s", checked.rejected,
+                        checked.rejected ? " (not what its address says: removed, put again)"
+                                         : "");
+    }
     rc = upload(pool, &a, s) == 0 ? SPILL_CLI_OK : SPILL_CLI_ERRORS;
     if (rc == SPILL_CLI_OK)
         spill__cli_wait_stop(-1);

@@ -36,13 +36,17 @@ static const command commands[] = {
     {"hold", spill__cli_hold,
      "[--root DIR] --chunks N [--chunk-size BYTES] [--pace-ms MS] [--ready-file PATH] [--tag T]\n"
      "      [--keep SECONDS] [--adopt]",
-     "a stand-in upload: spill N chunks, print the spill's path once the first is on disk,\n"
-     "      then wait; SIGINT/SIGTERM close it (its directory is removed), SIGKILL orphans it\n"
-     "      (resumable for --keep seconds); --adopt --tag T takes over the orphan tagged T and\n"
-     "      puts only the chunks it does not have"},
-    {"demo", spill__cli_demo, "[--root DIR] [--resume]",
+     "a stand-in upload: spill N chunks, each under a hash of its bytes, print the spill's\n"
+     "      path once the first is on disk, then wait; SIGINT/SIGTERM close it (its directory\n"
+     "      is removed), SIGKILL orphans it (resumable for --keep seconds); --adopt --tag T\n"
+     "      takes over the orphan tagged T, keeps the chunks whose bytes still hash to their\n"
+     "      address (verify; it says how many it adopted and rejected), puts only the chunks it\n"
+     "      lacks, and prints the path once the first of those is on disk"},
+    {"demo", spill__cli_demo, "[--root DIR] [--resume [--zero-chunk]]",
      "the main job on a fresh temporary root: uploads, hard deaths, ls, reap, a verdict\n"
-     "      (--resume: an upload killed and resumed with spill_adopt, its chunks not rewritten)"},
+     "      (--resume: an upload killed and resumed with spill_adopt, its chunks not rewritten;\n"
+     "      --zero-chunk: the orphan's first chunk zero-filled first, as a power loss may leave\n"
+     "      it: verify rejects it and it is put again)"},
     {NULL, NULL, NULL, NULL},
 };
 
