@@ -83,9 +83,8 @@ int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, 
     if (find(s, addr))
         return SPILL_OK;
     /* past the reservation: a larger one first, or SPILL_ENOSPC before any byte is written */
-    if (s->total + len < s->total || s->total + len > s->lease)
-        if ((rc = spill__reserve_more(s, len)) != SPILL_OK)
-            return rc;
+    if (!spill__lease_covers(s, len) && (rc = spill__reserve_more(s, len)) != SPILL_OK)
+        return rc;
     spill__hex(addr, hex);
     if ((rc = write_file(s, hex, data, len)) != SPILL_OK)
         return rc;

@@ -16,6 +16,10 @@
 #include "reap.h"
 
 #define LEASE_MIN ((uint64_t)64 << 20) /* a put's new lease: at least this much more */
+/* A lease counts what the spill holds on disk: its chunks and its own files beside them (the
+ * record, the lease, the directory: OVERHEAD; a journal entry per chunk: PER_CHUNK). */
+#define OVERHEAD 8192
+#define PER_CHUNK 64
 #define DECIDE_WAIT_US 1000000          /* the per-user lock is tried for about a second */
 #define RESERVE_DIR ".spill-reserve-"   /* + uid: the user's own directory holding the lock */
 #define RESERVE_LOCK "lock"
@@ -70,12 +74,18 @@ int spill__lease_read(spill__fd dir_fd, spill__lease *l)
     return rc;
 }
 
+/* What s holds on disk now, its bookkeeping included. */
+static uint64_t held_by(const spill_t *s)
+{
+    return sat_add(sat_add(s->total, (uint64_t)spill_count(s) * PER_CHUNK), OVERHEAD);
+}
+
 /* Rewrites this spill's lease file (made at its first lease; an adopted one is made anew). */
 static int lease_write(spill_t *s, uint64_t lease)
 {
     char buf[128];
     int n = snprintf(buf, sizeof buf, "spill-lease 1 lease=%llu written=%llu limit=%llu\n",
-                     (unsigned long long)lease, (unsigned long long)s->total,
+                     (unsigned long long)lease, (unsigned long long)held_by(s),
                      (unsigned long long)s->opts.root_limit_bytes);
     int rc = SPILL_OK;
     if (s->lease_fd == SPILL__NOFD) {
@@ -214,7 +224,7 @@ static int room_for(const spill_t *s, const spill_opts *o, int measure, uint64_t
         rc = spill__sys.space(s->root, avail);
     if (rc != SPILL_OK)
         return rc;
-    *room = sat_add(s->total, sat_sub(*avail, t->outstanding));
+    *room = sat_add(held_by(s), sat_sub(*avail, t->outstanding));
     if (o->root_limit_bytes && *room > sat_sub(o->root_limit_bytes, t->held))
         *room = sat_sub(o->root_limit_bytes, t->held);
     return SPILL_OK;
@@ -239,7 +249,7 @@ static int decide(spill_t *s, const spill_opts *o, uint64_t want, uint64_t floor
         rc = spill__error(SPILL_ENOSPC, op, s->path,
                           "%llu bytes needed: %llu free, %llu reserved and not yet written by "
                           "%u other spills holding %llu%s",
-                          (unsigned long long)(floor - s->total), (unsigned long long)avail,
+                          (unsigned long long)(floor - held_by(s)), (unsigned long long)avail,
                           (unsigned long long)t.outstanding, t.spills,
                           (unsigned long long)t.held, limit);
     } else if (rc == SPILL_OK) {
@@ -273,16 +283,20 @@ static int reserve(spill_t *s, const spill_opts *o, uint64_t want, uint64_t floo
 
 int spill__reserve_first(spill_t *s, const spill_opts *o)
 {
-    uint64_t want = o->expected_bytes ? o->expected_bytes : LEASE_MIN;
-    return reserve(s, o, want, o->expected_bytes, o->reap_on_open == SPILL_REAP_SYNC,
-                   "spill_open");
+    uint64_t want = sat_add(o->expected_bytes ? o->expected_bytes : LEASE_MIN, OVERHEAD);
+    return reserve(s, o, want, o->expected_bytes ? want : 0,
+                   o->reap_on_open == SPILL_REAP_SYNC, "spill_open");
+}
+
+int spill__lease_covers(const spill_t *s, uint64_t len)
+{
+    return sat_add(held_by(s), sat_add(len, PER_CHUNK)) <= s->lease;
 }
 
 int spill__reserve_more(spill_t *s, uint64_t len)
 {
-    uint64_t floor = sat_add(s->total, len);
-    uint64_t more = s->total / 8 > LEASE_MIN ? s->total / 8 : LEASE_MIN;
-    uint64_t want = sat_add(s->total, more);
+    uint64_t held = held_by(s), floor = sat_add(held, sat_add(len, PER_CHUNK));
+    uint64_t want = sat_add(held, held / 8 > LEASE_MIN ? held / 8 : LEASE_MIN);
     if (want < floor)
         want = floor;
     return reserve(s, &s->opts, want, floor, 0, "spill_put");

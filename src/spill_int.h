@@ -146,7 +146,7 @@ struct spill {
     spill__order order;     /* the chunks in insertion order */
     spill__chunk *free_list;
     uint64_t total;
-    uint64_t lease;         /* the bytes its reservation lets it hold (reserve.c) */
+    uint64_t lease;         /* the bytes its reservation lets it hold on disk (reserve.c) */
     spill__fd lease_fd;     /* its lease file, made at the first lease */
     const char *root;       /* the absolute root, for the decisions' surveys and reaps */
     spill_opts opts;
@@ -181,6 +181,7 @@ typedef struct spill__lease {
 int spill__lease_read(spill__fd dir_fd, spill__lease *l);
 int spill__reserve_first(spill_t *s, const spill_opts *o);
 int spill__reserve_more(spill_t *s, uint64_t len);
+int spill__lease_covers(const spill_t *s, uint64_t len); /* 1: a chunk of len fits in it */
 void spill__lease_adopted(spill_t *s);
 
 /* ==== A spill's life ================================================================== */

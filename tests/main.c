@@ -25,6 +25,7 @@ extern test_suite suite_answers; /* what spill_adopt's answers mean, against oth
 #ifdef __linux__
 extern test_suite suite_deadmount; /* FUSE, mount namespaces */
 extern test_suite suite_hostile;   /* a million planted entries (SPILL_TEST_HOSTILE=1) */
+extern test_suite suite_reserve;   /* reservations on small tmpfs mounts */
 #endif
 extern const test_helper test_helpers[];
 
@@ -64,6 +65,7 @@ static test_suite *suites[] = {
 #ifdef __linux__
     &suite_deadmount,
     &suite_hostile,
+    &suite_reserve,
 #endif
     NULL};
 
