@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <apr_time.h>
+
 #include "judge.h"
 
 #define STAGING_MIN_AGE 60   /* a staging directory without a record (rule 5) */
@@ -138,9 +140,18 @@ static int read_record(spill__fd fd, spill__verdict *v)
  * that marks the directory as in use) makes it live. Other failures are ignored by the platform. */
 static void claim_dir(spill__verdict *v)
 {
-    if (spill__sys.dir_lock(v->dir_fd, SPILL__DLOCK_EX) == SPILL_OK) {
-        v->dir_locked = 1;
-        return;
+    int i;
+    /* Tried a few times over about a millisecond: another reaper's live fast path takes the
+     * same lock for a few microseconds to look, and if both reapers gave up (this one refused by
+     * that look, that one finding .lock held by this one) the orphan would outlive both. A
+     * cleaner's walk or a forked child's shared lock lasts longer than the tries. */
+    for (i = 0; i < 4; i++) {
+        if (spill__sys.dir_lock(v->dir_fd, SPILL__DLOCK_EX) == SPILL_OK) {
+            v->dir_locked = 1;
+            return;
+        }
+        if (i < 3)
+            apr_sleep(300);
     }
     v->state = SPILL_LIVE;
     snprintf(v->reason, sizeof v->reason, "directory locked by another process");
