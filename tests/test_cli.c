@@ -979,7 +979,7 @@ static void test_progress_interrupt(void)
 #endif
 
 /* The demo's "N chunk files on disk (ls's FILES says M" matches the FILES column of the
- * ls that follows, and N is M less the .lock and .journal. */
+ * ls that follows, and N is M less the .lock, the .journal and the lease. */
 static void assert_files_column(const char *out)
 {
     const char *said = strstr(out, "chunk files on disk (ls's FILES says "), *row;
@@ -998,7 +998,7 @@ static void assert_files_column(const char *out)
     CU_ASSERT(sscanf(row + 1, "%127s %31s %31s %15s %15s %u", name, state, age, size, unit,
                      &column) == 6);
     CU_ASSERT_EQUAL(files, column);
-    CU_ASSERT_EQUAL(chunks + 2, files); /* its .lock and .journal */
+    CU_ASSERT_EQUAL(chunks + 3, files); /* its .lock, .journal and .spill-lease */
 }
 
 /* demo --resume: the killed upload's chunks adopted untouched by the restarted one */

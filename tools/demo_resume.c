@@ -199,7 +199,7 @@ int spill__cli_demo_resume(apr_pool_t *pool, const char *root, int zero_chunk)
     before = chunk_files(pool, path, &others);
     n = apr_hash_count(before);
     printf("Killed it hard (SIGKILL) with %u chunk files on disk (ls's FILES says %u: it counts\n"
-           "the spill's .lock and .journal too).\n",
+           "the spill's .lock, .journal and its reservation's .spill-lease too).\n",
            n, n + others);
     if (zeroed) /* the name is the hex of an address made here, not read from the disk */
         printf("Zero-filled its first chunk (the file %.16s...) in place, as --zero-chunk asks:\n"
