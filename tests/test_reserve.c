@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -271,6 +272,133 @@ static void test_killed_owner(void)
     CU_ASSERT(strncmp(r, "ok", 2) == 0);
 }
 
+/* A killed job that asked to be resumable (keep_seconds) holds half the disk; an uploader
+ * expecting 60% finds the space short: the resumable orphan gives way (space beats
+ * resumability) and the upload opens and fills its reservation. */
+static void resumable_gives_way(const char *root, uint64_t fs, char *out, size_t size)
+{
+    uint8_t *buf = malloc(CHUNK);
+    upload big;
+    uploader b;
+    char line[512];
+    int status, after;
+    pid_t pid;
+    fflush(NULL);
+    if ((pid = fork()) == 0) {
+        spill_opts o;
+        spill_t *s;
+        spill_opts_init(&o);
+        o.keep_seconds = 3600;
+        o.expected_bytes = fs / 2;
+        if (spill_open(root, &o, &s) != SPILL_OK || put_up_to(s, fs / 2, 7, buf) != 0)
+            _exit(1);
+        _exit(0); /* a hard death: no close */
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+        snprintf(out, size, "the resumable job failed");
+        return;
+    }
+    big.expect = fs * 6 / 10;
+    big.write = big.expect;
+    start(&b, expect_upload, root, &big);
+    after = atoi(hear(&b, line, sizeof line) + 5) == SPILL_OK &&
+            atoi(hear(&b, line, sizeof line) + 7) == 0;
+    finish(&b);
+    snprintf(out, size, "%s after the resumable orphan: %s", after ? "ok" : "bad",
+             after ? "opened and filled" : line);
+}
+
+static void test_resumable_gives_way(void)
+{
+    const char *r = in_tmpfs(resumable_gives_way, 48);
+    if (strncmp(r, "skip", 4) == 0)
+        TU_SKIP(r);
+    CU_ASSERT(strncmp(r, "ok", 2) == 0);
+}
+
+/* ---- a foreign spill counts with its bytes ---- */
+
+/* Another client's layout (the Rust client's: an empty .lock it holds with flock) holding
+ * `bytes`: says "ready", holds until its stdin closes. */
+static void foreign_spill(const char *root, const void *arg, FILE *say, int in)
+{
+    uint64_t bytes = *(const uint64_t *)arg, done = 0;
+    const char *dir = apr_pstrcat(tu_pool, root, "/spill_1700000000_42", NULL);
+    uint8_t *buf = calloc(1, CHUNK);
+    unsigned i = 0;
+    int fd;
+    if (mkdir(root, 0700) != 0 && errno != EEXIST)
+        return;
+    if (mkdir(dir, 0700) != 0 ||
+        (fd = open(tu_join(dir, ".lock"), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+        flock(fd, LOCK_EX) != 0) {
+        fprintf(say, "setup failed: %s\n", strerror(errno));
+        return;
+    }
+    while (done < bytes) {
+        char name[32];
+        int f;
+        snprintf(name, sizeof name, "part-%u", i++);
+        f = open(tu_join(dir, name), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (f < 0 || write(f, buf, CHUNK) != CHUNK)
+            break;
+        close(f);
+        done += CHUNK;
+    }
+    fprintf(say, "ready %llu\n", (unsigned long long)done);
+    wait_eof(in);
+}
+
+/* arg: {expected, limit}; says "open RC MESSAGE" and closes at once. */
+static void limited_open(const char *root, const void *arg, FILE *say, int in)
+{
+    const uint64_t *v = arg;
+    spill_opts o;
+    spill_t *s;
+    int rc;
+    (void)in;
+    spill_opts_init(&o);
+    o.expected_bytes = v[0];
+    o.root_limit_bytes = v[1];
+    rc = spill_open(root, &o, &s);
+    fprintf(say, "open %d %s\n", rc, rc == SPILL_OK ? "" : spill_error_last()->message);
+    if (rc == SPILL_OK)
+        spill_close(s);
+}
+
+/* A foreign live spill of 20 MiB under a limit of 32 MiB: 16 MiB more is refused, 8 MiB fits. */
+static void foreign_counts(const char *root, uint64_t fs, char *out, size_t size)
+{
+    uint64_t bytes = 20 * MIB, big[2] = {16 * MIB, 32 * MIB}, small[2] = {8 * MIB, 32 * MIB};
+    uploader f, a;
+    char line[512];
+    int refused, fits;
+    (void)fs;
+    start(&f, foreign_spill, root, &bytes);
+    if (strncmp(hear(&f, line, sizeof line), "ready", 5) != 0) {
+        snprintf(out, size, "the foreign spill: %.200s", line);
+        finish(&f);
+        return;
+    }
+    start(&a, limited_open, root, big);
+    refused = atoi(hear(&a, line, sizeof line) + 5) == SPILL_ENOSPC;
+    finish(&a);
+    start(&a, limited_open, root, small);
+    fits = atoi(hear(&a, line, sizeof line) + 5) == SPILL_OK;
+    finish(&a);
+    finish(&f);
+    snprintf(out, size, "%s 16 MiB beside it refused: %s; 8 MiB: %s", refused && fits ? "ok" : "bad",
+             refused ? "yes" : "no", fits ? "opened" : line);
+}
+
+static void test_foreign_counts(void)
+{
+    const char *r = in_tmpfs(foreign_counts, 64);
+    if (strncmp(r, "skip", 4) == 0)
+        TU_SKIP(r);
+    CU_ASSERT(strncmp(r, "ok", 2) == 0);
+}
+
 /* ---- root_limit_bytes against four writers ---- */
 
 /* The bytes of every regular file under dir, as du would add them up. */
@@ -432,6 +560,8 @@ static CU_TestInfo tests[] = {
     {"eight uploaders expecting 30% each: at most 3 open, none fails inside its reservation",
      test_eight_uploaders},
     {"a killed owner's reservation goes with its orphan", test_killed_owner},
+    {"a resumable orphan gives way when space is short", test_resumable_gives_way},
+    {"a foreign live spill counts with its bytes on disk", test_foreign_counts},
     {"root_limit_bytes of 8 MiB against four writers: du never past it", test_root_limit},
     {"a link planted as another spill's lease file is never opened", test_planted_lease},
     CU_TEST_INFO_NULL,
