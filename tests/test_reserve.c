@@ -556,6 +556,48 @@ static void test_planted_lease(void)
     CU_ASSERT(spill_close(live) == SPILL_OK);
 }
 
+static int reserved_of(void *ctx, const spill_entry *e)
+{
+    if (e->state == SPILL_LIVE)
+        *(uint64_t *)ctx = e->reserved_bytes;
+    return 0;
+}
+
+/* A killed resumable job's lease stays in its orphan; the adopter takes it over, as spill_scan
+ * then shows: the same reservation, now a live spill's. */
+static void test_adopter_takes_lease(void)
+{
+    const char *root = tu_fresh_dir("reserve-adopt");
+    uint8_t *buf = malloc(CHUNK);
+    uint64_t reserved = 0;
+    spill_opts o;
+    spill_t *s;
+    char *lease;
+    int status;
+    pid_t pid;
+    fflush(NULL);
+    if ((pid = fork()) == 0) {
+        spill_opts_init(&o);
+        o.keep_seconds = 3600;
+        o.tag = "reserving job";
+        o.expected_bytes = 4 * MIB;
+        if (spill_open(root, &o, &s) != SPILL_OK || put_up_to(s, 2 * CHUNK, 3, buf) != 0)
+            _exit(1);
+        _exit(0); /* a hard death: no close */
+    }
+    CU_ASSERT_FATAL(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+                    WEXITSTATUS(status) == 0);
+    spill_opts_init(&o);
+    CU_ASSERT_FATAL(spill_adopt(root, "reserving job", &o, &s) == SPILL_OK);
+    lease = tu_read_file(tu_join(spill_path(s), ".spill-lease"), NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lease);
+    CU_ASSERT(strncmp(lease, "spill-lease 1 lease=", 20) == 0);
+    CU_ASSERT(spill_scan(root, &o, reserved_of, &reserved) == SPILL_OK);
+    CU_ASSERT(reserved >= 4 * MIB && reserved == strtoull(lease + 20, NULL, 10));
+    CU_ASSERT(spill_close(s) == SPILL_OK);
+    free(buf);
+}
+
 static CU_TestInfo tests[] = {
     {"eight uploaders expecting 30% each: at most 3 open, none fails inside its reservation",
      test_eight_uploaders},
@@ -564,6 +606,7 @@ static CU_TestInfo tests[] = {
     {"a foreign live spill counts with its bytes on disk", test_foreign_counts},
     {"root_limit_bytes of 8 MiB against four writers: du never past it", test_root_limit},
     {"a link planted as another spill's lease file is never opened", test_planted_lease},
+    {"an adopter takes the dead owner's lease over", test_adopter_takes_lease},
     CU_TEST_INFO_NULL,
 };
 
