@@ -25,6 +25,7 @@ int spill__user_dir(spill__fd root_fd, const char *prefix, int create, spill__fd
     char name[64];
     spill__stat st;
     int rc;
+    *fd = SPILL__NOFD;
     snprintf(name, sizeof name, "%s%llu", prefix, (unsigned long long)spill__user_id());
     rc = create ? spill__sys.mkdir(root_fd, name, 0700, fd) : SPILL_EBUSY;
     if (rc == SPILL_EBUSY)
@@ -33,8 +34,10 @@ int spill__user_dir(spill__fd root_fd, const char *prefix, int create, spill__fd
         return rc;
     if ((rc = spill__sys.stat(*fd, NULL, &st)) == SPILL_OK && (st.type != SPILL__F_DIR || !st.own))
         rc = SPILL_EUNSAFE;
-    if (rc != SPILL_OK)
+    if (rc != SPILL_OK) {
         spill__sys.close(*fd);
+        *fd = SPILL__NOFD; /* never a number that may be reused */
+    }
     return rc;
 }
 

@@ -117,44 +117,90 @@ void spill__lease_adopted(spill_t *s)
 
 /* ---- The per-user lock: one decision at a time ---- */
 
-/* Under SPILL__MU_RESERVE (threads: fcntl locks do not exclude them), the file lock for the
- * other processes, tried without blocking for about a second. SPILL__NOFD if it could not be
- * had (another user's directory in its place, a held lock past the wait): the decision is then
- * taken without coordination, and logged. The mutex is held until reserve_unlock, so a fork
- * (whose handler takes every library mutex first) never happens while the lock is open: a child
- * inherits no copy of it. */
-static spill__fd reserve_lock(spill_t *s, const spill_opts *o)
+/* The lock's directory and file while a decision holds them (SPILL__NOFD: none). */
+typedef struct held_lock {
+    spill__fd dir, fd;
+} held_lock;
+
+static void dir_name(char *buf, size_t size)
 {
-    spill__fd dir, fd = SPILL__NOFD;
+    snprintf(buf, size, RESERVE_DIR "%llu", (unsigned long long)spill__user_id());
+}
+
+/* 1 if the lock file we locked is still the one its name names: the holder before us removes
+ * it on its way out, and a lock taken on a file without a name is a lock nobody else sees. */
+static int still_named(spill__fd dir, spill__fd fd)
+{
+    spill__stat a, b;
+    return spill__sys.stat(fd, NULL, &a) == SPILL_OK &&
+           spill__sys.stat(dir, RESERVE_LOCK, &b) == SPILL_OK && a.dev == b.dev &&
+           a.ino == b.ino;
+}
+
+/* One try: the user's directory made or opened, its lock file created or opened, locked, and
+ * still named. SPILL_EBUSY (held by another process, or removed by it meanwhile): try again. */
+static int lock_once(spill_t *s, held_lock *h)
+{
+    int rc = spill__user_dir(s->root_fd, RESERVE_DIR, 1, &h->dir);
+    if (rc != SPILL_OK)
+        return rc == SPILL_ENOTFOUND ? SPILL_EBUSY : rc;
+    rc = spill__sys.lock_create(h->dir, RESERVE_LOCK, &h->fd);
+    if (rc == SPILL_EBUSY) /* it exists: take its lock */
+        rc = spill__sys.lock_probe(h->dir, RESERVE_LOCK, SPILL__PROBE_LOCK, &h->fd);
+    if (rc == SPILL_OK && !still_named(h->dir, h->fd)) {
+        spill__sys.unlock(h->fd);
+        rc = SPILL_EBUSY;
+    }
+    if (rc == SPILL_ENOTFOUND) /* its directory was removed by the holder before us */
+        rc = SPILL_EBUSY;
+    if (rc != SPILL_OK) {
+        spill__sys.close(h->dir);
+        h->dir = h->fd = SPILL__NOFD;
+    }
+    return rc;
+}
+
+/* Under SPILL__MU_RESERVE (threads: fcntl locks do not exclude them), the file lock for the
+ * other processes, tried without blocking for about a second. Not had (another user's
+ * directory in its place, a lock held past the wait), the decision is taken without
+ * coordination, and logged. The mutex is held until reserve_unlock, so a fork (whose handler
+ * takes every library mutex first) never happens while the lock is open: a child inherits no
+ * copy of it. */
+static void reserve_lock(spill_t *s, const spill_opts *o, held_lock *h)
+{
     int64_t until = spill__monotonic_us() + DECIDE_WAIT_US;
     apr_interval_time_t pause = 200;
     int rc;
+    h->dir = h->fd = SPILL__NOFD;
     spill__mutex_lock(SPILL__MU_RESERVE);
-    if ((rc = spill__user_dir(s->root_fd, RESERVE_DIR, 1, &dir)) == SPILL_OK) {
-        do {
-            rc = spill__sys.lock_create(dir, RESERVE_LOCK, &fd);
-            if (rc == SPILL_EBUSY) /* it exists: take its lock */
-                rc = spill__sys.lock_probe(dir, RESERVE_LOCK, SPILL__PROBE_LOCK, &fd);
-            if (rc != SPILL_EBUSY || spill__monotonic_us() >= until)
-                break;
-            apr_sleep(pause); /* another process is deciding: a short while */
-            if (pause < 10000)
-                pause *= 2;
-        } while (1);
-        spill__sys.close(dir);
+    while ((rc = lock_once(s, h)) == SPILL_EBUSY && spill__monotonic_us() < until) {
+        apr_sleep(pause); /* another process is deciding: a short while */
+        if (pause < 10000)
+            pause *= 2;
     }
-    if (rc != SPILL_OK) {
+    if (rc != SPILL_OK)
         spill__log(o, 1, "spill: deciding a reservation under %s without the other processes: "
                    "%s", s->path, spill_error_last()->message);
-        fd = SPILL__NOFD;
-    }
-    return fd;
 }
 
-static void reserve_unlock(spill__fd fd)
+/* The lock file and its directory go with the decision, so that a root holds nothing of the
+ * reservations between decisions: the file is unlinked while still locked (a process waiting
+ * on it then finds it unnamed and starts again), the directory removed if nobody has made a
+ * new lock in it meanwhile. Failures leave them for the next decision. */
+static void reserve_unlock(spill_t *s, held_lock *h)
 {
-    if (fd != SPILL__NOFD)
-        spill__sys.unlock(fd);
+    char name[64];
+    spill__error_stash();
+    if (h->fd != SPILL__NOFD) {
+        spill__sys.unlink(h->dir, RESERVE_LOCK, 0, &h->fd); /* Windows: closed first */
+        if (h->fd != SPILL__NOFD)
+            spill__sys.unlock(h->fd);
+        dir_name(name, sizeof name);
+        spill__sys.unlink(s->root_fd, name, 1, &h->dir);
+    }
+    if (h->dir != SPILL__NOFD)
+        spill__sys.close(h->dir);
+    spill__error_unstash();
     spill__mutex_unlock(SPILL__MU_RESERVE);
 }
 
@@ -235,10 +281,12 @@ static int room_for(const spill_t *s, const spill_opts *o, int measure, uint64_t
 static int decide(spill_t *s, const spill_opts *o, uint64_t want, uint64_t floor,
                   const char *op)
 {
-    spill__fd lock = reserve_lock(s, o);
+    held_lock lock;
     uint64_t room = 0, avail = 0;
     tally t;
-    int rc = room_for(s, o, 0, &room, &t, &avail);
+    int rc;
+    reserve_lock(s, o, &lock);
+    rc = room_for(s, o, 0, &room, &t, &avail);
     if (rc == SPILL_OK && room < floor) /* the others' writes since their leases, counted once */
         rc = room_for(s, o, 1, &room, &t, &avail);
     if (rc == SPILL_OK && room < floor) {
@@ -255,7 +303,7 @@ static int decide(spill_t *s, const spill_opts *o, uint64_t want, uint64_t floor
     } else if (rc == SPILL_OK) {
         rc = lease_write(s, want < room ? want : room);
     }
-    reserve_unlock(lock);
+    reserve_unlock(s, &lock);
     return rc;
 }
 
