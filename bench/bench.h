@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include <apr_pools.h>
+#include <apr_thread_proc.h>
 
 #include <spill.h>
 
@@ -53,7 +54,7 @@ typedef struct bench_cfg {
 } bench_cfg;
 
 enum { BENCH_REAP = 1, BENCH_PUT = 2, BENCH_JUDGE = 4, BENCH_RSS = 8, BENCH_REMOVE = 16,
-       BENCH_OPEN = 32, BENCH_PROGRESS = 64, BENCH_ADOPT = 128 };
+       BENCH_OPEN = 32, BENCH_PROGRESS = 64, BENCH_ADOPT = 128, BENCH_RESERVE = 256 };
 
 /* One contender's timings over the rounds. */
 typedef struct bench_series {
@@ -101,6 +102,7 @@ int bench_remove(const bench_cfg *c, FILE *out);
 int bench_open(const bench_cfg *c, FILE *out);     /* startup.c */
 int bench_progress(const bench_cfg *c, FILE *out); /* startup.c */
 int bench_adopt(const bench_cfg *c, FILE *out);
+int bench_reserve(const bench_cfg *c, FILE *out);
 
 /* targets.c: the performance targets, collected by the sections and printed at the end. */
 void target_add(const char *what, double value, double limit, const char *unit);
@@ -108,6 +110,17 @@ void targets_print(const bench_cfg *c, FILE *out);
 
 /* helpers.c: `spill_bench --helper MODE args...` */
 int bench_helper(int argc, const char *const *argv);
+/* A helper process holding live spills (`--helper hold N ROOT [EXPECTED]`). */
+typedef struct bench_holder {
+    apr_proc_t proc;
+    apr_file_t *in, *out;
+} bench_holder;
+/* Starts it and waits for its "ready" line (no sleeping): n live spills under root, each opened
+ * with expected_bytes (0: the default, no reservation asked for). 0, or -1 with a message. */
+int bench_hold(const bench_cfg *c, const char *root, unsigned n, uint64_t expected,
+               bench_holder *h);
+/* Closes its stdin, its signal to close its spills and exit, and waits for it. */
+void bench_unhold(bench_holder *h);
 /* Runs `self --helper reap ROOT THREADS` or another program's argv; its peak RSS in KiB. */
 long bench_child_rss(const char *const *argv, char *line, size_t size);
 

@@ -3,51 +3,12 @@
 #include <string.h>
 
 #include <apr_strings.h>
-#include <apr_thread_proc.h>
 
 #include "bench.h"
 
 /* a pass over 1,000 live spills takes milliseconds: many passes, so that the median skips
  * the ones another process preempted */
 #define JUDGE_ROUNDS 10
-
-typedef struct holder {
-    apr_proc_t proc;
-    apr_file_t *in, *out;
-} holder;
-
-/* Closing its stdin is the helper's signal to close its spills and exit. */
-static void stop(holder *h)
-{
-    apr_exit_why_e why;
-    int code;
-    apr_file_close(h->in);
-    apr_proc_wait(&h->proc, &code, &why, APR_WAIT);
-    apr_file_close(h->out);
-}
-
-/* Starts the helper and waits for its "ready" line: no sleeping. */
-static int start(const bench_cfg *c, const char *root, holder *h)
-{
-    const char *argv[] = {c->self, "--helper", "hold", NULL, root, NULL};
-    apr_procattr_t *attr;
-    char line[256];
-    argv[3] = apr_psprintf(c->pool, "%u", c->live);
-    if (apr_procattr_create(&attr, c->pool) != APR_SUCCESS ||
-        apr_procattr_io_set(attr, APR_FULL_BLOCK, APR_FULL_BLOCK, APR_NO_PIPE) != APR_SUCCESS ||
-        apr_procattr_cmdtype_set(attr, APR_PROGRAM_PATH) != APR_SUCCESS ||
-        apr_proc_create(&h->proc, c->self, argv, NULL, attr, c->pool) != APR_SUCCESS)
-        return -1;
-    h->in = h->proc.in;
-    h->out = h->proc.out;
-    if (apr_file_gets(line, sizeof line, h->out) != APR_SUCCESS ||
-        strncmp(line, "ready", 5) != 0) {
-        fprintf(stderr, "spill_bench: the hold helper failed: %s", line);
-        stop(h);
-        return -1;
-    }
-    return 0;
-}
 
 /* Version-1 options and stats: what every release reads alike. */
 static int time_reap(const bench_cfg *c, const bench_lib *l, const char *root, double *secs,
@@ -113,7 +74,7 @@ int bench_judge(const bench_cfg *c, FILE *out)
 {
     const char *root = apr_psprintf(c->pool, "%s/live", c->dir);
     bench_series s[4];
-    holder h;
+    bench_holder h;
     unsigned r, i, n = 2 * c->nlibs;
     double t = 0, cpu = 0;
     memset(s, 0, sizeof s);
@@ -123,7 +84,7 @@ int bench_judge(const bench_cfg *c, FILE *out)
         s[2].name = apr_psprintf(c->pool, "spill_reap (all live), %s", c->lib[1]->name);
         s[3].name = apr_psprintf(c->pool, "spill_scan (all live), %s", c->lib[1]->name);
     }
-    if (start(c, root, &h) != 0)
+    if (bench_hold(c, root, c->live, 0, &h) != 0)
         return -1;
     for (r = 0; r < c->rounds * JUDGE_ROUNDS; r++)
         for (i = 0; i < n; i++) { /* the releases alternate going first */
@@ -133,7 +94,7 @@ int bench_judge(const bench_cfg *c, FILE *out)
                 s[k].failed = 1;
             bench_add_cpu(&s[k], t, cpu);
         }
-    stop(&h);
+    bench_unhold(&h);
     tree_remove(root);
     for (i = 0; i < n; i++)
         bench_median(&s[i]);

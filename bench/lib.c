@@ -1,7 +1,8 @@
 /* lib.c (bench): the library a contender calls, as a table. By default this tree's, linked in.
  * With --baseline REF both this tree and REF (a git ref of this repository, 0.1.0 say) are built
  * as shared libraries the same way (ci/build.sh, this build's type) and loaded side by side, so
- * the judge, put and reap sections time both in one run, interleaved, and report new/old. */
+ * the judge, put, reap and reserve sections time both in one run, interleaved, and report
+ * new/old. */
 #include <stdlib.h>
 #include <string.h>
 #if defined(__linux__)

@@ -36,10 +36,11 @@ static const apr_getopt_option_t options[] = {
     {"rss-big", O_RSS_BIG, 0, "      also measure peak RSS at 500,000 files (slow on disks)"},
     {"cli", O_CLI, 1, "PATH  also measure the peak RSS of `PATH reap --root R --grace 0`"},
     {"only", O_ONLY, 1, "LIST  sections to run, comma-separated: reap,put,judge,rss,remove,"
-                        "open,progress,adopt (default all)"},
+                        "open,progress,adopt,reserve (default all)"},
     {"baseline", O_BASELINE, 1, "REF   also build the git ref REF of this repository (0.1.0 is "
-                                "3e43ffa) and time its judge, put and reap beside this tree's, "
-                                "both built as shared libraries (Linux)"},
+                                "3e43ffa, 0.2.0 8927819) and time its judge, put, reap and "
+                                "reserve beside this tree's, both built as shared libraries "
+                                "(Linux)"},
     {"json", 'j', 0, "      one JSON object instead of the table"},
     {"help", 'h', 0, "      this help"},
     {NULL, 0, 0, NULL},
@@ -64,6 +65,7 @@ static int sections_of(const char *list)
     if (strstr(list, "open")) bits |= BENCH_OPEN;
     if (strstr(list, "progress")) bits |= BENCH_PROGRESS;
     if (strstr(list, "adopt")) bits |= BENCH_ADOPT;
+    if (strstr(list, "reserve")) bits |= BENCH_RESERVE;
     return bits;
 }
 
@@ -125,7 +127,7 @@ static void defaults(bench_cfg *c)
     c->live = 1000;
     c->rss_files = 50000;
     c->sections = BENCH_REAP | BENCH_PUT | BENCH_JUDGE | BENCH_RSS | BENCH_REMOVE | BENCH_OPEN |
-                  BENCH_PROGRESS | BENCH_ADOPT;
+                  BENCH_PROGRESS | BENCH_ADOPT | BENCH_RESERVE;
     c->ncpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     c->lib[0] = &bench_linked;
     c->nlibs = 1;
@@ -215,6 +217,7 @@ static const section sections[] = {
     {BENCH_OPEN, "open", bench_open},
     {BENCH_PROGRESS, "progress", bench_progress},
     {BENCH_ADOPT, "adopt", bench_adopt},
+    {BENCH_RESERVE, "reserve", bench_reserve},
 };
 
 static int run_all(const bench_cfg *c, FILE *out)
@@ -261,10 +264,11 @@ int main(int argc, const char *const *argv)
     if (scratch(&c) != 0)
         return 1;
     if (c.baseline) { /* only the sections that compare releases */
-        c.sections &= BENCH_JUDGE | BENCH_PUT | BENCH_REAP;
+        c.sections &= BENCH_JUDGE | BENCH_PUT | BENCH_REAP | BENCH_RESERVE;
         if (!c.sections || bench_baseline(&c, c.baseline) != 0) {
             if (!c.sections)
-                fprintf(stderr, "spill_bench: --baseline compares judge, put and reap only\n");
+                fprintf(stderr, "spill_bench: --baseline compares judge, put, reap and reserve "
+                                "only\n");
             tree_remove(c.dir);
             return 1;
         }

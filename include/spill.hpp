@@ -95,7 +95,13 @@ public:
     options &reap_resumable(bool on) { o_.reap_resumable = on; return *this; }
     bool is_background() const noexcept { return o_.reap_on_open == SPILL_REAP_BACKGROUND; }
     options &reap_budget(std::chrono::milliseconds ms) { o_.reap_budget_ms = static_cast<uint32_t>(ms.count() > 0 ? ms.count() : 1); return *this; }
+    // open needs n bytes plus 10% free; it is also the spill's first reservation, which the
+    // other processes on the root count
     options &expected_bytes(std::uint64_t n) { o_.expected_bytes = n; return *this; }
+    // open: the most this user's live spills under the root may hold together (0, the default:
+    // no limit); an open or a put that would go past it throws SPILL_ENOSPC, before any byte
+    // is written
+    options &root_limit(std::uint64_t bytes) { o_.root_limit_bytes = bytes; return *this; }
     options &threads(unsigned n) { o_.threads = n; return *this; }
     options &tag(std::string_view t) { tag_ = std::string(t); return *this; }
     options &dry_run(bool on) { o_.dry_run = on; return *this; }
@@ -353,6 +359,9 @@ struct entry {
     std::uint64_t bytes, files;
     std::int64_t owner_pid; // -1 unknown
     std::string owner_host, tag, reason;
+    // 0.3: a live spill's reservation (0: none known) and the root limit its owner enforces
+    // (0: none)
+    std::uint64_t reserved_bytes = 0, limit_bytes = 0;
 };
 
 inline std::vector<entry> scan(std::string_view root, const options &opts = options())
@@ -362,7 +371,8 @@ inline std::vector<entry> scan(std::string_view root, const options &opts = opti
         try {
             static_cast<std::vector<entry> *>(ctx)->push_back(
                 {detail::str(e->name), e->state, e->age_seconds, e->bytes, e->files, e->owner_pid,
-                 detail::str(e->owner_host), detail::str(e->tag), detail::str(e->reason)});
+                 detail::str(e->owner_host), detail::str(e->tag), detail::str(e->reason),
+                 e->reserved_bytes, e->limit_bytes});
             return 0;
         } catch (...) {
             return SPILL_ENOMEM; // stops the scan, and is returned

@@ -1,7 +1,8 @@
 // test_hpp.cpp: the C++ wrapper (include/spill.hpp) as a user sees it: round trip, the directory
 // gone when the handle is destroyed or closed, errors as spillpp::error with spill_error's fields,
 // reap and scan counts; 0.2: a background open, progress and its cancel, adopt after a SIGKILL;
-// 0.3: adopt's verify (a rejected chunk removed, an exception rethrown with nothing removed).
+// 0.3: adopt's verify (a rejected chunk removed, an exception rethrown with nothing removed),
+// a reservation shown by scan and a root limit below it refusing the open.
 // POSIX only (mkdtemp, stat, fork).
 #include "spill.hpp"
 
@@ -108,6 +109,35 @@ static void reap_and_scan(const std::string &root)
                                [&](int, std::string_view) { lines++; }));
     CHECK(st.live == 1 && st.reaped == 1 && !exists(lockless) && lines > 0);
     CHECK(exists(live.path()));
+}
+
+static void reservation_and_limit(const std::string &root)
+{
+    const std::uint64_t mib = 1 << 20;
+    spillpp::handle s(root, spillpp::options().expected_bytes(mib));
+    std::string name = s.path().substr(s.path().rfind('/') + 1);
+    auto find = [&root](const std::string &n) {
+        for (const auto &e : spillpp::scan(root))
+            if (e.name == n)
+                return e;
+        return spillpp::entry{};
+    };
+    spillpp::entry e = find(name);
+    CHECK(e.state == SPILL_LIVE);
+    // expected_bytes and the spill's own bookkeeping
+    CHECK(e.reserved_bytes >= mib && e.reserved_bytes < 2 * mib);
+    CHECK(e.limit_bytes == 0);
+    std::size_t before = spillpp::scan(root).size();
+    try {
+        spillpp::handle refused(root, spillpp::options().expected_bytes(mib).root_limit(mib / 2));
+        CHECK(!"an open past the root limit succeeded");
+    } catch (const spillpp::error &err) {
+        CHECK(err.code() == SPILL_ENOSPC);
+    }
+    CHECK(spillpp::scan(root).size() == before); // a refused open leaves nothing behind
+    spillpp::handle limited(root, spillpp::options().expected_bytes(mib).root_limit(64 * mib));
+    e = find(limited.path().substr(limited.path().rfind('/') + 1));
+    CHECK(e.limit_bytes == 64 * mib && e.reserved_bytes >= mib);
 }
 
 static int children(const std::string &root)
@@ -432,6 +462,7 @@ int main()
         round_trip(base + "/rt");
         errors(base);
         reap_and_scan(base + "/reap");
+        reservation_and_limit(base + "/reserve");
         adopt_after_kill(base + "/adopt"); // first: they fork, before any background thread
         verify_rejects(base);
         verify_throws(base);

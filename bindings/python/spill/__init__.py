@@ -114,7 +114,8 @@ class _Opts:
                  log: Optional[LogFn] = None, dry_run: Optional[bool] = None,
                  background: bool = False, progress: Optional[ProgressFn] = None,
                  progress_interval: Optional[Seconds] = None, keep: Optional[Seconds] = None,
-                 reap_resumable: Optional[bool] = None, verify: Optional[VerifyFn] = None):
+                 reap_resumable: Optional[bool] = None, verify: Optional[VerifyFn] = None,
+                 root_limit: Optional[int] = None):
         self.raw = _lib.Opts()
         _check(lib.spill_opts_init_version(ctypes.byref(self.raw), _lib.OPTS_VERSION))
         r = self.raw
@@ -135,6 +136,8 @@ class _Opts:
             r.reap_budget_ms = max(1, int(_seconds(reap_budget) * 1000))
         if expected_bytes is not None:
             r.expected_bytes = expected_bytes
+        if root_limit is not None:
+            r.root_limit_bytes = root_limit
         if threads is not None:
             r.threads = threads
         if tag is not None:
@@ -324,7 +327,7 @@ def open(root: PathLike, *, tag: Optional[str] = None, grace: Optional[Seconds] 
          expected_bytes: Optional[int] = None, threads: Optional[int] = None,
          log: Optional[LogFn] = None, background: bool = False,
          progress: Optional[ProgressFn] = None, progress_interval: Optional[Seconds] = None,
-         keep: Optional[Seconds] = None) -> Spill:
+         keep: Optional[Seconds] = None, root_limit: Optional[int] = None) -> Spill:
     """Creates a private spill directory under root (made 0700 with its parents if missing),
     reaping the orphans of dead owners first unless reap_on_open is False.
 
@@ -333,11 +336,17 @@ def open(root: PathLike, *, tag: Optional[str] = None, grace: Optional[Seconds] 
     at its next check). log and progress are then called from that thread, after open has
     returned. progress(stats) is called at most every progress_interval (default 0.2 s) and
     once at the end; a true return stops the reap (stats.cancelled). keep=seconds: should this
-    process die, its spill stays resumable for adopt() that long after its last change."""
+    process die, its spill stays resumable for adopt() that long after its last change.
+
+    Every spill holds a reservation, shared with this user's other processes on the root:
+    expected_bytes is its first one (open needs that much plus 10% free), and a put past it
+    takes a larger one. root_limit=bytes: the most this user's live spills under root may hold
+    together; an open or a put that would go past it raises SpillError with Code.ENOSPC, before
+    any byte is written. scan() shows each live spill's reservation and limit."""
     return Spill(root, tag=tag, grace=grace, reap_on_open=reap_on_open, reap_budget=reap_budget,
                  expected_bytes=expected_bytes, threads=threads, log=log,
                  background=background, progress=progress,
-                 progress_interval=progress_interval, keep=keep)
+                 progress_interval=progress_interval, keep=keep, root_limit=root_limit)
 
 
 def adopt(root: PathLike, tag: str, *, keep: Optional[Seconds] = None,
@@ -414,6 +423,10 @@ class Entry:
     owner_host: str
     tag: str
     reason: str
+    # a live spill's reservation (its data and bookkeeping); None when none is known (an older
+    # library's spill, or not a live one)
+    reserved_bytes: Optional[int] = None
+    limit_bytes: Optional[int] = None  # the root limit its owner enforces; None: none
 
 
 def scan(root: PathLike, *, grace: Optional[Seconds] = None) -> List[Entry]:
@@ -429,7 +442,8 @@ def scan(root: PathLike, *, grace: Optional[Seconds] = None) -> List[Entry]:
             state = e.state
         out.append(Entry(_text(e.name), state, e.age_seconds, e.bytes, e.files,
                          e.owner_pid if e.owner_pid >= 0 else None, _text(e.owner_host),
-                         _text(e.tag), _text(e.reason)))
+                         _text(e.tag), _text(e.reason), e.reserved_bytes or None,
+                         e.limit_bytes or None))
         return 0
 
     _check(lib.spill_scan(_path(root), o.ref(), _lib.SCAN_FN(each), None))

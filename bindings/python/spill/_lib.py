@@ -10,7 +10,8 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64, c_s
 
 ADDR_LEN = 32
 # version 1 (0.1): grace_seconds .. log_ctx; version 2 (0.2): dry_run, progress, progress_ctx,
-# progress_ms, keep_seconds, reap_resumable; version 3 (0.3): verify, verify_ctx
+# progress_ms, keep_seconds, reap_resumable; version 3 (0.3): verify, verify_ctx,
+# root_limit_bytes
 OPTS_VERSION = 3
 REAP_STATS_VERSION = 2  # version 2 (0.2) adds resumable, cut_short, cancelled
 REAP_NONE, REAP_SYNC, REAP_BACKGROUND = 0, 1, 2  # spill_opts.reap_on_open
@@ -47,13 +48,15 @@ class Opts(Structure):
                 ("dry_run", c_int), ("progress", PROGRESS_FN), ("progress_ctx", c_void_p),
                 ("progress_ms", c_uint32), ("keep_seconds", c_uint32), ("reap_resumable", c_int),
                 # version 3
-                ("verify", VERIFY_FN), ("verify_ctx", c_void_p)]
+                ("verify", VERIFY_FN), ("verify_ctx", c_void_p), ("root_limit_bytes", c_uint64)]
 
 
 class Entry(Structure):
     _fields_ = [("name", c_char_p), ("state", c_int), ("age_seconds", c_int64),
                 ("bytes", c_uint64), ("files", c_uint64), ("owner_pid", c_int64),
-                ("owner_host", c_char_p), ("tag", c_char_p), ("reason", c_char_p)]
+                ("owner_host", c_char_p), ("tag", c_char_p), ("reason", c_char_p),
+                # 0.3
+                ("reserved_bytes", c_uint64), ("limit_bytes", c_uint64)]
 
 
 SCAN_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Entry))

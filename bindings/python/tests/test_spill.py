@@ -48,7 +48,10 @@ class Base(unittest.TestCase):
         shutil.rmtree(self.base, ignore_errors=True)
 
     def children(self) -> list:
-        return sorted(os.listdir(self.root)) if os.path.isdir(self.root) else []
+        """The root's children but the user's reservation directory (.spill-reserve-<uid>,
+        made by the first reservation on the root and kept, as the root is)."""
+        names = os.listdir(self.root) if os.path.isdir(self.root) else []
+        return sorted(n for n in names if not n.startswith(".spill-reserve-"))
 
 
 class TestSpill(Base):
@@ -144,6 +147,27 @@ class TestSpill(Base):
             self.assertFalse(os.path.exists(lockless))
             self.assertTrue(any("spill_1_42" in m for m in lines), lines)
             self.assertTrue(os.path.isdir(live.path))
+
+    def test_a_reservation_shows_in_scan_and_a_limit_below_it_refuses_the_open(self) -> None:
+        mib = 1 << 20
+        with spill.open(self.root, expected_bytes=mib) as s:
+            e = {e.name: e for e in spill.scan(self.root)}[os.path.basename(s.path)]
+            self.assertEqual(e.state, spill.State.LIVE)
+            self.assertIsNotNone(e.reserved_bytes, "a live spill's reservation")
+            # expected_bytes and the spill's own bookkeeping
+            self.assertTrue(mib <= e.reserved_bytes < 2 * mib, e.reserved_bytes)
+            self.assertIsNone(e.limit_bytes)
+
+            before = self.children()
+            with self.assertRaises(spill.SpillError) as cm:
+                spill.open(self.root, expected_bytes=mib, root_limit=mib // 2)
+            self.assertEqual(cm.exception.code, spill.Code.ENOSPC, cm.exception)
+            self.assertEqual(self.children(), before, "a refused open leaves nothing behind")
+
+            with spill.open(self.root, expected_bytes=mib, root_limit=64 * mib) as limited:
+                e = {e.name: e for e in spill.scan(self.root)}[os.path.basename(limited.path)]
+                self.assertEqual(e.limit_bytes, 64 * mib)
+                self.assertGreaterEqual(e.reserved_bytes, mib)
 
     def test_default_root(self) -> None:
         self.assertTrue(spill.default_root("spill-py-test").endswith(

@@ -43,7 +43,8 @@ pub struct spill_error {
 }
 
 /// Version 1 (0.1): grace_seconds .. log_ctx; version 2 (0.2): dry_run, progress, progress_ctx,
-/// progress_ms, keep_seconds, reap_resumable; version 3 (0.3): verify, verify_ctx.
+/// progress_ms, keep_seconds, reap_resumable; version 3 (0.3): verify, verify_ctx,
+/// root_limit_bytes.
 pub const SPILL_OPTS_VERSION: c_uint = 3;
 
 /// Values of spill_opts.reap_on_open.
@@ -88,6 +89,8 @@ pub struct spill_opts {
     // version 3
     pub verify: spill_verify_fn,
     pub verify_ctx: *mut c_void,
+    /// 0 (none): the most this user's live spills under the root may hold together.
+    pub root_limit_bytes: u64,
 }
 
 /// Version 1 (0.1): scanned .. budget_exhausted; version 2 (0.2): resumable, cut_short, cancelled.
@@ -136,6 +139,11 @@ pub struct spill_entry {
     pub owner_host: *const c_char,
     pub tag: *const c_char,
     pub reason: *const c_char,
+    // 0.3
+    /// A live spill's reservation (0: none known).
+    pub reserved_bytes: u64,
+    /// The root limit the spill's owner enforces (0: none).
+    pub limit_bytes: u64,
 }
 
 pub type spill_scan_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, e: *const spill_entry) -> c_int>;

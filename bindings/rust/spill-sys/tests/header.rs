@@ -39,12 +39,13 @@ fn layouts() -> Vec<Layout> {
         layout!(spill_error { code, os_error, op, path, message }),
         layout!(spill_opts { version, grace_seconds, reap_on_open, reap_budget_ms, expected_bytes,
                              threads, tag, log, log_ctx, dry_run, progress, progress_ctx,
-                             progress_ms, keep_seconds, reap_resumable, verify, verify_ctx }),
+                             progress_ms, keep_seconds, reap_resumable, verify, verify_ctx,
+                             root_limit_bytes }),
         layout!(spill_reap_stats { version, scanned, reaped, live, young, unsafe_, errors,
                                    bytes_freed, files_removed, elapsed_ms, budget_exhausted,
                                    resumable, cut_short, cancelled }),
         layout!(spill_entry { name, state, age_seconds, bytes, files, owner_pid, owner_host, tag,
-                              reason }),
+                              reason, reserved_bytes, limit_bytes }),
     ]
 }
 

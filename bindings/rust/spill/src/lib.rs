@@ -13,7 +13,7 @@
 //! let dir = s.path().to_path_buf();
 //! s.close()?;
 //! assert!(!dir.exists());
-//! # std::fs::remove_dir(&root).unwrap();
+//! # std::fs::remove_dir_all(&root).unwrap(); // the root keeps .spill-reserve-<uid>
 //! # Ok::<(), spill::Error>(())
 //! ```
 //!
@@ -538,6 +538,11 @@ pub struct Entry {
     pub tag: String,
     /// Why unsafe or young, for people; "" otherwise.
     pub reason: String,
+    /// A live spill's reservation, the bytes it may hold (its data and bookkeeping); `None`
+    /// when none is known (an older library's spill, or not a live one).
+    pub reserved_bytes: Option<u64>,
+    /// The root limit ([`Options::root_limit`]) the spill's owner enforces; `None`: none.
+    pub limit_bytes: Option<u64>,
 }
 
 unsafe extern "C" fn collect(ctx: *mut c_void, e: *const sys::spill_entry) -> c_int {
@@ -554,6 +559,8 @@ unsafe extern "C" fn collect(ctx: *mut c_void, e: *const sys::spill_entry) -> c_
         owner_host: lossy(e.owner_host),
         tag: lossy(e.tag),
         reason: lossy(e.reason),
+        reserved_bytes: (e.reserved_bytes > 0).then_some(e.reserved_bytes),
+        limit_bytes: (e.limit_bytes > 0).then_some(e.limit_bytes),
     });
     0
 }

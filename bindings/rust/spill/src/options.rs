@@ -75,6 +75,7 @@ pub struct Options {
     keep: Option<Duration>,
     reap_resumable: Option<bool>,
     verify: Option<VerifyFn>,
+    root_limit: Option<u64>,
 }
 
 impl Options {
@@ -110,9 +111,20 @@ impl Options {
     }
 
     /// Open needs this many bytes plus 10% free, after reaping ([`ErrorCode::NoSpace`]
-    /// otherwise). Default 0: no check.
+    /// otherwise). Default 0: no check. It is also the spill's first reservation, which the
+    /// other processes on the root count ([`Options::root_limit`]).
     pub fn expected_bytes(mut self, bytes: u64) -> Options {
         self.expected_bytes = Some(bytes);
+        self
+    }
+
+    /// Open: the most that this user's live spills under the root may hold together (default:
+    /// no limit). Every spill holds a reservation (its first one is [`Options::expected_bytes`]),
+    /// shared with the other processes on the root; an open or a put that would take the root
+    /// past the limit is refused ([`ErrorCode::NoSpace`], before any byte is written). Scan
+    /// shows each live spill's reservation and limit ([`Entry`](crate::Entry)).
+    pub fn root_limit(mut self, bytes: u64) -> Options {
+        self.root_limit = Some(bytes);
         self
     }
 
@@ -246,6 +258,9 @@ impl Options {
         if let Some(e) = self.expected_bytes {
             raw.expected_bytes = e;
         }
+        if let Some(l) = self.root_limit {
+            raw.root_limit_bytes = l;
+        }
         if let Some(d) = self.dry_run {
             raw.dry_run = c_int::from(d);
         }
@@ -328,6 +343,7 @@ impl fmt::Debug for Options {
             .field("keep", &self.keep)
             .field("reap_resumable", &self.reap_resumable)
             .field("verify", &self.verify.is_some())
+            .field("root_limit", &self.root_limit)
             .finish()
     }
 }

@@ -48,9 +48,12 @@ fn addr(n: u8) -> Addr {
     a
 }
 
+/// The root's children but the user's reservation directory (`.spill-reserve-<uid>`, made by
+/// the first reservation on the root and kept, as the root is).
 fn children(root: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(root)
-        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with(".spill-reserve-")).collect())
         .unwrap_or_default();
     v.sort();
     v
@@ -156,7 +159,7 @@ fn remove() {
     assert_eq!(s.get(&addr(2)).unwrap_err().code(), ErrorCode::NotFound);
     assert_eq!(s.addrs().collect::<Vec<_>>(), vec![addr(1), addr(3), addr(4)]);
     assert_eq!(s.remove(&addr(2)).unwrap_err().code(), ErrorCode::NotFound);
-    assert_eq!(fs::read_dir(s.path()).unwrap().count(), 4, ".lock and three chunks");
+    assert_eq!(fs::read_dir(s.path()).unwrap().count(), 5, ".lock, .spill-lease and three chunks");
 }
 
 #[test]
@@ -712,4 +715,31 @@ fn a_panic_in_verify_fails_the_adopt_removes_nothing_and_is_resumed() {
     for n in (1..=KEPT_CHUNKS).filter(|&n| n != 3) {
         assert_eq!(s.get(&addr(n)).unwrap(), kept_chunk(n), "chunk {n}");
     }
+}
+
+#[test]
+fn a_reservation_shows_in_scan_and_a_limit_below_it_refuses_the_open() {
+    const MIB: u64 = 1 << 20;
+    let root = Root::new();
+    let s = Spill::open(root.path(), &Options::new().expected_bytes(MIB)).unwrap();
+    let name = s.path().file_name().unwrap().to_string_lossy().into_owned();
+    let entries = scan(root.path(), &Options::new()).unwrap();
+    let e = entries.iter().find(|e| e.name == name).unwrap();
+    assert_eq!(e.state, State::Live);
+    let reserved = e.reserved_bytes.expect("a live spill's reservation");
+    // expected_bytes and the spill's own bookkeeping
+    assert!(reserved >= MIB && reserved < 2 * MIB, "{}", reserved);
+    assert_eq!(e.limit_bytes, None);
+
+    let before = children(root.path());
+    let err = Spill::open(root.path(), &Options::new().expected_bytes(MIB).root_limit(MIB / 2)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NoSpace, "{}", err);
+    assert_eq!(children(root.path()), before, "a refused open leaves nothing behind");
+
+    let limited = Spill::open(root.path(), &Options::new().expected_bytes(MIB).root_limit(64 * MIB)).unwrap();
+    let name = limited.path().file_name().unwrap().to_string_lossy().into_owned();
+    let entries = scan(root.path(), &Options::new()).unwrap();
+    let e = entries.iter().find(|e| e.name == name).unwrap();
+    assert_eq!(e.limit_bytes, Some(64 * MIB));
+    assert!(e.reserved_bytes.unwrap() >= MIB);
 }
