@@ -13,7 +13,7 @@
 //! let dir = s.path().to_path_buf();
 //! s.close()?;
 //! assert!(!dir.exists());
-//! # std::fs::remove_dir_all(&root).unwrap(); // the root keeps .spill-reserve-<uid>
+//! # std::fs::remove_dir(&root).unwrap(); // empty: nothing of the spill is left
 //! # Ok::<(), spill::Error>(())
 //! ```
 //!

@@ -48,12 +48,10 @@ fn addr(n: u8) -> Addr {
     a
 }
 
-/// The root's children but the user's reservation directory (`.spill-reserve-<uid>`, made by
-/// the first reservation on the root and kept, as the root is).
+/// The root's children (the reservations' lock goes with each decision: none of it).
 fn children(root: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(root)
-        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| !n.starts_with(".spill-reserve-")).collect())
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
     v.sort();
     v
