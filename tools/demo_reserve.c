@@ -86,10 +86,13 @@ static int start(apr_pool_t *pool, const char *root, uint64_t expect, uint64_t c
     const char *argv[] = {spill__cli_self, "hold", "--root", root, "--chunks", "1",
                           "--chunk-size", NULL, "--expect", NULL, "--tag", NULL, NULL};
     apr_procattr_t *attr;
-    char line[8192];
+    char line[8192], num[32];
     size_t len;
-    argv[7] = apr_psprintf(pool, "%" APR_UINT64_T_FMT, chunk);
-    argv[9] = apr_psprintf(pool, "%" APR_UINT64_T_FMT, expect);
+    /* numbers go through stdio's %llu: APR's formatter and mingw's printf differ on 64 bits */
+    snprintf(num, sizeof num, "%llu", (unsigned long long)chunk);
+    argv[7] = apr_pstrdup(pool, num);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)expect);
+    argv[9] = apr_pstrdup(pool, num);
     u->tag = argv[11] = apr_psprintf(pool, "upload-%d", n + 1);
     if (apr_procattr_create(&attr, pool) != APR_SUCCESS ||
         apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_FULL_BLOCK) != APR_SUCCESS ||
@@ -140,12 +143,12 @@ int spill__cli_demo_reserve(apr_pool_t *pool, const char *root)
         return -1;
     }
     printf("The disk under the root has %s free for you (read just now). Three uploads each\n"
-           "expect 40%% of it, %s (spill hold --expect %" APR_UINT64_T_FMT "): together more than "
-           "the disk has.\n"
+           "expect 40%% of it, %s (spill hold --expect %llu): together more than the disk has.\n"
            "Each upload's expectation is its first reservation, counted by every process on "
            "the root;\n"
            "nothing is written for it but one %s chunk per upload.\n\n",
-           spill__cli_size(a, sizeof a, avail), spill__cli_size(e, sizeof e, expect), expect,
+           spill__cli_size(a, sizeof a, avail), spill__cli_size(e, sizeof e, expect),
+           (unsigned long long)expect,
            spill__cli_size(c, sizeof c, chunk));
     for (i = 0; i < UPLOADS; i++) {
         fflush(stdout);
