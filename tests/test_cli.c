@@ -278,7 +278,8 @@ static void test_ls_table(void)
     CU_ASSERT(strncmp(header, "NAME ", 5) == 0 && strstr(header, " STATE ") &&
               strstr(header, " AGE ") && strstr(header, " SIZE ") && strstr(header, " FILES ") &&
               strstr(header, " OWNER ") && strstr(header, " TAG"));
-    CU_ASSERT_EQUAL(lines(out), 6); /* header, four rows, the summary */
+    /* header, four rows, the summary, the live spills' reservations */
+    CU_ASSERT_EQUAL(lines(out), 7);
     /* oldest first: the two-hour-old orphan, then the hour-old unsafe one */
     CU_ASSERT(strncmp(out + strlen(header) + 1, base_name(s.orphan),
                       strlen(base_name(s.orphan))) == 0);
@@ -322,7 +323,9 @@ static void test_ls_json(void)
     CU_ASSERT(strncmp(strchr(orphan, ','), ",\"state\":\"orphan\",\"age_seconds\":", 32) == 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(orphan, "\"owner_pid\":4242,\"owner_host\":\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(orphan, "\"tag\":\"q\\\"\\\\\\n\\ufffd\\u0001\xc3\xa9\","
-                                          "\"reason\":null}"));
+                                          "\"reason\":null,"));
+    /* an orphan's lease binds nobody: none shown */
+    CU_ASSERT_PTR_NOT_NULL(strstr(orphan, "\"reserved_bytes\":null,\"limit_bytes\":null}"));
     /* unknown fields are null, never "" or -1: the lockless young one has no record */
     CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"owner_pid\":null,\"owner_host\":null,\"tag\":null,"
                                          "\"reason\":\""));
@@ -331,7 +334,7 @@ static void test_ls_json(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"state\":\"unsafe\""));
     /* the table keeps such a tag on its row */
     r = run("ls", "--root", s.root, NULL);
-    CU_ASSERT_EQUAL(lines(r.out), 6);
+    CU_ASSERT_EQUAL(lines(r.out), 7);
     CU_ASSERT_PTR_NOT_NULL(
         strstr(row_of(r.out, base_name(s.orphan)), "q\"\\\\x0a\\xff\\x01\xc3\xa9"));
     spill_close(s.live);
@@ -868,6 +871,166 @@ static void test_demo(void)
     /* every holder stopped, every directory gone; the given root is kept */
     CU_ASSERT_EQUAL(tu_count_entries(root), 0);
 }
+
+/* ---- reservations (0.3): hold --expect/--limit, ls, --prometheus, demo --reserve ---- */
+
+#define EXPECT 1048576 /* 1 MiB: hold --expect, reserved but not written */
+#define LIMIT 10485760 /* 10 MiB: hold --limit */
+
+/* Starts `spill hold --expect EXPECT --limit LIMIT` with one 4 KiB chunk and reads the path it
+ * prints once that chunk is on disk (the upload is then whole). */
+static const char *start_reserved(tu_proc *p, const char *root)
+{
+    const char *argv[] = {program(), "hold", "--root", root, "--chunks", "1", "--chunk-size",
+                          "4096", "--tag", "reserved", "--expect", "1048576", "--limit",
+                          "10485760", NULL};
+    const char *line;
+    spawn(p, NULL, argv, 0);
+    line = tu_read_line(p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+    return line;
+}
+
+static void stop_reserved(tu_proc *p)
+{
+    CU_ASSERT(ask_to_stop(&p->proc));
+    CU_ASSERT_EQUAL(wait_bounded(&p->proc), 0);
+    apr_file_close(p->in);
+    apr_file_close(p->out);
+}
+
+/* The number after "key": in obj (up to its closing brace), -1 if absent, -2 if null. */
+static long long member(const char *obj, const char *key)
+{
+    const char *k = apr_pstrcat(tu_pool, "\"", key, "\":", NULL);
+    const char *end = strchr(obj, '}'), *at = strstr(obj, k);
+    if (!at || (end && at > end))
+        return -1;
+    at += strlen(k);
+    return strncmp(at, "null", 4) == 0 ? -2 : strtoll(at, NULL, 10);
+}
+
+/* ls --json and the table: a live spill's reservation beside what it wrote, the root's totals
+ * and its limit. */
+static void test_ls_reserved(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-reserved"), "root"), *path, *obj, *row, *out;
+    long long reserved, bytes;
+    tu_proc p;
+    cli_result r;
+    path = start_reserved(&p, root);
+    r = run("ls", "--root", root, "--json", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT(tu_json_valid(r.out));
+    obj = strstr(r.out, apr_psprintf(tu_pool, "{\"name\":\"%s\"", base_name(path)));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(obj);
+    reserved = member(obj, "reserved_bytes");
+    bytes = member(obj, "bytes");
+    /* the lease is --expect and the spill's own files beside it; written: the chunk and those */
+    CU_ASSERT(reserved >= EXPECT && reserved <= EXPECT + 65536);
+    CU_ASSERT(bytes >= 4096 && bytes < reserved);
+    CU_ASSERT_EQUAL(member(obj, "limit_bytes"), LIMIT);
+    if (reserved < EXPECT || member(obj, "limit_bytes") != LIMIT)
+        printf("\n  ls --json: %s", r.out);
+    r = run("ls", "--root", root, NULL);
+    out = r.out;
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " FILES  RESERVED  OWNER "));
+    row = row_of(out, base_name(path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, " live "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, "  1.0 MiB  ")); /* RESERVED, in human units */
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\n1 live: 1.0 MiB reserved, "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, " written; root limit 10 MiB\n"));
+    if (!strstr(out, "\n1 live: 1.0 MiB reserved, ") || !strstr(row, "  1.0 MiB  "))
+        printf("\n  ls:\n%s", out);
+    stop_reserved(&p);
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
+/* hold --expect past the free space, and --limit past the others' reservations: refused at
+ * the open, with the library's figures, exit 1, nothing left behind. */
+static void test_hold_expect_refused(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-refused"), "root");
+    tu_proc p;
+    cli_result r;
+    /* more than any disk: spill_open wants it and 10% free */
+    r = run("hold", "--root", root, "--chunks", "1", "--expect", "9223372036854775807", NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_EQUAL(lines(r.err), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, " bytes free, 10145709240540253387 needed"));
+    if (!strstr(r.err, " bytes free, 10145709240540253387 needed"))
+        printf("\n  hold --expect: %d %s", r.code, r.err);
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+    /* a second 1 MiB beside the first's under a 1.5 MiB limit: past the limit */
+    start_reserved(&p, root);
+    r = run("hold", "--root", root, "--chunks", "1", "--expect", "1048576", "--limit", "1572864",
+            NULL);
+    CU_ASSERT_EQUAL(r.code, 1);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_EQUAL(lines(r.err), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, " bytes needed: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, " reserved and not yet written by 1 other spills "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, ", a limit of 1572864\n"));
+    if (!strstr(r.err, ", a limit of 1572864\n"))
+        printf("\n  hold --limit: %d %s", r.code, r.err);
+    stop_reserved(&p);
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
+/* demo --reserve: on the real disk under the test's directory, two of three uploads start and
+ * the third is refused at once with the figures */
+static void test_demo_reserve(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-demo-reserve"), "root");
+    cli_result r;
+    CU_ASSERT_FATAL(apr_dir_make(root, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE,
+                                 tu_pool) == APR_SUCCESS);
+    r = run("demo", "--reserve", "--root", root, NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "  upload-3  refused at once (exit 1), before writing "
+                                         "a byte:\n    spill hold: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, " reserved and not yet written by 2 other spills "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\n2 live: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "Verdict: 2 of 3 uploads started, none failed halfway; "
+                                         "upload-3 was refused at once, with the figures.\n"));
+    if (r.code != 0 || !strstr(r.out, "Verdict: 2 of 3"))
+        printf("\n%s\n%s", r.out, r.err);
+    CU_ASSERT_EQUAL(tu_count_entries(root), 0);
+}
+
+#ifndef _WIN32
+static void promtool_accepts(const char *text);
+
+/* --prometheus: the live spills' reservations and the root's limit, as gauges with the root
+ * as their label */
+static void test_ls_prometheus_reserved(void)
+{
+    const char *root = tu_join(tu_fresh_dir("cli-prom-reserved"), "root"), *json;
+    tu_proc p;
+    cli_result r;
+    long long reserved;
+    start_reserved(&p, root);
+    json = run("ls", "--root", root, "--json", NULL).out;
+    reserved = member(strstr(json, "{\"name\""), "reserved_bytes");
+    r = run("ls", "--root", root, "--prometheus", NULL);
+    CU_ASSERT_EQUAL(r.code, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\n# TYPE spill_reserved_bytes gauge\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\n# TYPE spill_limit_bytes gauge\n"));
+    CU_ASSERT(reserved >= EXPECT);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_reserved_bytes", root, NULL), reserved);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_limit_bytes", root, NULL), LIMIT);
+    if (sample(r.out, "spill_reserved_bytes", root, NULL) != reserved)
+        printf("\n%s", r.out);
+    promtool_accepts(r.out);
+    stop_reserved(&p);
+    /* nothing live: nothing reserved, no limit */
+    r = run("ls", "--root", root, "--prometheus", NULL);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_reserved_bytes", root, NULL), 0);
+    CU_ASSERT_EQUAL(sample(r.out, "spill_limit_bytes", root, NULL), 0);
+}
+#endif
 
 /* ---- reap's progress line ---- */
 
@@ -1434,6 +1597,10 @@ static CU_TestInfo tests[] = {
     {"ls --prometheus --output: replaced atomically", test_ls_prometheus_output},
 #endif
     {"demo keeps the live, reclaims the dead", test_demo},
+    {"ls --json and the table: reserved and written, the root's totals and limit",
+     test_ls_reserved},
+    {"hold --expect and --limit refused at the open with the figures", test_hold_expect_refused},
+    {"demo --reserve: two uploads start, the third is refused at once", test_demo_reserve},
     {"reap: progress line only on a terminal or --progress", test_progress_only_on_terminal_or_asked},
 #ifndef _WIN32
     {"reap: progress line under a pseudo-terminal", test_progress_on_pty},
@@ -1448,6 +1615,7 @@ static CU_TestInfo tests[] = {
     {"a missing root is an error, unless --missing-ok", test_missing_root},
     {"reap --json: every count, and they add up", test_reap_json_adds_up},
     {"reap: 1 file, not 1 files", test_reap_one_file},
+    {"ls --prometheus: spill_reserved_bytes and spill_limit_bytes", test_ls_prometheus_reserved},
     {"a hostile name in an error line: escaped, one line", test_hostile_name_in_error},
     {"a hostile root and tag: clean output everywhere", test_hostile_root_and_tag},
 #endif

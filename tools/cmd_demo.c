@@ -13,13 +13,15 @@
 /* which uploads die hard: a mix, so the reaper has to tell them apart from the live ones */
 static const int dies[UPLOADS] = {0, 1, 0, 1, 1};
 
-enum { O_ROOT = 256, O_RESUME, O_ZERO, O_HELP = 'h' };
+enum { O_ROOT = 256, O_RESUME, O_ZERO, O_RESERVE, O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root (default: a fresh temporary directory)"},
     {"resume", O_RESUME, 0, "an upload killed and resumed (spill_adopt) instead"},
     {"zero-chunk", O_ZERO, 0, "with --resume: zero-fill a chunk of the orphan first, as a "
                               "power loss may; verify rejects it and it is put again"},
+    {"reserve", O_RESERVE, 0, "three uploads asking for more than the disk has: two start, "
+                              "the third is refused at once with the figures"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
@@ -192,6 +194,40 @@ static int show_and_reap(apr_pool_t *pool, const char *root, spill_reap_stats *s
     return 0;
 }
 
+/* Removes the demo's own temporary root once no spill is left in it: what the library keeps
+ * there of its own (the per-user directory of the reservation lock, `.spill-reserve-<uid>`, and
+ * a budgeted reaper's `.spill-reap-at-<uid>`: directories holding plain files) goes first, one
+ * level deep, never through a link; anything else leaves the root in place. */
+int spill__cli_demo_remove_root(apr_pool_t *pool, const char *root)
+{
+    apr_dir_t *d, *sub;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    if (apr_dir_open(&d, root, pool) == APR_SUCCESS) {
+        /* APR_INCOMPLETE: a listing that could not give every field; the name is there */
+        while ((rv = apr_dir_read(&fi, APR_FINFO_NAME, d)) == APR_SUCCESS ||
+               rv == APR_INCOMPLETE) {
+            const char *dir = apr_pstrcat(pool, root, "/", fi.name, NULL);
+            if ((strncmp(fi.name, ".spill-reserve-", 15) != 0 &&
+                 strncmp(fi.name, ".spill-reap-at-", 15) != 0) ||
+                apr_stat(&fi, dir, APR_FINFO_LINK | APR_FINFO_TYPE, pool) != APR_SUCCESS ||
+                fi.filetype != APR_DIR || apr_dir_open(&sub, dir, pool) != APR_SUCCESS)
+                continue;
+            while ((rv = apr_dir_read(&fi, APR_FINFO_NAME, sub)) == APR_SUCCESS ||
+                   rv == APR_INCOMPLETE) {
+                const char *f = apr_pstrcat(pool, dir, "/", fi.name, NULL);
+                if (apr_stat(&fi, f, APR_FINFO_LINK | APR_FINFO_TYPE, pool) == APR_SUCCESS &&
+                    fi.filetype == APR_REG)
+                    apr_file_remove(f, pool);
+            }
+            apr_dir_close(sub);
+            apr_dir_remove(dir, pool);
+        }
+        apr_dir_close(d);
+    }
+    return apr_dir_remove(root, pool) == APR_SUCCESS ? 0 : -1;
+}
+
 /* Stops what still runs, gracefully, and removes a temporary root if it is empty again. */
 static int finish(apr_pool_t *pool, holder *h, const char *root, int temp)
 {
@@ -207,7 +243,7 @@ static int finish(apr_pool_t *pool, holder *h, const char *root, int temp)
                             h[i].path);
             bad = 1;
         }
-    if (temp && apr_dir_remove(root, pool) != APR_SUCCESS) {
+    if (temp && spill__cli_demo_remove_root(pool, root) != 0) {
         spill__cli_line(stderr, "spill demo: %s: not empty after the demo; left for you to see",
                         root);
         return -1;
@@ -223,7 +259,7 @@ int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv)
     const char *arg, *root = NULL;
     holder h[UPLOADS];
     spill_reap_stats st;
-    int id, more, ok, temp = 0, resume = 0, zero = 0;
+    int id, more, ok, temp = 0, resume = 0, zero = 0, reserve = 0;
     while ((more = spill__cli_next(os, options, &id, &arg)) == 1) {
         if (id == O_ROOT)
             root = arg;
@@ -231,6 +267,8 @@ int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv)
             resume = 1;
         else if (id == O_ZERO)
             zero = 1;
+        else if (id == O_RESERVE)
+            reserve = 1;
         else if (id == O_HELP) {
             spill__cli_usage(stdout, "demo");
             return SPILL_CLI_OK;
@@ -241,6 +279,8 @@ int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv)
     if (zero && !resume)
         return spill__cli_usage_error("demo", "--zero-chunk needs --resume: it spoils the chunk "
                                               "an adopter checks");
+    if (reserve && resume)
+        return spill__cli_usage_error("demo", "--reserve or --resume, not both");
     memset(h, 0, sizeof h);
     memset(&st, 0, sizeof st);
     if (!root) {
@@ -252,10 +292,16 @@ int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv)
     }
     spill__cli_line(stdout, "spill demo on the root %s", root);
     printf("\n");
-    if (resume) {
-        ok = spill__cli_demo_resume(pool, root, zero) == 0;
-        if (temp && apr_dir_remove(root, pool) != APR_SUCCESS)
+    if (resume || reserve) {
+        ok = (resume ? spill__cli_demo_resume(pool, root, zero)
+                     : spill__cli_demo_reserve(pool, root)) == 0;
+        if (temp && spill__cli_demo_remove_root(pool, root) != 0) {
+            spill__cli_line(stderr, "spill demo: %s: not empty after the demo; left for you to "
+                                    "see", root);
             ok = 0;
+        } else if (temp) {
+            spill__cli_line(stdout, "Removed the demo root %s.", root);
+        }
         return ok ? SPILL_CLI_OK : SPILL_CLI_ERRORS;
     }
     ok = start_all(pool, root, h) == 0;

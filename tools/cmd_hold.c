@@ -12,7 +12,8 @@
 
 #include "cli.h"
 
-enum { O_ROOT = 256, O_CHUNKS, O_SIZE, O_PACE, O_READY, O_TAG, O_KEEP, O_ADOPT, O_HELP = 'h' };
+enum { O_ROOT = 256, O_CHUNKS, O_SIZE, O_PACE, O_READY, O_TAG, O_KEEP, O_ADOPT, O_EXPECT, O_LIMIT,
+       O_HELP = 'h' };
 
 static const apr_getopt_option_t options[] = {
     {"root", O_ROOT, 1, "the spill root"},
@@ -26,13 +27,17 @@ static const apr_getopt_option_t options[] = {
     {"keep", O_KEEP, 1, "seconds its orphan stays resumable, should it be killed"},
     {"adopt", O_ADOPT, 0, "take over the orphan tagged --tag, checking each chunk against its "
                           "address, and put only what it lacks"},
+    {"expect", O_EXPECT, 1, "bytes the upload expects to spill (expected_bytes): its first "
+                            "reservation, refused at once when the root cannot give it"},
+    {"limit", O_LIMIT, 1, "the most this user's live spills on the root may hold together "
+                          "(root_limit_bytes)"},
     {"help", O_HELP, 0, "this help"},
     {NULL, 0, 0, NULL},
 };
 
 typedef struct hold_args {
     const char *root, *ready_file, *tag;
-    uint64_t chunks, chunk_size, pace_ms, keep;
+    uint64_t chunks, chunk_size, pace_ms, keep, expect, limit;
     int have_chunks, adopt;
 } hold_args;
 
@@ -156,6 +161,12 @@ static int parse(apr_pool_t *pool, int argc, const char *const *argv, hold_args 
         case O_TAG: a->tag = arg; break;
         case O_KEEP: ok = spill__cli_number("hold", "keep", arg, UINT32_MAX, &a->keep); break;
         case O_ADOPT: a->adopt = 1; break;
+        case O_EXPECT:
+            ok = spill__cli_number("hold", "expect", arg, UINT64_MAX, &a->expect);
+            break;
+        case O_LIMIT:
+            ok = spill__cli_number("hold", "limit", arg, UINT64_MAX, &a->limit);
+            break;
         case O_HELP: spill__cli_usage(stdout, "hold"); return -1;
         }
     }
@@ -191,12 +202,16 @@ int spill__cli_hold(apr_pool_t *pool, int argc, const char *const *argv)
     spill_opts_init(&o);
     o.tag = a.tag;
     o.keep_seconds = (uint32_t)a.keep;
+    o.expected_bytes = a.expect;
+    o.root_limit_bytes = a.limit;
     o.log = spill__cli_log;
     o.log_ctx = (void *)"hold";
     if (a.adopt) { /* each chunk checked against its address before it is kept */
         o.verify = spill__cli_chunk_verify;
         o.verify_ctx = &checked;
     }
+    /* refused (SPILL_ENOSPC: no room for --expect, or past --limit), the library's message
+     * carries the figures: printed as every failure is, exit 1 */
     if (a.adopt ? spill_adopt(a.root, a.tag, &o, &s) != SPILL_OK
                 : spill_open(a.root, &o, &s) != SPILL_OK)
         return spill__cli_fail("hold", a.root);

@@ -27,6 +27,7 @@ typedef struct row {
     spill_state state;
     int64_t age, owner_pid;
     uint64_t bytes, files;
+    uint64_t reserved, limit; /* a live spill's lease and its owner's root limit; 0 none */
 } row;
 
 static int collect(void *ctx, const spill_entry *e)
@@ -43,6 +44,9 @@ static int collect(void *ctx, const spill_entry *e)
     r->owner_pid = e->owner_pid;
     r->bytes = e->bytes;
     r->files = e->files;
+    /* only a live spill's are meaningful: a dead owner's lease binds nobody */
+    r->reserved = e->state == SPILL_LIVE ? e->reserved_bytes : 0;
+    r->limit = e->state == SPILL_LIVE ? e->limit_bytes : 0;
     return 0;
 }
 
@@ -80,13 +84,24 @@ static void print_json(const apr_array_header_t *rows)
         spill__json_str(&j, "owner_host", or_null(r->owner_host));
         spill__json_str(&j, "tag", or_null(r->tag));
         spill__json_str(&j, "reason", or_null(r->reason));
+        /* 0.3: a live spill's lease and the root limit its owner enforces; null when none is
+         * known (not live, an older library's spill, no limit) */
+        if (r->reserved)
+            spill__json_u64(&j, "reserved_bytes", r->reserved);
+        else
+            spill__json_str(&j, "reserved_bytes", NULL);
+        if (r->limit)
+            spill__json_u64(&j, "limit_bytes", r->limit);
+        else
+            spill__json_str(&j, "limit_bytes", NULL);
         spill__json_end(&j);
     }
     fputs(rows->nelts ? "\n]\n" : "]\n", stdout);
 }
 
-#define NCOLS 7
-static const char *const heads[NCOLS] = {"NAME", "STATE", "AGE", "SIZE", "FILES", "OWNER", "TAG"};
+#define NCOLS 8
+static const char *const heads[NCOLS] = {"NAME",     "STATE", "AGE", "SIZE", "FILES",
+                                         "RESERVED", "OWNER", "TAG"};
 
 /* The cells of one row, printable, with their widths. */
 static void cells(apr_pool_t *pool, const row *r, const char *cell[NCOLS], size_t width[NCOLS])
@@ -108,19 +123,23 @@ static void cells(apr_pool_t *pool, const row *r, const char *cell[NCOLS], size_
     cell[3] = apr_pstrdup(pool, spill__cli_size(buf, sizeof buf, r->bytes));
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)r->files);
     cell[4] = apr_pstrdup(pool, buf);
-    cell[5] = owner;
-    cell[6] = *r->tag ? r->tag : "-";
+    /* a live spill's lease; "-" when none is known (not live, or an older library's) */
+    cell[5] = r->reserved ? apr_pstrdup(pool, spill__cli_size(buf, sizeof buf, r->reserved))
+                          : "-";
+    cell[6] = owner;
+    cell[7] = *r->tag ? r->tag : "-";
     for (i = 0; i < NCOLS; i++)
         cell[i] = spill__cli_printable(pool, cell[i], &width[i]);
 }
 
-/* Numbers are right-aligned (AGE, SIZE, FILES), words left-aligned; the last column unpadded. */
+/* Numbers are right-aligned (AGE, SIZE, FILES, RESERVED), words left-aligned; the last column
+ * unpadded. */
 static void print_row(const char *const cell[NCOLS], const size_t width[NCOLS],
                       const size_t col[NCOLS])
 {
     int i;
     for (i = 0; i < NCOLS; i++) {
-        int right = i >= 2 && i <= 4;
+        int right = i >= 2 && i <= 5;
         size_t pad = col[i] - width[i];
         if (i)
             fputs("  ", stdout);
@@ -131,6 +150,34 @@ static void print_row(const char *const cell[NCOLS], const size_t width[NCOLS],
             printf("%*s", (int)pad, "");
     }
     fputc('\n', stdout);
+}
+
+/* The live spills' leases and what they hold on disk, and the root's limit: the smallest its
+ * live owners enforce (each enforces its own on its own spills). */
+static void reservations(const apr_array_header_t *rows, unsigned live)
+{
+    uint64_t reserved = 0, written = 0, limit = 0;
+    unsigned unleased = 0;
+    char r[32], w[32], l[32];
+    int i;
+    for (i = 0; i < rows->nelts; i++) {
+        const row *x = &APR_ARRAY_IDX(rows, i, row);
+        if (x->state != SPILL_LIVE)
+            continue;
+        reserved += x->reserved;
+        written += x->bytes;
+        unleased += !x->reserved;
+        if (x->limit && (!limit || x->limit < limit))
+            limit = x->limit;
+    }
+    printf("%u live: %s reserved, %s written", live, spill__cli_size(r, sizeof r, reserved),
+           spill__cli_size(w, sizeof w, written));
+    if (unleased)
+        printf(" (%u without a known reservation)", unleased);
+    if (limit)
+        printf("; root limit %s\n", spill__cli_size(l, sizeof l, limit));
+    else
+        printf("; no root limit\n");
 }
 
 static void summary(const apr_array_header_t *rows, const char *root)
@@ -154,6 +201,8 @@ static void summary(const apr_array_header_t *rows, const char *root)
     if (n[SPILL_ERROR])
         printf(", %u that could not be judged", n[SPILL_ERROR]);
     fputc('\n', stdout);
+    if (n[SPILL_LIVE])
+        reservations(rows, n[SPILL_LIVE]);
 }
 
 static void print_table(apr_pool_t *pool, const apr_array_header_t *rows, const char *root)

@@ -35,18 +35,23 @@ static const command commands[] = {
      "      spill_scan_success 0 and spill_root_exists 0) unless --missing-ok"},
     {"hold", spill__cli_hold,
      "[--root DIR] --chunks N [--chunk-size BYTES] [--pace-ms MS] [--ready-file PATH] [--tag T]\n"
-     "      [--keep SECONDS] [--adopt]",
+     "      [--keep SECONDS] [--adopt] [--expect BYTES] [--limit BYTES]",
      "a stand-in upload: spill N chunks, each under a hash of its bytes, print the spill's\n"
      "      path once the first is on disk, then wait; SIGINT/SIGTERM close it (its directory\n"
      "      is removed), SIGKILL orphans it (resumable for --keep seconds); --adopt --tag T\n"
      "      takes over the orphan tagged T, keeps the chunks whose bytes still hash to their\n"
      "      address (verify; it says how many it adopted and rejected), puts only the chunks it\n"
-     "      lacks, and prints the path once the first of those is on disk"},
-    {"demo", spill__cli_demo, "[--root DIR] [--resume [--zero-chunk]]",
+     "      lacks, and prints the path once the first of those is on disk; --expect: the bytes\n"
+     "      the upload expects (its first reservation, shared with the other processes on the\n"
+     "      root), --limit: the most this user's live spills on the root may hold together;\n"
+     "      either refused prints the library's figures and exits 1 before a byte is written"},
+    {"demo", spill__cli_demo, "[--root DIR] [--resume [--zero-chunk] | --reserve]",
      "the main job on a fresh temporary root: uploads, hard deaths, ls, reap, a verdict\n"
      "      (--resume: an upload killed and resumed with spill_adopt, its chunks not rewritten;\n"
      "      --zero-chunk: the orphan's first chunk zero-filled first, as a power loss may leave\n"
-     "      it: verify rejects it and it is put again)"},
+     "      it: verify rejects it and it is put again; --reserve: three uploads each expecting\n"
+     "      40% of the disk's free space: two start, the third is refused at once with the\n"
+     "      figures, none fails halfway)"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -13,6 +13,8 @@
 
 typedef struct tally {
     uint64_t dirs[MAX_STATES], bytes[MAX_STATES], files[MAX_STATES];
+    uint64_t reserved; /* the live spills' leases */
+    uint64_t limit;    /* the smallest non-zero root limit of a live spill's owner; 0 none */
 } tally;
 
 static int count(void *ctx, const spill_entry *e)
@@ -23,6 +25,11 @@ static int count(void *ctx, const spill_entry *e)
         t->dirs[st]++;
         t->bytes[st] += e->bytes;
         t->files[st] += e->files;
+    }
+    if (e->state == SPILL_LIVE) {
+        t->reserved += e->reserved_bytes;
+        if (e->limit_bytes && (!t->limit || e->limit_bytes < t->limit))
+            t->limit = e->limit_bytes;
     }
     return 0;
 }
@@ -60,6 +67,19 @@ static const char *family(apr_pool_t *pool, const char *text, const char *name,
     return text;
 }
 
+/* A gauge with the root as its only label; no sample when the scan failed. */
+static const char *gauge(apr_pool_t *pool, const char *text, const char *name,
+                         const char *help, const char *root, uint64_t v, int ok)
+{
+    char num[32];
+    text = apr_pstrcat(pool, text, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n",
+                       NULL);
+    if (!ok)
+        return text;
+    snprintf(num, sizeof num, "%llu", (unsigned long long)v);
+    return apr_pstrcat(pool, text, name, "{root=\"", root, "\"} ", num, "\n", NULL);
+}
+
 /* The whole exposition; ok 0: the scan failed, and only spill_scan_success says so (and
  * spill_root_exists, when the root is missing). */
 static const char *exposition(apr_pool_t *pool, const char *root, const tally *t, int ok,
@@ -75,6 +95,13 @@ static const char *exposition(apr_pool_t *pool, const char *root, const tally *t
                   t->bytes, ok);
     text = family(pool, text, "spill_files", "Files in the spill directories, by state.", r,
                   t->files, ok);
+    text = gauge(pool, text, "spill_reserved_bytes",
+                 "Bytes the live spills have reserved (their leases; a spill of a library "
+                 "before 0.3 counts 0), written or not; spill_bytes{state=\"live\"} is what "
+                 "they hold on disk.", r, t->reserved, ok);
+    text = gauge(pool, text, "spill_limit_bytes",
+                 "The root's limit: the smallest root limit a live spill's owner enforces "
+                 "(root_limit_bytes), 0 if none does.", r, t->limit, ok);
     return apr_pstrcat(pool, text,
                        "# HELP spill_scan_success 1 if the root could be scanned, else 0.\n"
                        "# TYPE spill_scan_success gauge\n"
