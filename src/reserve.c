@@ -29,6 +29,7 @@ typedef struct tally {
     uint64_t outstanding; /* leased and not yet written when leased: free space they may take */
     uint64_t held;        /* their leases, or the bytes on disk of a spill with none */
     unsigned spills;
+    int partial;          /* rule 10: the budget ran out before the whole root was seen */
 } tally;
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -231,7 +232,8 @@ static void count_live(tally *t, const spill__verdict *v, int measure)
 
 /* Looks at every spill-named child of the root as the reaper does (rule 13's fast path for the
  * live ones) and counts this user's live spills; orphans are left to the reaps. */
-static int survey(const spill_t *s, const spill_opts *o, int measure, tally *t)
+static int survey(const spill_t *s, const spill_opts *o, int measure, int64_t deadline_us,
+                  tally *t)
 {
     spill__judge_ctx c;
     spill__dir *d;
@@ -245,6 +247,10 @@ static int survey(const spill_t *s, const spill_opts *o, int measure, tally *t)
     if ((rc = spill__sys.list_open(c.root_fd, &d)) == SPILL_OK) {
         while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
             spill__verdict v;
+            if (deadline_us && spill__monotonic_us() >= deadline_us) {
+                t->partial = 1; /* rule 10: decided on what was seen */
+                break;
+            }
             if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
                 continue;
             strcpy(copy, name);
@@ -262,10 +268,10 @@ static int survey(const spill_t *s, const spill_opts *o, int measure, tally *t)
 
 /* The largest lease s may take now: the free space less what the others may still write,
  * beside what s has written, and within the limit beside the others' leases. */
-static int room_for(const spill_t *s, const spill_opts *o, int measure, uint64_t *room, tally *t,
-                    uint64_t *avail)
+static int room_for(const spill_t *s, const spill_opts *o, int measure, int64_t deadline_us,
+                    uint64_t *room, tally *t, uint64_t *avail)
 {
-    int rc = survey(s, o, measure, t);
+    int rc = survey(s, o, measure, deadline_us, t);
     if (rc == SPILL_OK)
         rc = spill__sys.space(s->root, avail);
     if (rc != SPILL_OK)
@@ -279,16 +285,20 @@ static int room_for(const spill_t *s, const spill_opts *o, int measure, uint64_t
 /* One decision under the per-user lock: the lease granted (at most want, at least floor) and
  * written, or SPILL_ENOSPC with the figures. */
 static int decide(spill_t *s, const spill_opts *o, uint64_t want, uint64_t floor,
-                  const char *op)
+                  int64_t deadline_us, const char *op)
 {
     held_lock lock;
     uint64_t room = 0, avail = 0;
     tally t;
     int rc;
     reserve_lock(s, o, &lock);
-    rc = room_for(s, o, 0, &room, &t, &avail);
-    if (rc == SPILL_OK && room < floor) /* the others' writes since their leases, counted once */
-        rc = room_for(s, o, 1, &room, &t, &avail);
+    rc = room_for(s, o, 0, deadline_us, &room, &t, &avail);
+    if (rc == SPILL_OK && room < floor && !t.partial) /* others' writes since, counted once */
+        rc = room_for(s, o, 1, deadline_us, &room, &t, &avail);
+    if (rc == SPILL_OK && t.partial)
+        spill__log(o, 1, "%s: %s: the budget of %lu ms ran out: reserved on what was seen of "
+                   "the root (%u live spills)", op, s->path, (unsigned long)o->reap_budget_ms,
+                   t.spills);
     if (rc == SPILL_OK && room < floor) {
         char limit[64] = "";
         if (o->root_limit_bytes)
@@ -310,30 +320,34 @@ static int decide(spill_t *s, const spill_opts *o, uint64_t want, uint64_t floor
 /* A decision, and under pressure the reaps first: orphans (unless the caller's open has just
  * reaped them), then resumable orphans; never under the per-user lock. */
 static int reserve(spill_t *s, const spill_opts *o, uint64_t want, uint64_t floor,
-                   int reaped, const char *op)
+                   int reaped, int64_t deadline_us, const char *op)
 {
-    int rc = decide(s, o, want, floor, op);
+    int rc = decide(s, o, want, floor, deadline_us, op);
     if (rc != SPILL_ENOSPC || !o->reap_on_open)
         return rc;
     if (!reaped) {
         spill__reap_on_open(s->root, o);
-        if ((rc = decide(s, o, want, floor, op)) != SPILL_ENOSPC)
+        if ((rc = decide(s, o, want, floor, deadline_us, op)) != SPILL_ENOSPC)
             return rc;
     }
     if (!o->reap_resumable) {
         spill_opts r = *o;
         r.reap_resumable = 1; /* space beats resumability (rule 4) */
         spill__reap_on_open(s->root, &r);
-        rc = decide(s, o, want, floor, op);
+        rc = decide(s, o, want, floor, deadline_us, op);
     }
     return rc;
 }
 
-int spill__reserve_first(spill_t *s, const spill_opts *o)
+/* Only an open that expects bytes reserves them at once; any other takes its first lease at its
+ * first put (until then it holds nothing, which is what the others count it for). */
+int spill__reserve_first(spill_t *s, const spill_opts *o, int64_t deadline_us)
 {
-    uint64_t want = sat_add(o->expected_bytes ? o->expected_bytes : LEASE_MIN, OVERHEAD);
-    return reserve(s, o, want, o->expected_bytes ? want : 0,
-                   o->reap_on_open == SPILL_REAP_SYNC, "spill_open");
+    uint64_t want = sat_add(o->expected_bytes, OVERHEAD);
+    if (!o->expected_bytes)
+        return SPILL_OK;
+    return reserve(s, o, want, want, o->reap_on_open == SPILL_REAP_SYNC, deadline_us,
+                   "spill_open");
 }
 
 int spill__lease_covers(const spill_t *s, uint64_t len)
@@ -347,5 +361,8 @@ int spill__reserve_more(spill_t *s, uint64_t len)
     uint64_t want = sat_add(held, held / 8 > LEASE_MIN ? held / 8 : LEASE_MIN);
     if (want < floor)
         want = floor;
-    return reserve(s, &s->opts, want, floor, 0, "spill_put");
+    return reserve(s, &s->opts, want, floor, 0,
+                   s->opts.reap_budget_ms
+                       ? spill__monotonic_us() + (int64_t)s->opts.reap_budget_ms * 1000 : 0,
+                   "spill_put");
 }

@@ -87,11 +87,11 @@ static int reap_resumable(const spill_opts *o, const char *root)
 
 /* The reservation (reserve.c): refused, the new spill goes again (closed) and the open fails.
  * Failing otherwise, it fails the open only when the caller asked for space or a limit. */
-static int first_lease(spill_t *s, const char *abs, const spill_opts *o)
+static int first_lease(spill_t *s, const char *abs, const spill_opts *o, int64_t deadline_us)
 {
     int rc;
     s->root = apr_pstrdup(s->pool, abs);
-    if ((rc = spill__reserve_first(s, o)) == SPILL_OK)
+    if ((rc = spill__reserve_first(s, o, deadline_us)) == SPILL_OK)
         return SPILL_OK;
     if (rc != SPILL_ENOSPC && !o->expected_bytes && !o->root_limit_bytes) {
         spill__log(o, 1, "spill_open: %s holds no reservation yet: %s", s->path,
@@ -109,6 +109,7 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
     spill_opts o;
     spill_t *s = NULL;
     char *abs = NULL;
+    int64_t deadline_us = 0; /* rule 10: the whole open's, its reservation's included */
     int rc;
     if (out)
         *out = NULL;
@@ -119,6 +120,8 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
     if (o.dry_run)
         return spill__error(SPILL_EINVAL, "spill_open", root,
                             "dry_run is for spill_reap: spill_open always creates");
+    if (o.reap_budget_ms)
+        deadline_us = spill__monotonic_us() + (int64_t)o.reap_budget_ms * 1000;
     if ((rc = spill__handle_new(&o, &s)) != SPILL_OK)
         return rc;
     rc = open_root(s, root, &o, &abs);
@@ -140,7 +143,7 @@ int spill_open(const char *root, const spill_opts *opts, spill_t **out)
     /* from here a fork in another thread leaves the child nothing of this spill (rule 14) */
     spill__registry_fds(s->dev, s->ino, s->root_fd, s->dir_fd, s->lock_fd, s->opts.tag);
     s->path = apr_pstrcat(s->pool, abs, SPILL__PATH_SEP, s->name, NULL);
-    if ((rc = first_lease(s, abs, &o)) != SPILL_OK)
+    if ((rc = first_lease(s, abs, &o, deadline_us)) != SPILL_OK)
         return rc;
     /* after creation: the new spill is registered and locked, so its reaper skips it */
     if (o.reap_on_open == SPILL_REAP_BACKGROUND)

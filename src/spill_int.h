@@ -179,7 +179,7 @@ typedef struct spill__lease {
     uint64_t lease, written, limit;
 } spill__lease;
 int spill__lease_read(spill__fd dir_fd, spill__lease *l);
-int spill__reserve_first(spill_t *s, const spill_opts *o);
+int spill__reserve_first(spill_t *s, const spill_opts *o, int64_t deadline_us);
 int spill__reserve_more(spill_t *s, uint64_t len);
 int spill__lease_covers(const spill_t *s, uint64_t len); /* 1: a chunk of len fits in it */
 void spill__lease_adopted(spill_t *s);

@@ -178,8 +178,13 @@ static void put_fault(fault_op op, unsigned before, int err, int want)
     unsigned i;
     void *data;
     size_t len;
+    spill_opts o;
     int rc;
-    CU_ASSERT_FATAL(spill_open(root, NULL, &s) == SPILL_OK);
+    /* reserved at the open: the puts below stay within it, so the faults hit the chunks' own
+     * calls, not a reservation's */
+    spill_opts_init(&o);
+    o.expected_bytes = 1 << 20;
+    CU_ASSERT_FATAL(spill_open(root, &o, &s) == SPILL_OK);
     path = apr_pstrdup(tu_pool, spill_path(s));
     memset(buf, 'x', sizeof buf);
     fault_disarm();

@@ -318,6 +318,20 @@ static void test_resumable_gives_way(void)
 
 /* ---- a foreign spill counts with its bytes ---- */
 
+/* The lock another client of the layout takes: the one this build's backend takes too. */
+static int foreign_lock(int fd)
+{
+#ifdef SPILL_LOCK_FCNTL
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    return fcntl(fd, F_SETLK, &fl);
+#else
+    return flock(fd, LOCK_EX);
+#endif
+}
+
 /* Another client's layout (the Rust client's: an empty .lock it holds with flock) holding
  * `bytes`: says "ready", holds until its stdin closes. */
 static void foreign_spill(const char *root, const void *arg, FILE *say, int in)
@@ -331,7 +345,7 @@ static void foreign_spill(const char *root, const void *arg, FILE *say, int in)
         return;
     if (mkdir(dir, 0700) != 0 ||
         (fd = open(tu_join(dir, ".lock"), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
-        flock(fd, LOCK_EX) != 0) {
+        foreign_lock(fd) != 0) {
         fprintf(say, "setup failed: %s\n", strerror(errno));
         return;
     }

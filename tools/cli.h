@@ -33,9 +33,6 @@ int spill__cli_demo_resume(apr_pool_t *pool, const char *root, int zero_chunk);
 /* demo_reserve.c: `spill demo --reserve` on root: three uploads each expecting 40% of the free
  * space; 0 if two started, the third was refused at once with the figures and none failed. */
 int spill__cli_demo_reserve(apr_pool_t *pool, const char *root);
-/* Removes the demo's temporary root, with the library's own bookkeeping in it (the reservation
- * lock's directory); 0 if it is gone, -1 if anything else was left in it. */
-int spill__cli_demo_remove_root(apr_pool_t *pool, const char *root);
 
 /* What `reap` and `ls` do once their options are parsed; demo calls them directly. */
 typedef struct spill__cli_reap_args {

@@ -194,39 +194,6 @@ static int show_and_reap(apr_pool_t *pool, const char *root, spill_reap_stats *s
     return 0;
 }
 
-/* Removes the demo's own temporary root once no spill is left in it: what the library keeps
- * there of its own (the per-user directory of the reservation lock, `.spill-reserve-<uid>`, and
- * a budgeted reaper's `.spill-reap-at-<uid>`: directories holding plain files) goes first, one
- * level deep, never through a link; anything else leaves the root in place. */
-int spill__cli_demo_remove_root(apr_pool_t *pool, const char *root)
-{
-    apr_dir_t *d, *sub;
-    apr_finfo_t fi;
-    apr_status_t rv;
-    if (apr_dir_open(&d, root, pool) == APR_SUCCESS) {
-        /* APR_INCOMPLETE: a listing that could not give every field; the name is there */
-        while ((rv = apr_dir_read(&fi, APR_FINFO_NAME, d)) == APR_SUCCESS ||
-               rv == APR_INCOMPLETE) {
-            const char *dir = apr_pstrcat(pool, root, "/", fi.name, NULL);
-            if ((strncmp(fi.name, ".spill-reserve-", 15) != 0 &&
-                 strncmp(fi.name, ".spill-reap-at-", 15) != 0) ||
-                apr_stat(&fi, dir, APR_FINFO_LINK | APR_FINFO_TYPE, pool) != APR_SUCCESS ||
-                fi.filetype != APR_DIR || apr_dir_open(&sub, dir, pool) != APR_SUCCESS)
-                continue;
-            while ((rv = apr_dir_read(&fi, APR_FINFO_NAME, sub)) == APR_SUCCESS ||
-                   rv == APR_INCOMPLETE) {
-                const char *f = apr_pstrcat(pool, dir, "/", fi.name, NULL);
-                if (apr_stat(&fi, f, APR_FINFO_LINK | APR_FINFO_TYPE, pool) == APR_SUCCESS &&
-                    fi.filetype == APR_REG)
-                    apr_file_remove(f, pool);
-            }
-            apr_dir_close(sub);
-            apr_dir_remove(dir, pool);
-        }
-        apr_dir_close(d);
-    }
-    return apr_dir_remove(root, pool) == APR_SUCCESS ? 0 : -1;
-}
 
 /* Stops what still runs, gracefully, and removes a temporary root if it is empty again. */
 static int finish(apr_pool_t *pool, holder *h, const char *root, int temp)
@@ -243,7 +210,7 @@ static int finish(apr_pool_t *pool, holder *h, const char *root, int temp)
                             h[i].path);
             bad = 1;
         }
-    if (temp && spill__cli_demo_remove_root(pool, root) != 0) {
+    if (temp && apr_dir_remove(root, pool) != APR_SUCCESS) {
         spill__cli_line(stderr, "spill demo: %s: not empty after the demo; left for you to see",
                         root);
         return -1;
@@ -295,7 +262,7 @@ int spill__cli_demo(apr_pool_t *pool, int argc, const char *const *argv)
     if (resume || reserve) {
         ok = (resume ? spill__cli_demo_resume(pool, root, zero)
                      : spill__cli_demo_reserve(pool, root)) == 0;
-        if (temp && spill__cli_demo_remove_root(pool, root) != 0) {
+        if (temp && apr_dir_remove(root, pool) != APR_SUCCESS) {
             spill__cli_line(stderr, "spill demo: %s: not empty after the demo; left for you to "
                                     "see", root);
             ok = 0;
