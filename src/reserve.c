@@ -306,10 +306,10 @@ static int decide(spill_t *s, const spill_opts *o, uint64_t want, uint64_t floor
                      (unsigned long long)o->root_limit_bytes);
         rc = spill__error(SPILL_ENOSPC, op, s->path,
                           "%llu bytes needed: %llu free, %llu reserved and not yet written by "
-                          "%u other spills holding %llu%s",
+                          "%u other %s holding %llu%s",
                           (unsigned long long)(floor - held_by(s)), (unsigned long long)avail,
                           (unsigned long long)t.outstanding, t.spills,
-                          (unsigned long long)t.held, limit);
+                          t.spills == 1 ? "spill" : "spills", (unsigned long long)t.held, limit);
     } else if (rc == SPILL_OK) {
         rc = lease_write(s, want < room ? want : room);
     }

@@ -971,7 +971,7 @@ static void test_hold_expect_refused(void)
     CU_ASSERT_STRING_EQUAL(r.out, "");
     CU_ASSERT_EQUAL(lines(r.err), 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.err, " bytes needed: "));
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, " reserved and not yet written by 1 other spills "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, " reserved and not yet written by 1 other spill "));
     CU_ASSERT_PTR_NOT_NULL(strstr(r.err, ", a limit of 1572864\n"));
     if (!strstr(r.err, ", a limit of 1572864\n"))
         printf("\n  hold --limit: %d %s", r.code, r.err);
