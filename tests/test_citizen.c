@@ -365,25 +365,6 @@ static void test_forked_child_pins_nothing(void)
 
 /* ---- rule 7: the host's own fcntl lock on a file planted as .lock ---- */
 
-/* 1 if another process sees path write-locked (by this one). */
-static int locked_by_us(const char *path)
-{
-    int status;
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct flock fl;
-        int fd = open(path, O_RDWR);
-        memset(&fl, 0, sizeof fl);
-        fl.l_type = F_WRLCK;
-        fl.l_whence = SEEK_SET;
-        if (fd < 0 || fcntl(fd, F_GETLK, &fl) != 0)
-            _exit(2);
-        _exit(fl.l_type != F_UNLCK && fl.l_pid == getppid() ? 0 : 1);
-    }
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
-        return 0;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
 
 static int count_unsafe(void *ctx, const spill_entry *e)
 {
@@ -401,7 +382,6 @@ static void test_host_fcntl_lock_survives(void)
     const char *host = tu_join(tu_fresh_dir("hostapp"), "app.db");
     const char *root = tu_fresh_dir("hostlink"), *dir, *before;
     const char *ls[] = {NULL, "ls", "--root", NULL, "--json", NULL};
-    struct flock fl;
     spill_reap_stats st;
     spill_t *s;
     int fd, unsafe = 0;
@@ -410,29 +390,25 @@ static void test_host_fcntl_lock_survives(void)
     CU_ASSERT_FATAL(link(host, tu_join(dir, ".lock")) == 0);
     before = tu_snapshot(dir); /* it reads .lock: before the lock, whose close it would drop */
     fd = open(host, O_RDWR | O_CLOEXEC);
-    CU_ASSERT_FATAL(fd >= 0);
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    CU_ASSERT_FATAL(fcntl(fd, F_SETLK, &fl) == 0);
-    CU_ASSERT_FATAL(locked_by_us(host));
+    CU_ASSERT_FATAL(fd >= 0 && tu_fcntl_lock(fd) == 0);
+    CU_ASSERT_FATAL(tu_locked_by_us(host));
 
     st = tu_reap(root, 0);
     CU_ASSERT(st.unsafe == 1 && st.reaped == 0);
-    CU_ASSERT(locked_by_us(host));
+    CU_ASSERT(tu_locked_by_us(host));
     CU_ASSERT(spill_scan(root, NULL, count_unsafe, &unsafe) == SPILL_OK);
     CU_ASSERT(unsafe == 1);
-    CU_ASSERT(locked_by_us(host));
+    CU_ASSERT(tu_locked_by_us(host));
     if (cli()) {
         ls[0] = cli();
         ls[3] = root;
         CU_ASSERT(run(ls) == 0);
-        CU_ASSERT(locked_by_us(host));
+        CU_ASSERT(tu_locked_by_us(host));
     }
     CU_ASSERT_FATAL(spill_open(root, NULL, &s) == SPILL_OK); /* with its reap */
-    CU_ASSERT(locked_by_us(host));
+    CU_ASSERT(tu_locked_by_us(host));
     CU_ASSERT(spill_close(s) == SPILL_OK);
-    CU_ASSERT(locked_by_us(host));
+    CU_ASSERT(tu_locked_by_us(host));
     close(fd); /* the test's own reads of the file would drop the lock: checked above */
     CU_ASSERT_STRING_EQUAL(tu_snapshot(dir), before);
     CU_ASSERT_STRING_EQUAL(tu_read_file(host, NULL), "the application's own data");

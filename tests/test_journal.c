@@ -419,33 +419,6 @@ static void test_fifo_journal_fails(void)
 #endif
 
 #ifdef __linux__ /* its users are Linux's: an address-space limit, a tmpfs mount */
-/* Runs fn in a forked child (a process of its own: a mount namespace, resource limits) and
- * returns the line it wrote. */
-typedef void child_fn(const char *arg, char *out, size_t size);
-static const char *in_child(child_fn *fn, const char *arg)
-{
-    char buf[512];
-    size_t got = 0;
-    ssize_t n;
-    int fds[2], status = 0;
-    pid_t pid;
-    CU_ASSERT_FATAL(pipe(fds) == 0);
-    pid = fork();
-    CU_ASSERT_FATAL(pid >= 0);
-    if (pid == 0) {
-        char out[512] = "no answer";
-        close(fds[0]);
-        fn(arg, out, sizeof out);
-        _exit(write(fds[1], out, strlen(out)) < 0);
-    }
-    close(fds[1]);
-    while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
-        got += (size_t)n;
-    buf[got] = '\0';
-    close(fds[0]);
-    CU_ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status));
-    return apr_pstrdup(tu_pool, buf);
-}
 
 static const char *under_valgrind_or_sanitizer(void)
 {
@@ -510,7 +483,7 @@ static void test_sparse_journal_bounded(void)
     CU_ASSERT_FATAL(stat(journal, &sb) == 0);
     if ((long long)sb.st_blocks * 512 > (64LL << 20))
         TU_SKIP("this filesystem keeps no sparse file");
-    line = in_child(adopt_limited, root);
+    line = tu_child_line(adopt_limited, root);
     printf("\n  sparse 3 GiB journal: %s\n", line);
     CU_ASSERT(strncmp(line, "rc=0 count=40 in ", 17) == 0);
     CU_ASSERT(journal_size(path) == -1); /* closed: gone with the spill */
@@ -600,7 +573,7 @@ static void test_enospc_tear_on_tmpfs(void)
 {
     const char *dir = tu_fresh_dir("journal-tmpfs");
     unsigned fit = (unsigned)(sysconf(_SC_PAGESIZE) / ENTRY);
-    const char *line = in_child(tear_on_tmpfs, dir);
+    const char *line = tu_child_line(tear_on_tmpfs, dir);
     char want[64];
     if (strncmp(line, "skip", 4) == 0)
         TU_SKIP(line);

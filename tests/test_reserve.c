@@ -28,39 +28,32 @@
 
 typedef void ns_fn(const char *root, uint64_t fs_bytes, char *out, size_t size);
 
-/* Runs fn in a forked child, in a mount namespace of its own with a tmpfs of `mib` MiB at a
- * fresh directory; returns the line fn wrote ("ok ...", "skip ...", or what failed). */
+static ns_fn *tmpfs_fn;
+static unsigned tmpfs_mib;
+
+/* In the child: a mount namespace of its own, a tmpfs of tmpfs_mib MiB at dir, then tmpfs_fn. */
+static void tmpfs_child(const char *dir, char *out, size_t size)
+{
+    char opts[32];
+    snprintf(opts, sizeof opts, "size=%um", tmpfs_mib);
+    if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        snprintf(out, size, "skip cannot make a mount namespace: %s", strerror(errno));
+    else if (mount("tmpfs", dir, "tmpfs", 0, opts) != 0)
+        snprintf(out, size, "skip cannot mount tmpfs: %s", strerror(errno));
+    else
+        tmpfs_fn(apr_pstrcat(tu_pool, dir, "/root", NULL), (uint64_t)tmpfs_mib * MIB, out, size);
+}
+
+/* Runs fn in a forked child with a tmpfs of `mib` MiB of its own (gone with the child's mount
+ * namespace); returns the line fn wrote ("ok ...", "skip ...", or what failed). */
 static const char *in_tmpfs(ns_fn *fn, unsigned mib)
 {
-    const char *dir = tu_fresh_dir("reserve");
-    char buf[1024];
-    size_t got = 0;
-    ssize_t n;
-    int fds[2], status = 0;
-    pid_t pid;
-    CU_ASSERT_FATAL(pipe(fds) == 0);
-    pid = fork();
-    CU_ASSERT_FATAL(pid >= 0);
-    if (pid == 0) {
-        char out[1024] = "no answer", opts[32];
-        close(fds[0]);
-        snprintf(opts, sizeof opts, "size=%um", mib);
-        if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-            snprintf(out, sizeof out, "skip cannot make a mount namespace: %s", strerror(errno));
-        else if (mount("tmpfs", dir, "tmpfs", 0, opts) != 0)
-            snprintf(out, sizeof out, "skip cannot mount tmpfs: %s", strerror(errno));
-        else
-            fn(apr_pstrcat(tu_pool, dir, "/root", NULL), (uint64_t)mib * MIB, out, sizeof out);
-        _exit(write(fds[1], out, strlen(out)) < 0);
-    }
-    close(fds[1]);
-    while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
-        got += (size_t)n;
-    buf[got] = '\0';
-    close(fds[0]);
-    CU_ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status));
-    printf(" (%s)", buf);
-    return apr_pstrdup(tu_pool, buf);
+    const char *r;
+    tmpfs_fn = fn;
+    tmpfs_mib = mib;
+    r = tu_child_line(tmpfs_child, tu_fresh_dir("reserve"));
+    printf(" (%s)", r);
+    return r;
 }
 
 /* An uploader: a process with a line pipe from it and a pipe to it (closed: it closes its spill
@@ -322,11 +315,7 @@ static void test_resumable_gives_way(void)
 static int foreign_lock(int fd)
 {
 #ifdef SPILL_LOCK_FCNTL
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    return fcntl(fd, F_SETLK, &fl);
+    return tu_fcntl_lock(fd);
 #else
     return flock(fd, LOCK_EX);
 #endif
@@ -508,26 +497,6 @@ static void test_root_limit(void)
 
 /* ---- a planted link as another spill's lease file ---- */
 
-/* 1 if this process holds an fcntl lock on path: asked from a child (F_GETLK does not report
- * the asker's own locks), which opens the file itself. */
-static int locked_by_us(const char *path)
-{
-    int status;
-    pid_t pid;
-    fflush(NULL);
-    if ((pid = fork()) == 0) {
-        struct flock fl;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        memset(&fl, 0, sizeof fl);
-        fl.l_type = F_WRLCK;
-        fl.l_whence = SEEK_SET;
-        if (fd < 0 || fcntl(fd, F_GETLK, &fl) != 0)
-            _exit(2);
-        _exit(fl.l_type != F_UNLCK && fl.l_pid == getppid() ? 0 : 1);
-    }
-    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-           WEXITSTATUS(status) == 0;
-}
 
 /* The host (this process) holds an fcntl lock on its own file, as SQLite does; a live spill's
  * lease file is a hard link to it, then a symbolic link: an open with a reservation (whose
@@ -539,17 +508,12 @@ static void test_planted_lease(void)
     const char *root = tu_fresh_dir("reserve-planted");
     spill_opts o;
     spill_t *live, *s;
-    struct flock fl;
     int fd, round;
     CU_ASSERT_FATAL(tu_write_file(host, "the application's own data") == 0);
     CU_ASSERT_FATAL(spill_open(root, NULL, &live) == SPILL_OK);
     fd = open(host, O_RDWR | O_CLOEXEC);
-    CU_ASSERT_FATAL(fd >= 0);
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    CU_ASSERT_FATAL(fcntl(fd, F_SETLK, &fl) == 0);
-    CU_ASSERT_FATAL(locked_by_us(host));
+    CU_ASSERT_FATAL(fd >= 0 && tu_fcntl_lock(fd) == 0);
+    CU_ASSERT_FATAL(tu_locked_by_us(host));
     for (round = 0; round < 2; round++) {
         const char *lease = tu_join(spill_path(live), ".spill-lease");
         CU_ASSERT_FATAL(unlink(lease) == 0 || errno == ENOENT);
@@ -558,11 +522,11 @@ static void test_planted_lease(void)
         o.expected_bytes = 4096;
         o.root_limit_bytes = 1 << 30;
         CU_ASSERT(spill_open(root, &o, &s) == SPILL_OK);
-        CU_ASSERT(locked_by_us(host));
+        CU_ASSERT(tu_locked_by_us(host));
         tu_scan_once(root);
-        CU_ASSERT(locked_by_us(host));
+        CU_ASSERT(tu_locked_by_us(host));
         CU_ASSERT(spill_close(s) == SPILL_OK);
-        CU_ASSERT(locked_by_us(host));
+        CU_ASSERT(tu_locked_by_us(host));
     }
     close(fd); /* the test's own read of the file below would drop the lock: checked above */
     CU_ASSERT_STRING_EQUAL(tu_read_file(host, NULL), "the application's own data");

@@ -14,6 +14,7 @@
 #include <windows.h>
 #else
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #endif
 
@@ -126,6 +127,61 @@ void tu_scan_once(const char *root)
 }
 
 #ifndef _WIN32
+const char *tu_child_line(void (*fn)(const char *arg, char *out, size_t size), const char *arg)
+{
+    char buf[1024];
+    size_t got = 0;
+    ssize_t n;
+    int fds[2], status = 0;
+    pid_t pid;
+    CU_ASSERT_FATAL(pipe(fds) == 0);
+    fflush(NULL);
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        char out[1024] = "no answer";
+        close(fds[0]);
+        fn(arg, out, sizeof out);
+        _exit(write(fds[1], out, strlen(out)) < 0);
+    }
+    close(fds[1]);
+    while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = '\0';
+    close(fds[0]);
+    CU_ASSERT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status));
+    return apr_pstrdup(tu_pool, buf);
+}
+
+int tu_fcntl_lock(int fd)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    return fcntl(fd, F_SETLK, &fl);
+}
+
+int tu_locked_by_us(const char *path)
+{
+    int status;
+    pid_t pid;
+    fflush(NULL);
+    if ((pid = fork()) == 0) {
+        struct flock fl;
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (fd < 0 || fcntl(fd, F_GETLK, &fl) != 0)
+            _exit(2);
+        _exit(fl.l_type != F_UNLCK && fl.l_pid == getppid() ? 0 : 1);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 int tu_open_fds(void)
 {
     int fd, n = 0;

@@ -50,6 +50,13 @@ void tu_scan_once(const char *root);
 #ifndef _WIN32
 /* the descriptors this process has open, below 1024 */
 int tu_open_fds(void);
+/* Runs fn(arg, out, size) in a forked child (a process of its own: a mount namespace, resource
+ * limits) and returns the line it wrote to out; the child must exit 0. */
+const char *tu_child_line(void (*fn)(const char *arg, char *out, size_t size), const char *arg);
+/* The host's own fcntl write lock on the whole of fd's file (as SQLite takes one), and whether
+ * another process sees path write-locked by this one (rule 7's traps drop it on any close). */
+int tu_fcntl_lock(int fd);
+int tu_locked_by_us(const char *path);
 #endif
 /* removes a tree made by a test (never following links) */
 void tu_remove_tree(const char *path);
