@@ -17,6 +17,10 @@ ALLOWED = [
     r"in pointed to type '.*'( at \S+)?:",
     r"in unqualified underlying type '.*'( at \S+)?:",
     r"underlying type 'struct spill_(opts|reap_stats)' at .* changed:",
+    # spill_entry is filled by the library and lent to the scan callback: a program reads the
+    # members it knows, so members added at its end are invisible to it
+    r"underlying type 'struct spill_entry' at .* changed:",
+    r"no data member changes? \(\d+ filtered\);",
     r"\d+ data member insertions?:",
 ]
 
