@@ -422,8 +422,7 @@ static void test_fifo_journal_fails(void)
 
 static const char *under_valgrind_or_sanitizer(void)
 {
-    const char *pre = getenv("LD_PRELOAD");
-    if (pre && strstr(pre, "vgpreload"))
+    if (tu_under_valgrind())
         return "valgrind keeps its own address space";
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     return "a sanitizer's shadow memory needs the address space";

@@ -153,6 +153,12 @@ const char *tu_child_line(void (*fn)(const char *arg, char *out, size_t size), c
     return apr_pstrdup(tu_pool, buf);
 }
 
+int tu_under_valgrind(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+    return pre && strstr(pre, "vgpreload") != NULL;
+}
+
 int tu_fcntl_lock(int fd)
 {
     struct flock fl;

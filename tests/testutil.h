@@ -57,6 +57,8 @@ const char *tu_child_line(void (*fn)(const char *arg, char *out, size_t size), c
  * another process sees path write-locked by this one (rule 7's traps drop it on any close). */
 int tu_fcntl_lock(int fd);
 int tu_locked_by_us(const char *path);
+/* 1 under valgrind's memcheck (its preload library is in LD_PRELOAD) */
+int tu_under_valgrind(void);
 #endif
 /* removes a tree made by a test (never following links) */
 void tu_remove_tree(const char *path);
