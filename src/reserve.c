@@ -23,6 +23,7 @@
 #define DECIDE_WAIT_US 1000000          /* the per-user lock is tried for about a second */
 #define RESERVE_DIR ".spill-reserve-"   /* + uid: the user's own directory holding the lock */
 #define RESERVE_LOCK "lock"
+#define LEASE_NEW SPILL__LEASE_NEW
 
 /* What the others on the root hold, as one decision sees it. */
 typedef struct tally {
@@ -81,31 +82,42 @@ static uint64_t held_by(const spill_t *s)
     return sat_add(sat_add(s->total, (uint64_t)spill_count(s) * PER_CHUNK), OVERHEAD);
 }
 
-/* Rewrites this spill's lease file (made at its first lease; an adopted one is made anew). */
+/* Writes this spill's lease: a new file renamed over the old one, so that a reader (spill ls)
+ * sees one lease or the other, never a torn one, and no descriptor stays open on it (Windows: a
+ * file held open cannot leave its directory, even once deleted). */
 static int lease_write(spill_t *s, uint64_t lease)
 {
     char buf[128];
     int n = snprintf(buf, sizeof buf, "spill-lease 1 lease=%llu written=%llu limit=%llu\n",
                      (unsigned long long)lease, (unsigned long long)held_by(s),
                      (unsigned long long)s->opts.root_limit_bytes);
-    int rc = SPILL_OK;
-    if (s->lease_fd == SPILL__NOFD) {
-        rc = spill__sys.open_file(s->dir_fd, SPILL__LEASE_NAME, SPILL__OPEN_CREATE, &s->lease_fd);
-        if (rc == SPILL_EBUSY) { /* the dead owner's, adopted: made anew */
-            int gone;
+    spill__fd fd;
+    int rc = spill__sys.open_file(s->dir_fd, LEASE_NEW, SPILL__OPEN_CREATE, &fd);
+    if (rc == SPILL_EBUSY) { /* left by a death midway: made anew */
+        spill__sys.unlink(s->dir_fd, LEASE_NEW, 0, NULL);
+        rc = spill__sys.open_file(s->dir_fd, LEASE_NEW, SPILL__OPEN_CREATE, &fd);
+    }
+    if (rc == SPILL_OK) {
+        int closed;
+        rc = spill__sys.write(fd, buf, (size_t)n, 0);
+        if (rc != SPILL_OK)
             spill__error_stash();
-            gone = spill__sys.unlink(s->dir_fd, SPILL__LEASE_NAME, 0, NULL) == SPILL_OK;
+        closed = spill__sys.close(fd);
+        if (rc != SPILL_OK)
             spill__error_unstash();
-            if (gone)
-                rc = spill__sys.open_file(s->dir_fd, SPILL__LEASE_NAME, SPILL__OPEN_CREATE,
-                                          &s->lease_fd);
-        }
+        else
+            rc = closed;
     }
     if (rc == SPILL_OK)
-        rc = spill__sys.write(s->lease_fd, buf, (size_t)n, 1);
-    if (rc == SPILL_OK)
-        s->lease = lease;
-    return rc == SPILL_OK ? rc : spill__error_in(rc, s->path);
+        rc = spill__sys.rename(s->dir_fd, LEASE_NEW, s->dir_fd, SPILL__LEASE_NAME, 1);
+    if (rc != SPILL_OK) {
+        spill__error_stash();
+        spill__sys.unlink(s->dir_fd, LEASE_NEW, 0, NULL);
+        spill__error_unstash();
+        return spill__error_in(rc, s->path);
+    }
+    s->lease = lease;
+    return SPILL_OK;
 }
 
 void spill__lease_adopted(spill_t *s)

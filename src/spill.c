@@ -8,8 +8,6 @@
 static void close_fds(spill_t *s)
 {
     spill__journal_close(s);
-    if (s->lease_fd != SPILL__NOFD)
-        spill__sys.close(s->lease_fd);
     if (s->lock_fd != SPILL__NOFD)
         spill__sys.close(s->lock_fd);
     spill__sys.dir_close(&s->dir_fd); /* its shared lock (rule 13), then the descriptor */
@@ -40,7 +38,7 @@ int spill__handle_new(const spill_opts *opts, spill_t **out)
     s = apr_pcalloc(pool, sizeof *s);
     s->pool = pool;
     s->pid = spill__getpid();
-    s->root_fd = s->dir_fd = s->lock_fd = s->journal_fd = s->lease_fd = SPILL__NOFD;
+    s->root_fd = s->dir_fd = s->lock_fd = s->journal_fd = SPILL__NOFD;
     s->opts = *opts;
     if (opts->tag)
         s->opts.tag = apr_pstrdup(pool, opts->tag);
@@ -225,10 +223,6 @@ int spill_close(spill_t *s)
     /* the fork handler must not close these numbers once they are closed here and reused */
     spill__registry_fds(s->dev, s->ino, SPILL__NOFD, SPILL__NOFD, SPILL__NOFD, s->opts.tag);
     spill__journal_close(s); /* an open file would keep its directory on Windows */
-    if (s->lease_fd != SPILL__NOFD) {
-        spill__sys.close(s->lease_fd);
-        s->lease_fd = SPILL__NOFD;
-    }
     rc = remove_all(s);
     release_lock(s);
     spill__registry_remove(s->dev, s->ino);

@@ -20,6 +20,7 @@
 #define SPILL__LOCK_NAME ".lock"
 #define SPILL__JOURNAL_NAME ".journal" /* starts with '.': no chunk's name (journal.c) */
 #define SPILL__LEASE_NAME ".spill-lease" /* its reservation (reserve.c) */
+#define SPILL__LEASE_NEW ".spill-lease-new" /* a lease being written, then renamed over it */
 #define SPILL__JOURNAL_TMP ".journal-new" /* a compacted journal, then renamed over it */
 #define SPILL__RECORD_MAX 4096
 #define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)
@@ -147,7 +148,6 @@ struct spill {
     spill__chunk *free_list;
     uint64_t total;
     uint64_t lease;         /* the bytes its reservation lets it hold on disk (reserve.c) */
-    spill__fd lease_fd;     /* its lease file, made at the first lease */
     const char *root;       /* the absolute root, for the decisions' surveys and reaps */
     spill_opts opts;
     struct spill__bg *bg;   /* the root's background reaper it shares, or NULL */
