@@ -322,15 +322,15 @@ static void survey_end(survey *sv)
     sv->pool = NULL;
 }
 
-/* What the journal does not prove goes: partial chunks, stray files, links, a compaction or a
- * lease a death cut short. Dot files it does not know are not its to judge, and stay (the
- * lease among them: the adopter takes it over). */
+/* What the journal does not prove goes: partial chunks, stray files, links, a compaction a
+ * death cut short. Dot files it does not know are not its to judge, and stay (the lease among
+ * them: the adopter takes it over). */
 static int unproven(const survey *sv, const char *name)
 {
     uint8_t addr[SPILL_ADDR_LEN];
     const present *p;
-    if (name[0] == '.') /* a compaction or a lease a death cut short */
-        return strcmp(name, SPILL__JOURNAL_TMP) == 0 || strcmp(name, SPILL__LEASE_NEW) == 0;
+    if (name[0] == '.') /* a compaction a death cut short */
+        return strcmp(name, SPILL__JOURNAL_TMP) == 0;
     if (!chunk_name(name, addr))
         return 1;
     p = apr_hash_get(sv->files, addr, SPILL_ADDR_LEN);

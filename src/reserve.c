@@ -23,7 +23,6 @@
 #define DECIDE_WAIT_US 1000000          /* the per-user lock is tried for about a second */
 #define RESERVE_DIR ".spill-reserve-"   /* + uid: the user's own directory holding the lock */
 #define RESERVE_LOCK "lock"
-#define LEASE_NEW SPILL__LEASE_NEW
 
 /* What the others on the root hold, as one decision sees it. */
 typedef struct tally {
@@ -82,9 +81,11 @@ static uint64_t held_by(const spill_t *s)
     return sat_add(sat_add(s->total, (uint64_t)spill_count(s) * PER_CHUNK), OVERHEAD);
 }
 
-/* Writes this spill's lease: a new file renamed over the old one, so that a reader (spill ls)
- * sees one lease or the other, never a torn one, and no descriptor stays open on it (Windows: a
- * file held open cannot leave its directory, even once deleted). */
+/* Writes this spill's lease: the old file removed, a new one made, written and closed. No
+ * descriptor stays open on it (Windows: a file held open stays listed even once deleted), and no
+ * rename (Wine cannot rename over a file past MAX_PATH). Others read it only under the
+ * per-user lock this decision holds, so none sees it missing; `spill ls` may, for a moment,
+ * and shows no reservation then. */
 static int lease_write(spill_t *s, uint64_t lease)
 {
     char buf[128];
@@ -92,13 +93,10 @@ static int lease_write(spill_t *s, uint64_t lease)
                      (unsigned long long)lease, (unsigned long long)held_by(s),
                      (unsigned long long)s->opts.root_limit_bytes);
     spill__fd fd;
-    int rc = spill__sys.open_file(s->dir_fd, LEASE_NEW, SPILL__OPEN_CREATE, &fd);
-    if (rc == SPILL_EBUSY) { /* left by a death midway: made anew */
-        spill__sys.unlink(s->dir_fd, LEASE_NEW, 0, NULL);
-        rc = spill__sys.open_file(s->dir_fd, LEASE_NEW, SPILL__OPEN_CREATE, &fd);
-    }
+    int rc = spill__sys.unlink(s->dir_fd, SPILL__LEASE_NAME, 0, NULL), closed;
+    if (rc == SPILL_OK || rc == SPILL_ENOTFOUND)
+        rc = spill__sys.open_file(s->dir_fd, SPILL__LEASE_NAME, SPILL__OPEN_CREATE, &fd);
     if (rc == SPILL_OK) {
-        int closed;
         rc = spill__sys.write(fd, buf, (size_t)n, 0);
         if (rc != SPILL_OK)
             spill__error_stash();
@@ -108,14 +106,8 @@ static int lease_write(spill_t *s, uint64_t lease)
         else
             rc = closed;
     }
-    if (rc == SPILL_OK)
-        rc = spill__sys.rename(s->dir_fd, LEASE_NEW, s->dir_fd, SPILL__LEASE_NAME, 1);
-    if (rc != SPILL_OK) {
-        spill__error_stash();
-        spill__sys.unlink(s->dir_fd, LEASE_NEW, 0, NULL);
-        spill__error_unstash();
+    if (rc != SPILL_OK)
         return spill__error_in(rc, s->path);
-    }
     s->lease = lease;
     return SPILL_OK;
 }
@@ -284,10 +276,15 @@ static int room_for(const spill_t *s, const spill_opts *o, int measure, int64_t 
                     uint64_t *room, tally *t, uint64_t *avail)
 {
     int rc = survey(s, o, measure, deadline_us, t);
-    if (rc == SPILL_OK)
-        rc = spill__sys.space(s->root, avail);
     if (rc != SPILL_OK)
         return rc;
+    if (spill__sys.space(s->root, avail) != SPILL_OK) {
+        /* not known (Wine cannot say it past MAX_PATH): the disk's own ENOSPC stays the bound,
+         * as it was before reservations; the limit and the others' leases still hold */
+        spill__log(o, 1, "%s: the free space under %s is not known: %s", s->path, s->root,
+                   spill_error_last()->message);
+        *avail = UINT64_MAX;
+    }
     *room = sat_add(held_by(s), sat_sub(*avail, t->outstanding));
     if (o->root_limit_bytes && *room > sat_sub(o->root_limit_bytes, t->held))
         *room = sat_sub(o->root_limit_bytes, t->held);

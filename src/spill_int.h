@@ -20,7 +20,6 @@
 #define SPILL__LOCK_NAME ".lock"
 #define SPILL__JOURNAL_NAME ".journal" /* starts with '.': no chunk's name (journal.c) */
 #define SPILL__LEASE_NAME ".spill-lease" /* its reservation (reserve.c) */
-#define SPILL__LEASE_NEW ".spill-lease-new" /* a lease being written, then renamed over it */
 #define SPILL__JOURNAL_TMP ".journal-new" /* a compacted journal, then renamed over it */
 #define SPILL__RECORD_MAX 4096
 #define SPILL__HEX_LEN (SPILL_ADDR_LEN * 2)

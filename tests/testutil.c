@@ -88,8 +88,7 @@ int tu_exists(const char *path)
 static int bookkeeping(const char *name)
 {
     return strncmp(name, ".spill-reap-at-", 15) == 0 ||
-           strncmp(name, ".spill-reserve-", 15) == 0 || strcmp(name, ".spill-lease") == 0 ||
-           strcmp(name, ".spill-lease-new") == 0;
+           strncmp(name, ".spill-reserve-", 15) == 0 || strcmp(name, ".spill-lease") == 0;
 }
 
 int tu_count_named(const char *dir, const char *prefix)
