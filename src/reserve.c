@@ -82,8 +82,9 @@ static uint64_t held_by(const spill_t *s)
 }
 
 /* Writes this spill's lease: the old file removed, a new one made, written and closed. No
- * descriptor stays open on it (Windows: a file held open stays listed even once deleted), and no
- * rename (Wine cannot rename over a file past MAX_PATH). Others read it only under the
+ * descriptor stays open on it and no file is renamed over it: the platform promises neither
+ * everywhere (a deleted file held open may stay listed; a replacing rename may need the
+ * directory's full path, which is not always to be had). Others read it only under the
  * per-user lock this decision holds, so none sees it missing; `spill ls` may, for a moment,
  * and shows no reservation then. */
 static int lease_write(spill_t *s, uint64_t lease)
@@ -278,13 +279,8 @@ static int room_for(const spill_t *s, const spill_opts *o, int measure, int64_t 
     int rc = survey(s, o, measure, deadline_us, t);
     if (rc != SPILL_OK)
         return rc;
-    if (spill__sys.space(s->root, avail) != SPILL_OK) {
-        /* not known (Wine cannot say it past MAX_PATH): the disk's own ENOSPC stays the bound,
-         * as it was before reservations; the limit and the others' leases still hold */
-        spill__log(o, 1, "%s: the free space under %s is not known: %s", s->path, s->root,
-                   spill_error_last()->message);
-        *avail = UINT64_MAX;
-    }
+    if ((rc = spill__sys.space(s->root, avail)) != SPILL_OK)
+        return rc;
     *room = sat_add(held_by(s), sat_sub(*avail, t->outstanding));
     if (o->root_limit_bytes && *room > sat_sub(o->root_limit_bytes, t->held))
         *room = sat_sub(o->root_limit_bytes, t->held);
