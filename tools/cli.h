@@ -82,6 +82,12 @@ int spill__cli_number(const char *cmd, const char *opt, const char *arg, uint64_
 const char *spill__cli_root(apr_pool_t *pool, const char *cmd, const char *given);
 /* What follows the last '/' or '\\' of path (all of it if neither). */
 const char *spill__cli_base_name(const char *path);
+/* Everything left on f, up to its end, from pool. */
+const char *spill__cli_read_all(apr_pool_t *pool, apr_file_t *f);
+/* Starts this program with argv (argv[0] is spill__cli_self), its stdout piped, and its stderr
+ * too when err_piped (else shared with ours). 0, or -1 after saying why on stderr. */
+int spill__cli_start_self(apr_pool_t *pool, const char *const *argv, int err_piped,
+                          apr_proc_t *proc);
 /* Reports the library's last failure as "spill CMD: PATH: reason"; returns SPILL_CLI_ERRORS. */
 int spill__cli_fail(const char *cmd, const char *path);
 /* A missing ROOT (ENOENT, ENOTDIR): reported as "spill CMD: ROOT does not exist", returns 1;

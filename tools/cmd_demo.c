@@ -58,19 +58,13 @@ static int start_holder(apr_pool_t *pool, const char *root, holder *h, int n)
 {
     const char *argv[] = {spill__cli_self, "hold", "--root", root, "--chunks", "100",
                           "--chunk-size", "131072", "--pace-ms", "15", "--tag", NULL, NULL};
-    apr_procattr_t *attr;
     char line[8192];
     size_t len;
     int code;
     apr_exit_why_e why;
     h->tag = argv[11] = apr_psprintf(pool, "upload-%d", n + 1);
-    if (apr_procattr_create(&attr, pool) != APR_SUCCESS ||
-        apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_NO_PIPE) != APR_SUCCESS ||
-        apr_procattr_cmdtype_set(attr, APR_PROGRAM_PATH) != APR_SUCCESS ||
-        apr_proc_create(&h->proc, spill__cli_self, argv, NULL, attr, pool) != APR_SUCCESS) {
-        spill__cli_line(stderr, "spill demo: cannot start %s hold", spill__cli_self);
+    if (spill__cli_start_self(pool, argv, 0, &h->proc) != 0)
         return -1;
-    }
     h->running = 1;
     if (apr_file_gets(line, sizeof line, h->proc.out) != APR_SUCCESS) {
         /* it said why on stderr, which it shares with us */

@@ -155,3 +155,32 @@ const char *spill__cli_base_name(const char *path)
         slash = back;
     return slash ? slash + 1 : path;
 }
+
+const char *spill__cli_read_all(apr_pool_t *pool, apr_file_t *f)
+{
+    char *acc = "", buf[4096];
+    apr_size_t n;
+    for (;;) {
+        n = sizeof buf - 1;
+        if (apr_file_read(f, buf, &n) != APR_SUCCESS || n == 0)
+            break;
+        buf[n] = '\0';
+        acc = apr_pstrcat(pool, acc, buf, NULL);
+    }
+    return acc;
+}
+
+int spill__cli_start_self(apr_pool_t *pool, const char *const *argv, int err_piped,
+                          apr_proc_t *proc)
+{
+    apr_procattr_t *attr;
+    if (apr_procattr_create(&attr, pool) != APR_SUCCESS ||
+        apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK,
+                            err_piped ? APR_FULL_BLOCK : APR_NO_PIPE) != APR_SUCCESS ||
+        apr_procattr_cmdtype_set(attr, APR_PROGRAM_PATH) != APR_SUCCESS ||
+        apr_proc_create(proc, spill__cli_self, argv, NULL, attr, pool) != APR_SUCCESS) {
+        spill__cli_line(stderr, "spill demo: cannot start %s hold", spill__cli_self);
+        return -1;
+    }
+    return 0;
+}

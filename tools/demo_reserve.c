@@ -48,28 +48,13 @@ static int free_space(const char *root, uint64_t *avail)
     return 0;
 }
 
-/* Everything left on f, up to its end. */
-static const char *drain(apr_pool_t *pool, apr_file_t *f)
-{
-    char *acc = "", buf[4096];
-    apr_size_t n;
-    for (;;) {
-        n = sizeof buf - 1;
-        if (apr_file_read(f, buf, &n) != APR_SUCCESS || n == 0)
-            break;
-        buf[n] = '\0';
-        acc = apr_pstrcat(pool, acc, buf, NULL);
-    }
-    return acc;
-}
-
 /* Waits for an uploader that has ended or been asked to, keeping its exit status and what it
  * said on stderr. */
 static void reap_child(apr_pool_t *pool, uploader *u)
 {
     apr_exit_why_e why;
     int code;
-    u->said = drain(pool, u->proc.err);
+    u->said = spill__cli_read_all(pool, u->proc.err);
     apr_proc_wait(&u->proc, &code, &why, APR_WAIT);
     apr_file_close(u->proc.out);
     apr_file_close(u->proc.err);
@@ -85,7 +70,6 @@ static int start(apr_pool_t *pool, const char *root, uint64_t expect, uint64_t c
 {
     const char *argv[] = {spill__cli_self, "hold", "--root", root, "--chunks", "1",
                           "--chunk-size", NULL, "--expect", NULL, "--tag", NULL, NULL};
-    apr_procattr_t *attr;
     char line[8192], num[32];
     size_t len;
     /* numbers go through stdio's %llu: APR's formatter and mingw's printf differ on 64 bits */
@@ -94,13 +78,8 @@ static int start(apr_pool_t *pool, const char *root, uint64_t expect, uint64_t c
     snprintf(num, sizeof num, "%llu", (unsigned long long)expect);
     argv[9] = apr_pstrdup(pool, num);
     u->tag = argv[11] = apr_psprintf(pool, "upload-%d", n + 1);
-    if (apr_procattr_create(&attr, pool) != APR_SUCCESS ||
-        apr_procattr_io_set(attr, APR_NO_PIPE, APR_FULL_BLOCK, APR_FULL_BLOCK) != APR_SUCCESS ||
-        apr_procattr_cmdtype_set(attr, APR_PROGRAM_PATH) != APR_SUCCESS ||
-        apr_proc_create(&u->proc, spill__cli_self, argv, NULL, attr, pool) != APR_SUCCESS) {
-        spill__cli_line(stderr, "spill demo: cannot start %s hold", spill__cli_self);
+    if (spill__cli_start_self(pool, argv, 1, &u->proc) != 0)
         return -1;
-    }
     u->running = 1;
     if (apr_file_gets(line, sizeof line, u->proc.out) != APR_SUCCESS) {
         reap_child(pool, u);

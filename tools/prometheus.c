@@ -175,7 +175,7 @@ static const char *scan_as_owner(apr_pool_t *pool, const char *root, int missing
     apr_proc_t child;
     apr_exit_why_e why;
     apr_status_t rv;
-    char *text = "", buf[4096];
+    const char *text;
     apr_size_t n;
     int code, ok;
     if (apr_file_pipe_create(&rd, &wr, pool) != APR_SUCCESS ||
@@ -196,13 +196,7 @@ static const char *scan_as_owner(apr_pool_t *pool, const char *root, int missing
         _exit(code); /* not exit: the parent's stdio buffers and APR are not the child's */
     }
     apr_file_close(wr);
-    for (;;) {
-        n = sizeof buf - 1;
-        if (apr_file_read(rd, buf, &n) != APR_SUCCESS || n == 0)
-            break;
-        buf[n] = '\0';
-        text = apr_pstrcat(pool, text, buf, NULL);
-    }
+    text = spill__cli_read_all(pool, rd);
     apr_file_close(rd);
     apr_proc_wait(&child, &code, &why, APR_WAIT);
     *rc = why == APR_PROC_EXIT ? code : SPILL_CLI_ERRORS;
