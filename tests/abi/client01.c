@@ -8,14 +8,8 @@
 
 #include <spill.h>
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "client01: %s failed (line %d): %s\n", #cond, __LINE__,       \
-                    spill_error_last()->message);                                         \
-            exit(1);                                                                      \
-        }                                                                                 \
-    } while (0)
+#define CLIENT "client01"
+#include "check.h"
 
 static int entries;
 
