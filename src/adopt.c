@@ -106,28 +106,20 @@ static int over_budget(const search *q)
                         "were judged", (unsigned long)q->o->reap_budget_ms, q->tag);
 }
 
-/* Reads the root as a stream and judges each spill-named child as it comes (its memory does
- * not grow with the root), the budget checked among them, those ignored too. */
+static int look_if_adoptable(void *ctx, const char *name)
+{
+    if (adoptable_name(name))
+        look(ctx, name);
+    return 0;
+}
+
+/* Reads the root as a stream and judges each adoptable name as it comes, the budget checked
+ * among them, the names ignored too (rule 10). */
 static int list_candidates(search *q)
 {
-    spill__dir *d;
-    const char *name;
-    char copy[64];
-    int rc = spill__sys.list_open(q->c.root_fd, &d);
-    if (rc != SPILL_OK)
-        return spill__error_in(rc, q->c.root);
-    while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
-        if ((rc = over_budget(q)) != SPILL_OK)
-            break;
-        if (!adoptable_name(name))
-            continue;
-        strcpy(copy, name); /* judging reads other directories: the name is kept apart */
-        look(q, copy);
-    }
-    spill__sys.list_close(d);
-    if (rc == SPILL_ETIMEDOUT)
-        return rc;
-    return rc == SPILL_OK ? over_budget(q) : spill__error_in(rc, q->c.root);
+    int stopped;
+    int rc = spill__judge_each(&q->c, q->deadline_us, look_if_adoptable, q, &stopped);
+    return rc == SPILL_OK || rc == SPILL_ETIMEDOUT ? over_budget(q) : rc;
 }
 
 static int newest_first(const void *a, const void *b)

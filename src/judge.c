@@ -49,6 +49,30 @@ int spill__judge_wants(const char *name)
     return spill__parse_name(name, NULL, &secs, &rnd);
 }
 
+int spill__judge_each(const spill__judge_ctx *c, int64_t deadline_us,
+                      int (*fn)(void *ctx, const char *name), void *ctx, int *stopped)
+{
+    spill__dir *d;
+    const char *name;
+    char copy[256];
+    int rc = spill__sys.list_open(c->root_fd, &d);
+    *stopped = 0;
+    if (rc != SPILL_OK)
+        return spill__error_in(rc, c->root);
+    while (!*stopped && (rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
+        if (deadline_us && spill__monotonic_us() >= deadline_us) {
+            rc = SPILL_ETIMEDOUT; /* rule 10: the names ignored count too */
+            break;
+        }
+        if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
+            continue;
+        strcpy(copy, name); /* judging reads other directories: the name is kept apart */
+        *stopped = fn(ctx, copy);
+    }
+    spill__sys.list_close(d);
+    return rc == SPILL_OK || rc == SPILL_ETIMEDOUT ? rc : spill__error_in(rc, c->root);
+}
+
 static void set(spill__verdict *v, int state, const char *fmt, const char *arg)
 {
     v->state = state;

@@ -57,6 +57,13 @@ int64_t spill__age(int64_t now, int64_t born);
 /* 1 if name is one the reaper looks at (rule 1). */
 int spill__judge_wants(const char *name);
 
+/* Reads the root as a stream (memory not growing with it) and hands fn each name the reaper
+ * looks at, copied apart: until fn returns non-zero (kept in *stopped), the listing's end
+ * (SPILL_OK), deadline_us (0: none) passing (SPILL_ETIMEDOUT, no error recorded), or the
+ * listing's error. spill_reap reads its own way, in slices from its rotating position. */
+int spill__judge_each(const spill__judge_ctx *c, int64_t deadline_us,
+                      int (*fn)(void *ctx, const char *name), void *ctx, int *stopped);
+
 /* Judges root/name. An orphan comes back with dir_fd open and, if it had a lockable .lock,
  * lock_fd held: the caller removes it under that lock. */
 void spill__judge(const spill__judge_ctx *c, const char *name, spill__verdict *v);

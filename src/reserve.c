@@ -235,40 +235,45 @@ static void count_live(tally *t, const spill__verdict *v, int measure)
     t->held = sat_add(t->held, l.lease);
 }
 
+typedef struct look {
+    spill__judge_ctx c;
+    const spill_t *s;
+    int measure;
+    tally *t;
+} look;
+
+/* One child of the root: counted if it is a live spill of this user's other than s. */
+static int look_at(void *ctx, const char *name)
+{
+    look *l = ctx;
+    spill__verdict v;
+    spill__judge(&l->c, name, &v);
+    if (v.state == SPILL_LIVE && v.dir_fd != SPILL__NOFD && v.dir_st.own &&
+        (v.dir_st.dev != l->s->dev || v.dir_st.ino != l->s->ino))
+        count_live(l->t, &v, l->measure);
+    spill__verdict_release(&v);
+    return 0;
+}
+
 /* Looks at every spill-named child of the root as the reaper does (rule 13's fast path for the
- * live ones) and counts this user's live spills; orphans are left to the reaps. */
+ * live ones) and counts this user's live spills; orphans are left to the reaps. Past the
+ * deadline (rule 10), the decision is taken on what was seen. */
 static int survey(const spill_t *s, const spill_opts *o, int measure, int64_t deadline_us,
                   tally *t)
 {
-    spill__judge_ctx c;
-    spill__dir *d;
-    const char *name;
-    char copy[256];
-    int rc = spill__judge_begin(&c, s->root, o, 0);
+    look l;
+    int stopped, rc = spill__judge_begin(&l.c, s->root, o, 0);
     memset(t, 0, sizeof *t);
     if (rc != SPILL_OK)
         return spill__error_in(rc, s->root);
-    c.live_fast = 1;
-    if ((rc = spill__sys.list_open(c.root_fd, &d)) == SPILL_OK) {
-        while ((rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
-            spill__verdict v;
-            if (deadline_us && spill__monotonic_us() >= deadline_us) {
-                t->partial = 1; /* rule 10: decided on what was seen */
-                break;
-            }
-            if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
-                continue;
-            strcpy(copy, name);
-            spill__judge(&c, copy, &v);
-            if (v.state == SPILL_LIVE && v.dir_fd != SPILL__NOFD && v.dir_st.own &&
-                (v.dir_st.dev != s->dev || v.dir_st.ino != s->ino))
-                count_live(t, &v, measure);
-            spill__verdict_release(&v);
-        }
-        spill__sys.list_close(d);
-    }
-    spill__judge_end(&c);
-    return rc == SPILL_OK ? rc : spill__error_in(rc, s->root);
+    l.c.live_fast = 1;
+    l.s = s;
+    l.measure = measure;
+    l.t = t;
+    rc = spill__judge_each(&l.c, deadline_us, look_at, &l, &stopped);
+    spill__judge_end(&l.c);
+    t->partial = rc == SPILL_ETIMEDOUT;
+    return t->partial ? SPILL_OK : rc;
 }
 
 /* The largest lease s may take now: the free space less what the others may still write,

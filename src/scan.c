@@ -53,7 +53,7 @@ static void leased(spill_entry *e, const spill__verdict *v)
     spill__error_unstash();
 }
 
-static int one_entry(spill__judge_ctx *c, const spill_opts *o, const char *name,
+static int one_entry(const spill__judge_ctx *c, const spill_opts *o, const char *name,
                      int (*cb)(void *ctx, const spill_entry *e), void *ctx)
 {
     spill__verdict v;
@@ -92,13 +92,24 @@ static int one_entry(spill__judge_ctx *c, const spill_opts *o, const char *name,
     return rc;
 }
 
+typedef struct scan_pass {
+    spill__judge_ctx c;
+    const spill_opts *o;
+    int (*cb)(void *ctx, const spill_entry *e);
+    void *ctx;
+} scan_pass;
+
+static int scan_one(void *ctx, const char *name)
+{
+    scan_pass *p = ctx;
+    return one_entry(&p->c, p->o, name, p->cb, p->ctx);
+}
+
 int spill_scan(const char *root, const spill_opts *opts,
                int (*cb)(void *ctx, const spill_entry *e), void *ctx)
 {
-    spill__judge_ctx c;
+    scan_pass p;
     spill_opts o;
-    spill__dir *d;
-    const char *name;
     int rc, stop = 0;
     if (!root || !*root || !cb)
         return spill__error(SPILL_EINVAL, "spill_scan", "", "root and cb must be given");
@@ -106,25 +117,15 @@ int spill_scan(const char *root, const spill_opts *opts,
         return rc;
     if (!opts)
         o.version = 1; /* NULL opts: the states of version 1 (spill.h, spill_state) */
-    rc = spill__judge_begin(&c, root, &o, 0);
+    rc = spill__judge_begin(&p.c, root, &o, 0);
     if (rc == SPILL_ENOTFOUND)
         return SPILL_OK;
     if (rc != SPILL_OK)
         return spill__error_in(rc, "");
-    if ((rc = spill__sys.list_open(c.root_fd, &d)) != SPILL_OK) {
-        spill__judge_end(&c);
-        return spill__error_in(rc, root);
-    }
-    while (!stop && (rc = spill__sys.list_next(d, &name)) == SPILL_OK && name) {
-        char copy[256];
-        if (!spill__judge_wants(name) || strlen(name) >= sizeof copy)
-            continue;
-        strcpy(copy, name);
-        stop = one_entry(&c, &o, copy, cb, ctx);
-    }
-    spill__sys.list_close(d);
-    spill__judge_end(&c);
-    if (stop)
-        return stop;
-    return rc == SPILL_OK ? SPILL_OK : spill__error_in(rc, root);
+    p.o = &o;
+    p.cb = cb;
+    p.ctx = ctx;
+    rc = spill__judge_each(&p.c, 0, scan_one, &p, &stop);
+    spill__judge_end(&p.c);
+    return stop ? stop : rc;
 }
