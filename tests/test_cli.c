@@ -488,6 +488,16 @@ static void test_root_from_environment(void)
     CU_ASSERT(tu_exists(orphan));
 }
 
+/* Starts `spill hold ARGV...` and reads the path it prints once its first chunk is on disk. */
+static const char *start_holding(tu_proc *p, const char **argv)
+{
+    const char *line;
+    spawn(p, NULL, argv, 0);
+    line = tu_read_line(p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+    return line;
+}
+
 /* Starts `spill hold` and reads the path it prints once its first chunk is on disk. */
 static const char *start_hold(tu_proc *p, const char *root, const char *chunks,
                               const char *ready)
@@ -495,11 +505,7 @@ static const char *start_hold(tu_proc *p, const char *root, const char *chunks,
     const char *argv[] = {program(), "hold", "--root", root, "--chunks", chunks,
                           "--chunk-size", "4096", "--pace-ms", "20", "--tag", "held",
                           ready ? "--ready-file" : NULL, ready, NULL};
-    const char *line;
-    spawn(p, NULL, argv, 0);
-    line = tu_read_line(p);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
-    return line;
+    return start_holding(p, argv);
 }
 
 /* Asks `spill hold` to close gracefully: SIGTERM; on Windows, its named stop event. */
@@ -884,11 +890,7 @@ static const char *start_reserved(tu_proc *p, const char *root)
     const char *argv[] = {program(), "hold", "--root", root, "--chunks", "1", "--chunk-size",
                           "4096", "--tag", "reserved", "--expect", "1048576", "--limit",
                           "10485760", NULL};
-    const char *line;
-    spawn(p, NULL, argv, 0);
-    line = tu_read_line(p);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(line);
-    return line;
+    return start_holding(p, argv);
 }
 
 static void stop_reserved(tu_proc *p)
