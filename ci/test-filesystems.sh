@@ -32,6 +32,11 @@ fi
 work=$(mktemp -d /tmp/spill-fs.XXXXXX)
 chmod 0755 "$work" # tests that drop privileges must reach their roots through it
 mounts=()
+# Each filesystem's size. Every spill takes a lease of 64 MiB at its first put (reservations):
+# the create suite's kill stress keeps five spills live at once beside its holders' orphans, so
+# a filesystem must hold 5 x 64 MiB with room to spare (at 320 MiB, btrfs's free space dipped
+# under that and a put was refused, as the library promises). Images are sparse, tmpfs is a cap.
+size=1G
 cleanup() {
     local i
     for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
@@ -50,7 +55,7 @@ mount_loop() { # NAME MKFS...
     local name=$1 img=$work/$1.img; shift
     command -v "$1" >/dev/null || { echo "no $1" >&2; return 1; }
     mkdir -p "$dir"
-    truncate -s 320M "$img"
+    truncate -s "$size" "$img"
     "$@" "$img" >"$work/$name.mkfs.log" 2>&1 || { echo "$1 failed" >&2; return 1; }
     mount -o loop "$img" "$dir" 2>"$work/$name.mount.log" ||
         { echo "loop mounts are not allowed: $(head -1 "$work/$name.mount.log")" >&2; return 1; }
@@ -65,12 +70,12 @@ mount_fs() { # NAME: sets $dir to the directory to test in
     btrfs) mount_loop btrfs mkfs.btrfs -q -f ;;
     tmpfs)
         mkdir -p "$dir"
-        mount -t tmpfs -o size=320m tmpfs "$dir" ||
+        mount -t tmpfs -o size=$size tmpfs "$dir" ||
             { echo "tmpfs mounts are not allowed" >&2; return 1; }
         mounts+=("$dir") ;;
     overlay) # a container's storage: a lower layer holding the root's parent, an upper on tmpfs
         mkdir -p "$dir.layers" "$dir"
-        mount -t tmpfs -o size=320m tmpfs "$dir.layers" ||
+        mount -t tmpfs -o size=$size tmpfs "$dir.layers" ||
             { echo "tmpfs mounts are not allowed" >&2; return 1; }
         mounts+=("$dir.layers")
         mkdir -p "$dir.layers/lower/tests" "$dir.layers/upper" "$dir.layers/work"
