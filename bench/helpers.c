@@ -65,8 +65,8 @@ int bench_hold(const bench_cfg *c, const char *root, unsigned n, uint64_t expect
     apr_procattr_t *attr;
     char line[256] = "";
     argv[3] = apr_psprintf(c->pool, "%u", n);
-    if (expected)
-        argv[5] = apr_psprintf(c->pool, "%llu", (unsigned long long)expected);
+    if (expected) /* APR's formatter has no %llu */
+        argv[5] = apr_psprintf(c->pool, "%" APR_UINT64_T_FMT, (apr_uint64_t)expected);
     if (apr_procattr_create(&attr, c->pool) != APR_SUCCESS ||
         apr_procattr_io_set(attr, APR_FULL_BLOCK, APR_FULL_BLOCK, APR_NO_PIPE) != APR_SUCCESS ||
         apr_procattr_cmdtype_set(attr, APR_PROGRAM_PATH) != APR_SUCCESS ||

@@ -36,6 +36,25 @@ static int time_open(const bench_lib *l, const char *root, double *secs)
     return rc == SPILL_OK ? 0 : -1;
 }
 
+static int count_reserved(void *ctx, const spill_entry *e)
+{
+    if (e->state == SPILL_LIVE && e->reserved_bytes >= RESERVE_EXPECTED)
+        ++*(unsigned *)ctx;
+    return 0;
+}
+
+/* The holder's spills are what the figures say: n live, each with its reservation. */
+static int check_held(const char *root, unsigned n)
+{
+    unsigned seen = 0;
+    if (spill_scan(root, NULL, count_reserved, &seen) != SPILL_OK || seen != n) {
+        fprintf(stderr, "spill_bench: reserve: %u of %u held spills have their reservation\n",
+                seen, n);
+        return -1;
+    }
+    return 0;
+}
+
 /* One root of n live spills: every contender's samples, interleaved. */
 static int one_root(const bench_cfg *c, unsigned n, bench_series *s)
 {
@@ -46,6 +65,7 @@ static int one_root(const bench_cfg *c, unsigned n, bench_series *s)
     int rc = 0;
     if (bench_hold(c, root, n, RESERVE_EXPECTED, &h) != 0)
         return -1;
+    rc = check_held(root, n);
     for (i = 0; i < c->nlibs && rc == 0; i++) /* untimed: the root and the user's lock made */
         rc = time_open(c->lib[i], root, &t);
     for (r = 0; r < c->rounds * RESERVE_SAMPLES && rc == 0; r++)
