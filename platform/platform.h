@@ -43,9 +43,9 @@ typedef struct spill__sys_ops {
     int (*rename)(spill__fd from_at, const char *from, spill__fd to_at, const char *to,
                   int replace);
     int (*truncate)(spill__fd at, const char *name, uint64_t len); /* a regular file, cut */
-    /* The lock file (rule 7). create: new, exclusive, 0600, one link, locked until unlock.
-     * probe: never blocks; only a regular file with one link (else SPILL_EUNSAFE); PROBE_LOCK
-     * tries its lock (SPILL_EBUSY if held, by us too), PROBE_READ opens it to read the record */
+    /* The lock file (rule 7). create: new, exclusive, 0600, one link, locked until unlock. probe:
+     * never blocks; only a regular file with one link (else SPILL_EUNSAFE); PROBE_LOCK tries its
+     * lock (EBUSY if held, by us too); PROBE_READ opens it to read ("a/b": no link, no mount) */
     int (*lock_create)(spill__fd at, const char *name, spill__fd *out);
     int (*lock_probe)(spill__fd at, const char *name, int how, spill__fd *out);
     int (*unlock)(spill__fd fd);

@@ -56,13 +56,14 @@ static int lease_parse(const char *buf, spill__lease *l)
     return 1;
 }
 
-int spill__lease_read(spill__fd dir_fd, spill__lease *l)
+/* The lease file `name` under at: a spill's directory, or the root with "<spill>/.spill-lease". */
+static int lease_read_at(spill__fd at, const char *name, spill__lease *l)
 {
     char buf[128];
     size_t got = 0, n = 1, want;
     spill__fd fd;
     /* rule 7's care: examined as a regular file with one link before it is opened */
-    int rc = spill__sys.lock_probe(dir_fd, SPILL__LEASE_NAME, SPILL__PROBE_READ, &fd);
+    int rc = spill__sys.lock_probe(at, name, SPILL__PROBE_READ, &fd);
     if (rc != SPILL_OK)
         return rc;
     /* a regular file (the probe saw to it): a short read is its end, and needs no second */
@@ -75,8 +76,13 @@ int spill__lease_read(spill__fd dir_fd, spill__lease *l)
     spill__sys.close(fd);
     buf[got] = '\0';
     if (rc == SPILL_OK && !lease_parse(buf, l))
-        rc = spill__error(SPILL_EIO, "read", SPILL__LEASE_NAME, "not a lease");
+        rc = spill__error(SPILL_EIO, "read", name, "not a lease");
     return rc;
+}
+
+int spill__lease_read(spill__fd dir_fd, spill__lease *l)
+{
+    return lease_read_at(dir_fd, SPILL__LEASE_NAME, l);
 }
 
 /* What s holds on disk now, its bookkeeping included. */
@@ -247,38 +253,32 @@ typedef struct look {
     tally *t;
 } look;
 
-/* The first look at one child of the root: a directory of this user's under a spill name
- * (never a link, never across a mount) whose lease file can be read counts with its lease,
- * without judging whether its owner lives: an orphan's lease, counted until a reap takes it,
- * can only make this look refuse, and a refusal takes the second look, which judges. The open
- * that decides has just reaped, so this skips the judging that reap did. Returns 0 if the
- * entry has no lease to count this way (judged then), 1 if it was dealt with. */
+/* The first look at one child of the root: a spill name whose lease file can be read, one
+ * directory down without following a link or crossing a mount, counts with its lease, without
+ * judging whether its owner lives or whose it is: an orphan's lease (until a reap takes it), or
+ * another user's readable one, can only make this look refuse, and a refusal takes the second
+ * look, which judges. The open that decides has just reaped, so this skips the judging that
+ * reap did. Returns 0 if the entry has no lease to count this way (judged then), 1 if it was
+ * dealt with. */
 static int leased_at(look *l, const char *name)
 {
-    spill__fd dfd;
-    spill__stat st;
+    char path[300];
     spill__lease ls;
-    int rc, counted = 0;
+    int rc;
     if (strncmp(name, SPILL__NAME_PREFIX, strlen(SPILL__NAME_PREFIX)) != 0)
         return 1; /* staging and trash: never live, never leased */
     if (strcmp(name, l->s->name) == 0)
         return 1;
+    snprintf(path, sizeof path, "%s/%s", name, SPILL__LEASE_NAME);
     spill__error_stash();
-    /* the stat by name first, as the judge's: it never waits on a dead mount (rule 2) */
-    rc = spill__sys.stat(l->c.root_fd, name, &st);
-    if (rc == SPILL_OK && st.type == SPILL__F_DIR && st.own && st.dev == l->c.root_st.dev &&
-        st.mount_id == l->c.root_st.mount_id &&
-        (rc = spill__sys.open_dir(l->c.root_fd, name, 0, &dfd)) == SPILL_OK) {
-        if (spill__lease_read(dfd, &ls) == SPILL_OK) {
-            l->t->spills++;
-            l->t->outstanding = sat_add(l->t->outstanding, sat_sub(ls.lease, ls.written));
-            l->t->held = sat_add(l->t->held, ls.lease);
-            counted = 1;
-        }
-        spill__sys.close(dfd);
-    }
+    rc = lease_read_at(l->c.root_fd, path, &ls);
     spill__error_unstash();
-    return counted || rc == SPILL_ENOTFOUND;
+    if (rc != SPILL_OK)
+        return 0;
+    l->t->spills++;
+    l->t->outstanding = sat_add(l->t->outstanding, sat_sub(ls.lease, ls.written));
+    l->t->held = sat_add(l->t->held, ls.lease);
+    return 1;
 }
 
 /* One child of the root: counted if it is a live spill of this user's other than s. */

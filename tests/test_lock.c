@@ -7,6 +7,11 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
+#ifndef _WIN32
+#include <unistd.h>
+
+#include "posix/posix.h"
+#endif
 #include "testutil.h"
 
 static const char *probe(const char *dir)
@@ -131,12 +136,46 @@ static void test_record_parse_strict(void)
     CU_ASSERT(spill__record_parse(good, 20, &r) == 0);
 }
 
+#ifndef _WIN32
+/* "dir/file" read one directory down, as a reservation's first look reads each spill's lease:
+ * with openat2 and without it, the file is read, and neither a link in place of the directory
+ * nor one in place of the file is followed. */
+static void read_below(const char *root, int no_openat2)
+{
+    spill__fd at, fd;
+    char buf[16];
+    size_t n = 0;
+    spill__posix_knobs.no_openat2 = no_openat2;
+    CU_ASSERT_FATAL(spill__sys.open_dir(SPILL__NOFD, root, 0, &at) == SPILL_OK);
+    CU_ASSERT(spill__sys.lock_probe(at, "real/f", SPILL__PROBE_READ, &fd) == SPILL_OK &&
+              spill__sys.read(fd, buf, sizeof buf, &n) == SPILL_OK && n == 4 &&
+              memcmp(buf, "data", 4) == 0 && spill__sys.close(fd) == SPILL_OK);
+    CU_ASSERT(spill__sys.lock_probe(at, "link/f", SPILL__PROBE_READ, &fd) == SPILL_EUNSAFE);
+    CU_ASSERT(spill__sys.lock_probe(at, "real/flink", SPILL__PROBE_READ, &fd) == SPILL_EUNSAFE);
+    CU_ASSERT(spill__sys.lock_probe(at, "real/none", SPILL__PROBE_READ, &fd) == SPILL_ENOTFOUND);
+    spill__sys.close(at);
+    spill__posix_knobs.no_openat2 = 0;
+}
+
+static void test_read_below(void)
+{
+    const char *root = tu_fresh_dir("below");
+    CU_ASSERT_FATAL(mkdir(tu_join(root, "real"), 0700) == 0 &&
+                    tu_write_file(tu_join(root, "real/f"), "data") == 0 &&
+                    symlink("real", tu_join(root, "link")) == 0 &&
+                    symlink("f", tu_join(root, "real/flink")) == 0);
+    read_below(root, 0);
+    read_below(root, 1);
+}
+#endif
+
 static CU_TestInfo tests[] = {
     {"lock held while open, also against the same process", test_lock_held_while_open},
     {"lock free once the owner is killed", test_lock_free_after_owner_exits},
     {"graceful exit removes the directory", test_graceful_exit_removes},
 #ifndef _WIN32
     {"modes 0700 and 0600", test_modes},
+    {"a file read one directory down follows no link", test_read_below},
 #endif
     {"owner record", test_owner_record},
     {"record parsing is strict", test_record_parse_strict},

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -35,9 +36,23 @@ static int shape(const struct stat *st, const char *name, const char *op)
     return SPILL_OK;
 }
 
-int spill__posix_lock_examine(int at, const char *name, spill__lock_exam *ex)
+#ifdef O_PATH
+/* The examination of an O_PATH descriptor already in ex->path_fd. */
+static int examine_path_fd(spill__lock_exam *ex, const char *name)
 {
     int rc;
+    if (fstat(ex->path_fd, &ex->st) < 0)
+        rc = spill__error_os("fstat", name, errno);
+    else
+        rc = shape(&ex->st, name, "fstat");
+    if (rc != SPILL_OK)
+        spill__posix_lock_exam_done(ex);
+    return rc;
+}
+#endif
+
+int spill__posix_lock_examine(int at, const char *name, spill__lock_exam *ex)
+{
     ex->path_fd = -1;
 #ifdef O_PATH
     do
@@ -45,18 +60,12 @@ int spill__posix_lock_examine(int at, const char *name, spill__lock_exam *ex)
     while (ex->path_fd < 0 && errno == EINTR);
     if (ex->path_fd < 0)
         return spill__error_os("openat", name, errno);
-    if (fstat(ex->path_fd, &ex->st) < 0)
-        rc = spill__error_os("fstat", name, errno);
-    else
-        rc = shape(&ex->st, name, "fstat");
+    return examine_path_fd(ex, name);
 #else
     if (fstatat(at, name, &ex->st, AT_SYMLINK_NOFOLLOW) < 0)
         return spill__error_os("fstatat", name, errno);
-    rc = shape(&ex->st, name, "fstatat");
+    return shape(&ex->st, name, "fstatat"); /* nothing was opened */
 #endif
-    if (rc != SPILL_OK)
-        spill__posix_lock_exam_done(ex);
-    return rc;
 }
 
 void spill__posix_lock_exam_done(spill__lock_exam *ex)
@@ -140,10 +149,58 @@ int spill__posix_check_lock_shape(int fd, const char *name)
     return shape(&st, name, "fstat");
 }
 
+static int lock_read(spill__fd at, const char *name, spill__fd *out);
+
+/* "dir/file", for a reader that has not opened the directory (a reservation's first look reads
+ * every spill's lease): with openat2 one open below `at` that follows no link and crosses no
+ * mount, examined and reopened as any lock file; without it the directory's stat by name first
+ * (rule 2: it never waits on a mount point, and a mount point is never entered), its open, and
+ * the file in it. */
+static int read_below(spill__fd at, const char *name, const char *slash, spill__fd *out)
+{
+    spill__stat st, here;
+    spill__fd dfd;
+    char dir[256];
+    int rc, fd = -2;
+#ifdef O_PATH
+    if ((fd = spill__posix_open_beneath((int)at, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+        spill__lock_exam ex;
+        ex.path_fd = fd;
+        if ((rc = examine_path_fd(&ex, name)) != SPILL_OK ||
+            (rc = spill__posix_lock_reopen(&ex, (int)at, name, O_RDONLY, &fd)) != SPILL_OK)
+            return rc;
+        *out = fd;
+        return SPILL_OK;
+    }
+#endif
+    if (fd == -3)
+        return SPILL_EUNSAFE;
+    if (fd != -2)
+        return spill__posix_open_lock_error(name, errno);
+    if ((size_t)(slash - name) >= sizeof dir)
+        return spill__error_set_os(SPILL_EINVAL, 0, "openat", name, "name too long");
+    memcpy(dir, name, (size_t)(slash - name));
+    dir[slash - name] = '\0';
+    if ((rc = spill__sys.stat(at, dir, &st)) != SPILL_OK ||
+        (rc = spill__sys.stat(at, NULL, &here)) != SPILL_OK)
+        return rc;
+    if (st.type != SPILL__F_DIR || st.dev != here.dev || st.mount_id != here.mount_id)
+        return spill__error_set_os(SPILL_EUNSAFE, 0, "fstatat", dir,
+                                   "not a directory of the same mount: not entered");
+    if ((rc = spill__sys.open_dir(at, dir, 0, &dfd)) != SPILL_OK)
+        return rc;
+    rc = lock_read(dfd, slash + 1, out);
+    spill__sys.close(dfd);
+    return rc;
+}
+
 static int lock_read(spill__fd at, const char *name, spill__fd *out)
 {
     spill__lock_exam ex;
+    const char *slash = strchr(name, '/');
     int rc, fd;
+    if (slash)
+        return read_below(at, name, slash, out);
     if ((rc = spill__posix_lock_examine((int)at, name, &ex)) != SPILL_OK)
         return rc;
     if ((rc = spill__posix_lock_reopen(&ex, (int)at, name, O_RDONLY, &fd)) == SPILL_OK)

@@ -65,6 +65,11 @@ int spill__posix_unlock(spill__fd fd);
  * on an inode this process holds locked is parked until that lock is released (trap 2) */
 int spill__posix_close(int fd);
 
+/* sys.c: openat2 below `at`, crossing no mount and following no link (Linux 5.6+): the
+ * descriptor; -2 where openat2 is not to be had (the caller opens the classic way, after its
+ * own mount check); -3 for a mount point (SPILL_EUNSAFE recorded); -1 with errno otherwise. */
+int spill__posix_open_beneath(int at, const char *name, int flags);
+
 /* lock.c: what both lock backends do around the lock call itself. */
 /* what examining .lock found, before anything was opened for I/O (rule 7) */
 typedef struct spill__lock_exam {

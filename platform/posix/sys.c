@@ -21,7 +21,7 @@
  * for all: the mount check before it still holds. */
 static int openat2_refused; /* learnt once, as the kernel answers */
 
-static int open_beneath(int at, const char *name, int flags)
+int spill__posix_open_beneath(int at, const char *name, int flags)
 {
     struct spill__open_how how;
     int fd;
@@ -42,7 +42,7 @@ static int open_beneath(int at, const char *name, int flags)
     return fd;
 }
 #else
-static int open_beneath(int at, const char *name, int flags)
+int spill__posix_open_beneath(int at, const char *name, int flags)
 {
     (void)at;
     (void)name;
@@ -58,7 +58,7 @@ static int p_open_dir(spill__fd at, const char *name, int held, spill__fd *out)
     /* a root path may pass through links (macOS's /tmp); children of it may not */
     int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (at == SPILL__NOFD ? 0 : O_NOFOLLOW);
     (void)held;
-    if (at != SPILL__NOFD && (fd = open_beneath((int)at, name, flags)) == -3)
+    if (at != SPILL__NOFD && (fd = spill__posix_open_beneath((int)at, name, flags)) == -3)
         return SPILL_EUNSAFE;
     if (fd == -2) {
         do

@@ -115,11 +115,35 @@ int spill__win_unlock(spill__fd fd)
 
 /* Rule 7 for the record reader: the same shape check. Windows locks belong to their handle,
  * so this open and close cannot drop anybody's lock; the check keeps what is read ours. */
+static int lock_read(spill__fd at, const char *name, spill__fd *out);
+
+/* "dir/file", for a reader that has not opened the directory: the directory opened as any
+ * other (never a reparse point), then the file in it. */
+static int read_below(spill__fd at, const char *name, const char *slash, spill__fd *out)
+{
+    char dir[256];
+    spill__fd dfd;
+    int rc;
+    if ((size_t)(slash - name) >= sizeof dir)
+        return spill__error_set_os(SPILL_EINVAL, 0, "CreateFileW", name, "name too long");
+    memcpy(dir, name, (size_t)(slash - name));
+    dir[slash - name] = '\0';
+    if ((rc = spill__sys.open_dir(at, dir, 0, &dfd)) != SPILL_OK)
+        return rc;
+    rc = lock_read(dfd, slash + 1, out);
+    spill__sys.close(dfd);
+    return rc;
+}
+
 static int lock_read(spill__fd at, const char *name, spill__fd *out)
 {
     HANDLE h;
-    int rc = spill__win_open(at, name, GENERIC_READ, SPILL__SHARE_ALL, FILE_OPEN,
-                             FILE_NON_DIRECTORY_FILE | FILE_OPEN_REPARSE_POINT, &h, NULL);
+    const char *slash = strchr(name, '/');
+    int rc;
+    if (slash)
+        return read_below(at, name, slash, out);
+    rc = spill__win_open(at, name, GENERIC_READ, SPILL__SHARE_ALL, FILE_OPEN,
+                         FILE_NON_DIRECTORY_FILE | FILE_OPEN_REPARSE_POINT, &h, NULL);
     if (rc != SPILL_OK)
         return rc;
     if ((rc = check_shape(h, name)) != SPILL_OK) {
