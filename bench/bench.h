@@ -76,6 +76,8 @@ double bench_cpu(void);                       /* CPU seconds so far, children wa
 void bench_add(bench_series *s, double secs);
 void bench_add_cpu(bench_series *s, double secs, double cpu);
 void bench_median(bench_series *s);
+/* a's median over b's (0 when b has none) */
+double bench_ratio(const bench_series *a, const bench_series *b);
 /* {"name":..,"median_s":..,"best_s":..,"cpu_median_s":..,"ok":..,"runs_s":[..]} */
 void bench_json_series(FILE *out, const bench_series *s);
 

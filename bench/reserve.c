@@ -97,11 +97,6 @@ static int one_root(const bench_cfg *c, unsigned n, bench_series *s)
     return rc;
 }
 
-static double ratio(const bench_series *a, const bench_series *b)
-{
-    return b->median > 0 ? a->median / b->median : 0;
-}
-
 int bench_reserve(const bench_cfg *c, FILE *out)
 {
     bench_series s[NCOUNTS][NKINDS];
@@ -121,11 +116,11 @@ int bench_reserve(const bench_cfg *c, FILE *out)
     }
     target_add(apr_psprintf(c->pool, "open with a reservation vs without one, %u live spills",
                             top),
-               ratio(&last[WITH], &last[WITHOUT]), 1.3, "x");
+               bench_ratio(&last[WITH], &last[WITHOUT]), 1.3, "x");
     if (kinds > BASE)
         target_add(apr_psprintf(c->pool, "open with a reservation vs %s's open, %u live spills",
                                 c->lib[1]->name, top),
-                   ratio(&last[WITH], &last[BASE]), 1.3, "x");
+                   bench_ratio(&last[WITH], &last[BASE]), 1.3, "x");
     if (c->json) {
         fprintf(out, "{\"expected_bytes\":%llu,\"roots\":[",
                 (unsigned long long)RESERVE_EXPECTED);
@@ -135,9 +130,9 @@ int bench_reserve(const bench_cfg *c, FILE *out)
                 fprintf(out, "%s", i ? "," : "");
                 bench_json_series(out, &s[n][i]);
             }
-            fprintf(out, "],\"ratio_unreserved\":%.4f", ratio(&s[n][WITH], &s[n][WITHOUT]));
+            fprintf(out, "],\"ratio_unreserved\":%.4f", bench_ratio(&s[n][WITH], &s[n][WITHOUT]));
             if (kinds > BASE)
-                fprintf(out, ",\"ratio\":%.4f", ratio(&s[n][WITH], &s[n][BASE]));
+                fprintf(out, ",\"ratio\":%.4f", bench_ratio(&s[n][WITH], &s[n][BASE]));
             fprintf(out, "}");
         }
         fprintf(out, "]}");
@@ -156,10 +151,10 @@ int bench_reserve(const bench_cfg *c, FILE *out)
     for (n = 0; n < NCOUNTS; n++) {
         fprintf(out, "  %-12u %11.3f ms %11.3f ms %9.2fx", live_counts[n],
                 s[n][WITH].median * 1e3, s[n][WITHOUT].median * 1e3,
-                ratio(&s[n][WITH], &s[n][WITHOUT]));
+                bench_ratio(&s[n][WITH], &s[n][WITHOUT]));
         if (kinds > BASE)
             fprintf(out, " %11.3f ms %9.2fx", s[n][BASE].median * 1e3,
-                    ratio(&s[n][WITH], &s[n][BASE]));
+                    bench_ratio(&s[n][WITH], &s[n][BASE]));
         fprintf(out, "\n");
     }
     return 0;

@@ -77,3 +77,8 @@ void bench_json_series(FILE *out, const bench_series *s)
         fprintf(out, "%s%.6f", i ? "," : "", s->runs[i]);
     fprintf(out, "]}");
 }
+
+double bench_ratio(const bench_series *a, const bench_series *b)
+{
+    return b->median > 0 ? a->median / b->median : 0;
+}

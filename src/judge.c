@@ -147,12 +147,9 @@ static int open_checked(const spill__judge_ctx *c, const char *name, spill__verd
 static int read_record(spill__fd fd, spill__verdict *v)
 {
     char buf[SPILL__RECORD_MAX];
-    size_t got = 0, n = 1;
+    size_t got;
     spill__stat st;
-    int rc = SPILL_OK;
-    while (got < sizeof buf && n > 0 &&
-           (rc = spill__sys.read(fd, buf + got, sizeof buf - got, &n)) == SPILL_OK)
-        got += n;
+    int rc = spill__read_small(fd, buf, sizeof buf, &got);
     v->has_record = rc == SPILL_OK && spill__record_parse(buf, got, &v->rec);
     if (spill__sys.stat(fd, NULL, &st) == SPILL_OK)
         v->lock_size = st.size;

@@ -136,3 +136,17 @@ int spill__record_parse(const char *buf, size_t len, spill__record *r)
     p = field(p, end, "tag=", r->tag, sizeof r->tag);
     return p == end;
 }
+
+int spill__read_small(spill__fd fd, char *buf, size_t size, size_t *got)
+{
+    size_t n = 1, want;
+    int rc = SPILL_OK;
+    *got = 0;
+    while (*got < size && n > 0 &&
+           (rc = spill__sys.read(fd, buf + *got, want = size - *got, &n)) == SPILL_OK) {
+        *got += n;
+        if (n < want && n > 0 && buf[*got - 1] == '\n')
+            break;
+    }
+    return rc;
+}

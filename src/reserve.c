@@ -60,19 +60,13 @@ static int lease_parse(const char *buf, spill__lease *l)
 static int lease_read_at(spill__fd at, const char *name, spill__lease *l)
 {
     char buf[128];
-    size_t got = 0, n = 1, want;
+    size_t got = 0;
     spill__fd fd;
     /* rule 7's care: examined as a regular file with one link before it is opened */
     int rc = spill__sys.lock_probe(at, name, SPILL__PROBE_READ, &fd);
     if (rc != SPILL_OK)
         return rc;
-    /* a regular file (the probe saw to it): a short read is its end, and needs no second */
-    while (got < sizeof buf - 1 && n > 0 &&
-           (rc = spill__sys.read(fd, buf + got, want = sizeof buf - 1 - got, &n)) == SPILL_OK) {
-        got += n;
-        if (n < want)
-            break;
-    }
+    rc = spill__read_small(fd, buf, sizeof buf - 1, &got);
     spill__sys.close(fd);
     buf[got] = '\0';
     if (rc == SPILL_OK && !lease_parse(buf, l))

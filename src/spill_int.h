@@ -48,6 +48,10 @@ size_t spill__record_format(char *buf, size_t size, uint64_t nonce, int64_t pid,
                             const char *tag);
 /* 1 if buf[0..len) holds a version-1 record (filled into *r), 0 if foreign. */
 int spill__record_parse(const char *buf, size_t len, spill__record *r);
+/* Reads a small text file (a record, a lease) from fd into buf, at most size bytes, to its end:
+ * a read that comes back short after a whole line is taken as the end (a regular file's read is
+ * short only there; the line's end guards a filesystem that returns less, FUSE's direct I/O). */
+int spill__read_small(spill__fd fd, char *buf, size_t size, size_t *got);
 
 /* journal.c: the chunk journal of a resumable spill, appended after each complete chunk write
  * (never fails the put: an unjournaled chunk is only not adoptable until the next compaction),
