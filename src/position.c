@@ -15,9 +15,9 @@
 
 #define POSITION_DIR ".spill-reap-at-"
 
-static void dir_name(char *buf, size_t size)
+void spill__user_dir_name(const char *prefix, char *buf, size_t size)
 {
-    snprintf(buf, size, POSITION_DIR "%llu", (unsigned long long)spill__user_id());
+    snprintf(buf, size, "%s%llu", prefix, (unsigned long long)spill__user_id());
 }
 
 int spill__user_dir(spill__fd root_fd, const char *prefix, int create, spill__fd *fd)
@@ -26,7 +26,7 @@ int spill__user_dir(spill__fd root_fd, const char *prefix, int create, spill__fd
     spill__stat st;
     int rc;
     *fd = SPILL__NOFD;
-    snprintf(name, sizeof name, "%s%llu", prefix, (unsigned long long)spill__user_id());
+    spill__user_dir_name(prefix, name, sizeof name);
     rc = create ? spill__sys.mkdir(root_fd, name, 0700, fd) : SPILL_EBUSY;
     if (rc == SPILL_EBUSY)
         rc = spill__sys.open_dir(root_fd, name, 0, fd);
@@ -91,7 +91,7 @@ void spill__position_save(spill__fd root_fd, uint64_t pos)
             spill__sys.list_close(d);
         }
         if (!pos) { /* gone if it holds nothing else (Windows: closed first) */
-            dir_name(dir, sizeof dir);
+            spill__user_dir_name(POSITION_DIR, dir, sizeof dir);
             spill__sys.unlink(root_fd, dir, 1, &fd);
         }
         if (fd != SPILL__NOFD)

@@ -32,6 +32,7 @@ uint64_t spill__position_load(spill__fd root_fd);
 /* A directory of this user's own in the root, prefix<uid> (0700; made if create): SPILL_OK with
  * *fd set only if it is a directory this user owns (rule 7: another user's is never used). */
 int spill__user_dir(spill__fd root_fd, const char *prefix, int create, spill__fd *fd);
+void spill__user_dir_name(const char *prefix, char *buf, size_t size); /* prefix<uid> */
 void spill__position_save(spill__fd root_fd, uint64_t pos);
 
 /* Called on the reaping thread for each orphan a worker finished; on an error, that thread's

@@ -132,11 +132,6 @@ typedef struct held_lock {
     spill__fd dir, fd;
 } held_lock;
 
-static void dir_name(char *buf, size_t size)
-{
-    snprintf(buf, size, RESERVE_DIR "%llu", (unsigned long long)spill__user_id());
-}
-
 /* 1 if the lock file we locked is still the one its name names: the holder before us removes
  * it on its way out, and a lock taken on a file without a name is a lock nobody else sees. */
 static int still_named(spill__fd dir, spill__fd fd)
@@ -205,7 +200,7 @@ static void reserve_unlock(spill_t *s, held_lock *h)
         spill__sys.unlink(h->dir, RESERVE_LOCK, 0, &h->fd); /* Windows: closed first */
         if (h->fd != SPILL__NOFD)
             spill__sys.unlock(h->fd);
-        dir_name(name, sizeof name);
+        spill__user_dir_name(RESERVE_DIR, name, sizeof name);
         spill__sys.unlink(s->root_fd, name, 1, &h->dir);
     }
     if (h->dir != SPILL__NOFD)
