@@ -36,16 +36,15 @@ static spill__chunk *new_chunk(spill_t *s)
     return c;
 }
 
-/* Writes the chunk file; on any failure removes what was written. */
-static int write_file(spill_t *s, const char *hex, const void *data, size_t len)
+int spill__file_write(spill_t *s, const char *name, const void *data, size_t len)
 {
     spill__fd fd;
-    int rc = spill__sys.open_file(s->dir_fd, hex, SPILL__OPEN_CREATE, &fd);
+    int rc = spill__sys.open_file(s->dir_fd, name, SPILL__OPEN_CREATE, &fd);
     if (rc == SPILL_EBUSY) {
-        /* a file we do not know of under a chunk's name (a put whose cleanup failed):
-         * replace it, as the address is not stored */
-        spill__sys.unlink(s->dir_fd, hex, 0, NULL);
-        rc = spill__sys.open_file(s->dir_fd, hex, SPILL__OPEN_CREATE, &fd);
+        /* a file we do not know of under that name (a put whose cleanup failed: its address
+         * is not stored; the lease being replaced): replace it */
+        spill__sys.unlink(s->dir_fd, name, 0, NULL);
+        rc = spill__sys.open_file(s->dir_fd, name, SPILL__OPEN_CREATE, &fd);
     }
     if (rc == SPILL_ENOTFOUND)
         return spill__error(SPILL_ELOST, "create", s->path,
@@ -61,12 +60,12 @@ static int write_file(spill_t *s, const char *hex, const void *data, size_t len)
         spill__error_unstash();
     }
     if (rc != SPILL_OK) {
-        /* write and close know only a descriptor: name the chunk's file */
+        /* write and close know only a descriptor: name the file */
         if (!spill_error_last()->path[0])
-            spill__error_in(rc, hex);
+            spill__error_in(rc, name);
         spill__error_in(rc, s->path);
         spill__error_stash();
-        spill__sys.unlink(s->dir_fd, hex, 0, NULL);
+        spill__sys.unlink(s->dir_fd, name, 0, NULL);
         spill__error_unstash();
     }
     return rc;
@@ -86,7 +85,7 @@ int spill_put(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], const void *data, 
     if (!spill__lease_covers(s, len) && (rc = spill__reserve_more(s, len)) != SPILL_OK)
         return rc;
     spill__hex(addr, hex);
-    if ((rc = write_file(s, hex, data, len)) != SPILL_OK)
+    if ((rc = spill__file_write(s, hex, data, len)) != SPILL_OK)
         return rc;
     if ((rc = spill__chunks_index(s, addr, len)) != SPILL_OK) {
         spill__error_stash();

@@ -85,7 +85,7 @@ static uint64_t held_by(const spill_t *s)
     return sat_add(sat_add(s->total, (uint64_t)spill_count(s) * PER_CHUNK), OVERHEAD);
 }
 
-/* Writes this spill's lease: the old file removed, a new one made, written and closed. No
+/* Writes this spill's lease: the old file replaced by a new one, written and closed. No
  * descriptor stays open on it and no file is renamed over it: the platform promises neither
  * everywhere (a deleted file held open may stay listed; a replacing rename may need the
  * directory's full path, which is not always to be had). Others read it only under the
@@ -97,24 +97,10 @@ static int lease_write(spill_t *s, uint64_t lease)
     int n = snprintf(buf, sizeof buf, "spill-lease 1 lease=%llu written=%llu limit=%llu\n",
                      (unsigned long long)lease, (unsigned long long)held_by(s),
                      (unsigned long long)s->opts.root_limit_bytes);
-    spill__fd fd;
-    int rc = spill__sys.unlink(s->dir_fd, SPILL__LEASE_NAME, 0, NULL), closed;
-    if (rc == SPILL_OK || rc == SPILL_ENOTFOUND)
-        rc = spill__sys.open_file(s->dir_fd, SPILL__LEASE_NAME, SPILL__OPEN_CREATE, &fd);
-    if (rc == SPILL_OK) {
-        rc = spill__sys.write(fd, buf, (size_t)n, 0);
-        if (rc != SPILL_OK)
-            spill__error_stash();
-        closed = spill__sys.close(fd);
-        if (rc != SPILL_OK)
-            spill__error_unstash();
-        else
-            rc = closed;
-    }
-    if (rc != SPILL_OK)
-        return spill__error_in(rc, s->path);
-    s->lease = lease;
-    return SPILL_OK;
+    int rc = spill__file_write(s, SPILL__LEASE_NAME, buf, (size_t)n);
+    if (rc == SPILL_OK)
+        s->lease = lease;
+    return rc;
 }
 
 void spill__lease_adopted(spill_t *s)

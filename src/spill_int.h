@@ -167,6 +167,9 @@ struct spill {
 int spill__handle_new(const spill_opts *opts, spill_t **out);
 void spill__handle_free(spill_t *s);
 
+/* chunks.c: writes the file `name` in the spill's directory whole (a chunk, the lease), over a
+ * file of that name the spill does not know; on any failure removes what was written. */
+int spill__file_write(spill_t *s, const char *name, const void *data, size_t len);
 /* chunks.c: indexes a chunk whose file is complete, as spill_put does after writing it. */
 int spill__chunks_index(spill_t *s, const uint8_t addr[SPILL_ADDR_LEN], uint64_t len);
 /* Reads the len bytes of chunk `hex` in dir_fd (path: the directory's, for errors): SPILL_ELOST
